@@ -6,5 +6,15 @@
 //! - [`cluster`]: the lab-agnostic supervisor: spawns node processes, streams their JSON-line
 //!   events, kills/pauses/restarts them with real signals, samples /proc, keeps `cluster.json`
 //!   and a control socket in the run dir.
+//! - [`check`]: the linearizability checker (Wing–Gong–Lowe search, as in Porcupine) and the
+//!   history formats it reads; [`check_cli`] is `wirelab check`.
+//! - [`cli`]: the command-line definitions.
 //! - [`raft`]: the Raft KV store: the deterministic core, durable log storage, the node runtime,
 //!   the client, and the bench and chaos commands.
+
+pub mod check;
+pub mod check_cli;
+pub mod cli;
+pub mod cluster;
+pub mod raft;
+pub mod wire;

@@ -1,0 +1,391 @@
+//! The `wirelab raft …` verbs: start a cluster, act on a running one, talk to it as a client.
+//!
+//! Exit codes (other tools script against them): 0 success; 1 not found or a failed compare;
+//! 2 an error (including an unknown outcome: the write may or may not have happened).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::client::{Client, ClientError, ClientOptions};
+use super::codec::{Op, Reply};
+use super::lab::{self, LabConfig};
+use crate::cli::{RaftVerb, RunDirArg};
+use crate::cluster::control::{self, ControlRequest};
+use crate::cluster::rundir::{self, read_cluster_file, resolve_run_dir};
+use crate::cluster::{NodeEvent, NodeInfo, SupEventKind};
+
+/// Runs a `wirelab raft` verb and returns the process exit code.
+pub fn run(verb: RaftVerb) -> i32 {
+    match run_inner(verb) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wirelab raft: {e}");
+            2
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn run_inner(verb: RaftVerb) -> anyhow::Result<i32> {
+    match verb {
+        RaftVerb::Up { nodes, run, detach } => up(nodes, run.run_dir, detach),
+        RaftVerb::Status { run, json } => status(&run, json),
+        RaftVerb::Put { key, value, run } => client_op(
+            &run,
+            Op::Put {
+                key,
+                value: value.into_bytes(),
+            },
+        ),
+        RaftVerb::Get { key, run } => client_op(&run, Op::Get { key }),
+        RaftVerb::Del { key, run } => client_op(&run, Op::Del { key }),
+        RaftVerb::Cas { key, old, new, run } => client_op(
+            &run,
+            Op::Cas {
+                key,
+                expected: old.into_bytes(),
+                new: new.into_bytes(),
+            },
+        ),
+        RaftVerb::Kill { node, run } => act(
+            &run,
+            ControlRequest::Kill { node },
+            &format!("node {node} killed (SIGKILL)"),
+        ),
+        RaftVerb::Pause { node, run } => act(
+            &run,
+            ControlRequest::Pause { node },
+            &format!("node {node} paused (SIGSTOP)"),
+        ),
+        RaftVerb::Resume { node, run } => act(
+            &run,
+            ControlRequest::Resume { node },
+            &format!("node {node} resumed (SIGCONT)"),
+        ),
+        RaftVerb::Restart { node, run } => act(
+            &run,
+            ControlRequest::Restart { node },
+            &format!("node {node} restarted from its data dir"),
+        ),
+        RaftVerb::Partition { nodes, run } => {
+            let names: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
+            act(
+                &run,
+                ControlRequest::Partition { nodes },
+                &format!("node(s) {} cut off from the rest", names.join(",")),
+            )
+        }
+        RaftVerb::Heal { run } => act(&run, ControlRequest::Heal, "network healed"),
+        RaftVerb::Stop { run } => act(&run, ControlRequest::Stop, "cluster stopped"),
+        RaftVerb::Bench(args) => Ok(super::bench::run(args)),
+        RaftVerb::Chaos(args) => Ok(super::chaos::run(args)),
+    }
+}
+
+fn act(run: &RunDirArg, req: ControlRequest, done: &str) -> anyhow::Result<i32> {
+    let dir = resolve_run_dir("raft", run.run_dir.as_deref())?;
+    control::request(&dir, "raft", &req)?;
+    println!("{done}");
+    Ok(0)
+}
+
+/// The client addresses of the cluster in `run_dir`, from `cluster.json`.
+pub fn cluster_addrs(run_dir: &Path) -> anyhow::Result<Vec<(u64, SocketAddr)>> {
+    let cf = read_cluster_file(run_dir)?;
+    cf.nodes
+        .iter()
+        .map(|n| {
+            n.addr
+                .parse()
+                .map(|a| (n.id, a))
+                .map_err(|e| anyhow::anyhow!("bad address {:?} in cluster.json: {e}", n.addr))
+        })
+        .collect()
+}
+
+fn client_op(run: &RunDirArg, op: Op) -> anyhow::Result<i32> {
+    let dir = resolve_run_dir("raft", run.run_dir.as_deref())?;
+    let nodes = cluster_addrs(&dir)?;
+    let rt = runtime()?;
+    let mut client = Client::new(nodes, ClientOptions::default());
+    let is_write = op.is_write();
+    let result = rt.block_on(client.execute(op));
+    Ok(match result {
+        Ok(Reply::Value(Some(v))) => {
+            println!("{}", String::from_utf8_lossy(&v));
+            0
+        }
+        Ok(Reply::Value(None)) => {
+            eprintln!("not found");
+            1
+        }
+        Ok(Reply::Done) => 0,
+        Ok(Reply::Deleted(true)) => 0,
+        Ok(Reply::Deleted(false)) => {
+            eprintln!("not found");
+            1
+        }
+        Ok(Reply::Cas { swapped: true, .. }) => 0,
+        Ok(Reply::Cas {
+            swapped: false,
+            current,
+        }) => {
+            match current {
+                Some(v) => eprintln!(
+                    "compare failed: current value is {:?}",
+                    String::from_utf8_lossy(&v)
+                ),
+                None => eprintln!("compare failed: key is absent"),
+            }
+            1
+        }
+        Ok(other) => {
+            eprintln!("unexpected reply: {other:?}");
+            2
+        }
+        Err(ClientError::Unknown(d)) if is_write => {
+            eprintln!("no answer within {d:?}: the write may or may not have been applied");
+            2
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            2
+        }
+    })
+}
+
+/// One row of `raft status`.
+pub fn status_row(n: &NodeInfo) -> Value {
+    let s = &n.state;
+    let alive = n.status.is_alive();
+    let field = |k: &str| {
+        if alive {
+            s.get(k).cloned().unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        }
+    };
+    json!({
+        "id": n.id,
+        "pid": n.pid,
+        "state": n.status.as_str(),
+        "addr": n.addr,
+        "http": n.http,
+        "role": field("role"),
+        "term": field("term"),
+        "leader": field("leader"),
+        "commit": field("commit"),
+        "applied": field("applied"),
+        "last_index": field("last_index"),
+        "partitioned": !n.faults.cut.is_empty(),
+        "rss_bytes": n.rss_bytes,
+        "cpu_percent": (n.cpu_percent * 10.0).round() / 10.0,
+        "uptime_ms": n.uptime_ms,
+    })
+}
+
+/// The leader as the running nodes report it: the running leader with the highest term.
+pub fn current_leader(nodes: &[NodeInfo]) -> Option<u64> {
+    nodes
+        .iter()
+        .filter(|n| n.status == crate::cluster::NodeStatus::Running)
+        .filter(|n| n.state.get("role").and_then(Value::as_str) == Some("leader"))
+        .max_by_key(|n| n.state.get("term").and_then(Value::as_u64).unwrap_or(0))
+        .map(|n| n.id)
+}
+
+fn status(run: &RunDirArg, as_json: bool) -> anyhow::Result<i32> {
+    let dir = resolve_run_dir("raft", run.run_dir.as_deref())?;
+    let resp = control::request(&dir, "raft", &ControlRequest::Status)?;
+    let leader = current_leader(&resp.nodes);
+    if as_json {
+        let rows: Vec<Value> = resp.nodes.iter().map(status_row).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "run_dir": dir,
+                "leader": leader,
+                "nodes": rows,
+            }))?
+        );
+    } else {
+        print!("{}", format_table(&resp.nodes));
+    }
+    Ok(0)
+}
+
+/// The node table as text.
+pub fn format_table(nodes: &[NodeInfo]) -> String {
+    let mut out = format!(
+        "{:<4} {:<8} {:<8} {:<13} {:>5} {:>6} {:>8} {:>8} {:>8} {:>9}\n",
+        "ID", "PID", "STATE", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST", "RSS"
+    );
+    for n in nodes {
+        let r = status_row(n);
+        let show = |v: &Value| match v {
+            Value::Null => "-".to_string(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let state = if r["partitioned"] == true && n.status.is_alive() {
+            format!("{}*", n.status.as_str())
+        } else {
+            n.status.as_str().to_string()
+        };
+        out.push_str(&format!(
+            "{:<4} {:<8} {:<8} {:<13} {:>5} {:>6} {:>8} {:>8} {:>8} {:>8}M\n",
+            n.id,
+            n.pid.map_or("-".into(), |p| p.to_string()),
+            state,
+            show(&r["role"]),
+            show(&r["term"]),
+            show(&r["leader"]),
+            show(&r["commit"]),
+            show(&r["applied"]),
+            show(&r["last_index"]),
+            n.rss_bytes / (1024 * 1024),
+        ));
+    }
+    out
+}
+
+fn up(nodes: usize, run_dir: Option<PathBuf>, detach: bool) -> anyhow::Result<i32> {
+    if nodes == 0 || nodes > 9 {
+        anyhow::bail!("--nodes must be between 1 and 9 (got {nodes})");
+    }
+    let run_dir = run_dir.unwrap_or_else(|| rundir::new_run_dir("raft"));
+    if detach {
+        return up_detached(nodes, &run_dir);
+    }
+    let cfg = LabConfig::builtin()?;
+    let sup = lab::launch(&cfg, nodes, &run_dir, None)?;
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let stop_tx = std::sync::Mutex::new(stop_tx);
+    control::serve(&sup, move || {
+        if let Ok(tx) = stop_tx.lock() {
+            let _ = tx.send(());
+        }
+    })?;
+    let mut events = sup.subscribe();
+    if let Err(e) = sup.wait_ready(Duration::from_secs(10)) {
+        sup.shutdown(Duration::from_secs(1));
+        anyhow::bail!("{e}");
+    }
+    println!("raft cluster up in {}", sup.run_dir().display());
+    print!("{}", format_table(&sup.nodes()));
+    println!(
+        "(Ctrl-C stops every node; act on it from another terminal with `wirelab raft kill 2`, `raft status`, …)"
+    );
+    let rt = runtime()?;
+    let sup2 = sup.clone();
+    rt.block_on(async move {
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let (stop_async_tx, mut stop_async) = tokio::sync::mpsc::unbounded_channel::<()>();
+        std::thread::spawn(move || {
+            if stop_rx.recv().is_ok() {
+                let _ = stop_async_tx.send(());
+            }
+        });
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = sigterm.recv() => break,
+                _ = sighup.recv() => break,
+                _ = stop_async.recv() => break,
+                ev = events.recv() => match ev {
+                    Ok(ev) => {
+                        if let Some(line) = describe(&ev.kind) {
+                            println!("node {} | {line}", ev.node);
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        println!("({n} events skipped)");
+                    }
+                    Err(_) => break,
+                },
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    println!("stopping every node…");
+    sup2.shutdown(Duration::from_secs(2));
+    Ok(0)
+}
+
+/// A one-line description of a supervisor event for humans (None for noise).
+pub fn describe(kind: &SupEventKind) -> Option<String> {
+    match kind {
+        SupEventKind::Spawned { pid } => Some(format!("started (pid {pid})")),
+        SupEventKind::Node { event } => match event {
+            NodeEvent::Log { level, msg } if level != "debug" => Some(format!("{level}: {msg}")),
+            NodeEvent::Fatal { msg } => Some(format!("FATAL: {msg}")),
+            _ => None,
+        },
+        SupEventKind::Stderr { line } => Some(format!("stderr: {line}")),
+        SupEventKind::Killed => Some("SIGKILL".into()),
+        SupEventKind::Paused => Some("SIGSTOP (paused)".into()),
+        SupEventKind::Resumed => Some("SIGCONT (resumed)".into()),
+        SupEventKind::Exited { code, signal } => Some(match (code, signal) {
+            (Some(c), _) => format!("exited with status {c}"),
+            (_, Some(s)) => format!("ended by signal {s}"),
+            _ => "ended".into(),
+        }),
+        SupEventKind::Faults { rules } if rules.is_clear() => Some("network healed".into()),
+        SupEventKind::Faults { rules } => Some(format!("fault rules: cut from {:?}", rules.cut)),
+    }
+}
+
+/// Starts `wirelab raft up` as a background process of its own and returns once the cluster
+/// has a leader.
+fn up_detached(nodes: usize, run_dir: &Path) -> anyhow::Result<i32> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(run_dir)?;
+    let log = std::fs::File::create(run_dir.join("supervisor.log"))?;
+    let exe = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["raft", "up", "--nodes", &nodes.to_string(), "--run-dir"])
+        .arg(run_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!(
+                "supervisor exited ({status}); see {}",
+                run_dir.join("supervisor.log").display()
+            );
+        }
+        if let Ok(resp) = control::request(run_dir, "raft", &ControlRequest::Status)
+            && current_leader(&resp.nodes).is_some()
+        {
+            println!(
+                "raft cluster up in {} (supervisor pid {})",
+                run_dir.display(),
+                child.id()
+            );
+            print!("{}", format_table(&resp.nodes));
+            return Ok(0);
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "cluster in {} elected no leader within 15 s",
+                run_dir.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,156 @@
+//! The Raft lab's definition: `labs/raft/lab.toml` (embedded) and the node specs it turns into.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::cluster::{self, NodeSpec, Supervisor, SupervisorError};
+
+/// The text of `labs/raft/lab.toml`, as built into the binary.
+pub const LAB_TOML: &str = include_str!("../../labs/raft/lab.toml");
+
+/// The parsed lab file.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LabConfig {
+    /// `[lab]`.
+    pub lab: LabInfo,
+    /// `[topology]`.
+    pub topology: Topology,
+    /// `[timing]`.
+    pub timing: Timing,
+    /// `[log]`.
+    pub log: LogConfig,
+}
+
+/// `[lab]`: names.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LabInfo {
+    /// Short name.
+    pub name: String,
+    /// One-line title.
+    pub title: String,
+    /// Node role.
+    pub role: String,
+}
+
+/// `[topology]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Topology {
+    /// Number of nodes.
+    pub nodes: usize,
+}
+
+/// `[timing]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Timing {
+    /// Logical clock period.
+    pub tick_ms: u64,
+    /// Minimum election timeout.
+    pub election_ms: u64,
+    /// Heartbeat interval.
+    pub heartbeat_ms: u64,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogConfig {
+    /// Snapshot threshold in entries.
+    pub snapshot_entries: u64,
+    /// Entries per AppendEntries.
+    pub max_append_entries: usize,
+    /// Pipelined AppendEntries per follower.
+    pub max_inflight: usize,
+}
+
+impl LabConfig {
+    /// The built-in configuration.
+    pub fn builtin() -> Result<Self, toml::de::Error> {
+        toml::from_str(LAB_TOML)
+    }
+}
+
+/// Node specs for `n` nodes on the given addresses.
+pub fn node_specs(cfg: &LabConfig, addrs: &[SocketAddr]) -> Vec<NodeSpec> {
+    let peers = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{}={a}", i + 1))
+        .collect::<Vec<_>>()
+        .join(",");
+    addrs
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| NodeSpec {
+            id: i as u64 + 1,
+            role: cfg.lab.role.clone(),
+            addr: addr.to_string(),
+            args: vec![
+                "--listen".into(),
+                addr.to_string(),
+                "--peers".into(),
+                peers.clone(),
+                "--tick-ms".into(),
+                cfg.timing.tick_ms.to_string(),
+                "--election-ms".into(),
+                cfg.timing.election_ms.to_string(),
+                "--heartbeat-ms".into(),
+                cfg.timing.heartbeat_ms.to_string(),
+                "--snapshot-entries".into(),
+                cfg.log.snapshot_entries.to_string(),
+                "--max-append-entries".into(),
+                cfg.log.max_append_entries.to_string(),
+                "--max-inflight".into(),
+                cfg.log.max_inflight.to_string(),
+            ],
+        })
+        .collect()
+}
+
+/// Starts (or restarts from disk) a Raft cluster in `run_dir`. When the run dir already holds a
+/// `cluster.json`, the same addresses are reused so that the nodes find each other again.
+pub fn launch(
+    cfg: &LabConfig,
+    nodes: usize,
+    run_dir: &Path,
+    exe: Option<std::path::PathBuf>,
+) -> Result<Supervisor, SupervisorError> {
+    let addrs: Vec<SocketAddr> = match cluster::rundir::read_cluster_file(run_dir) {
+        Ok(cf) if cf.lab == "raft" && !cf.nodes.is_empty() => cf
+            .nodes
+            .iter()
+            .map(|n| n.addr.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|e| SupervisorError::Io(format!("bad address in cluster.json: {e}")))?,
+        _ => cluster::free_loopback_addrs(nodes)
+            .map_err(|e| SupervisorError::Io(format!("cannot allocate ports: {e}")))?,
+    };
+    let specs = node_specs(cfg, &addrs);
+    match exe {
+        Some(exe) => Supervisor::launch_with_exe("raft", run_dir, specs, exe),
+        None => Supervisor::launch("raft", run_dir, specs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_lab_file_parses_with_three_nodes() {
+        let cfg = LabConfig::builtin().unwrap();
+        assert_eq!(cfg.topology.nodes, 3);
+        assert!(cfg.timing.heartbeat_ms < cfg.timing.election_ms);
+        let addrs: Vec<SocketAddr> = vec![
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+        ];
+        let specs = node_specs(&cfg, &addrs);
+        assert_eq!(specs.len(), 2);
+        assert!(
+            specs[1]
+                .args
+                .contains(&"1=127.0.0.1:1,2=127.0.0.1:2".to_string())
+        );
+    }
+}

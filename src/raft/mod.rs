@@ -1,0 +1,29 @@
+//! raft-kv: three processes that behave as one reliable key-value store.
+//!
+//! A write acknowledged to a client is on the disk of a majority and survives any single
+//! failure, SIGKILL at the worst moment included; a restarted node replays its log and catches
+//! up by itself (by snapshot when it is too far behind).
+//!
+//! - [`message`]: entries, hard state, snapshots, peer messages (pure data).
+//! - [`core`]: the deterministic Raft state machine (elections with pre-vote and check-quorum,
+//!   pipelined replication, ReadIndex, snapshots). No I/O: ticks and messages in, a `Ready` out.
+//! - [`storage`]: one node's durable log (CRC-framed records, group-committed fdatasync), hard
+//!   state and snapshot files, and their recovery.
+//! - [`codec`]: the binary protocol between peers and with clients.
+//! - [`kv`]: the replicated state machine with exactly-once client sessions.
+//! - [`node`]: the node process: event loop, storage thread, peer and client connections.
+//! - [`client`]: leader discovery, retries with the same request id, unknown outcomes.
+//! - [`lab`]: `labs/raft/lab.toml` and the node specs for the supervisor.
+//! - [`cli`], [`bench`], [`chaos`]: the `wirelab raft …` verbs.
+
+pub mod bench;
+pub mod chaos;
+pub mod cli;
+pub mod client;
+pub mod codec;
+pub mod core;
+pub mod kv;
+pub mod lab;
+pub mod message;
+pub mod node;
+pub mod storage;

@@ -1,0 +1,135 @@
+//! Length-prefixed frames: `[u32 BE length][payload]`.
+//!
+//! The length is checked against the caller's limit *before* the payload buffer grows, so a peer
+//! that announces a 4 GiB frame costs us four bytes of reading, not four gigabytes of memory.
+//! `read_exact` loops over short reads, which is what TCP delivers under load.
+
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// The default largest frame accepted (16 MiB): big enough for a batch of log entries or a
+/// snapshot of the lab's state machines, small enough that a garbage length cannot hurt.
+pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The peer announced a frame longer than the limit.
+    #[error("frame of {len} bytes exceeds the {max}-byte limit")]
+    TooLarge {
+        /// Announced length.
+        len: usize,
+        /// The limit in force.
+        max: usize,
+    },
+    /// The stream ended in the middle of a frame.
+    #[error("connection closed in the middle of a frame")]
+    Truncated,
+    /// Any other I/O error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Reads one frame into `buf` (cleared first, reused across calls).
+///
+/// Returns `Ok(false)` on a clean end of stream before the first byte of a frame.
+pub async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> Result<bool, FrameError> {
+    let mut header = [0u8; 4];
+    let mut got = 0;
+    while got < header.len() {
+        let n = reader.read(&mut header[got..]).await?;
+        if n == 0 {
+            return if got == 0 {
+                Ok(false)
+            } else {
+                Err(FrameError::Truncated)
+            };
+        }
+        got += n;
+    }
+    let len = u32::from_be_bytes(header) as usize;
+    if len > max {
+        return Err(FrameError::TooLarge { len, max });
+    }
+    buf.clear();
+    buf.resize(len, 0);
+    match reader.read_exact(buf).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Appends the frame header and `payload` to `out` (for batching several frames in one write).
+pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Writes one frame (header and payload in a single write call where possible).
+pub async fn write_frame<W: AsyncWrite + Unpin>(writer: &mut W, payload: &[u8]) -> io::Result<()> {
+    if payload.len() > u32::MAX as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "frame payload exceeds u32::MAX bytes",
+        ));
+    }
+    let mut out = Vec::with_capacity(4 + payload.len());
+    encode_frame(payload, &mut out);
+    writer.write_all(&out).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn frames_survive_one_byte_reads() {
+        let (mut a, mut b) = tokio::io::duplex(1);
+        let writer = tokio::spawn(async move {
+            write_frame(&mut a, b"hello").await.unwrap();
+            write_frame(&mut a, b"").await.unwrap();
+            write_frame(&mut a, &[7u8; 300]).await.unwrap();
+        });
+        let mut buf = Vec::new();
+        assert!(read_frame(&mut b, &mut buf, 1024).await.unwrap());
+        assert_eq!(buf, b"hello");
+        assert!(read_frame(&mut b, &mut buf, 1024).await.unwrap());
+        assert!(buf.is_empty());
+        assert!(read_frame(&mut b, &mut buf, 1024).await.unwrap());
+        assert_eq!(buf, vec![7u8; 300]);
+        writer.await.unwrap();
+        assert!(!read_frame(&mut b, &mut buf, 1024).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn oversized_frame_is_an_error_not_an_allocation() {
+        let (mut a, mut b) = tokio::io::duplex(64);
+        a.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let err = read_frame(&mut b, &mut buf, MAX_FRAME).await.unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge { .. }), "{err}");
+        assert!(buf.capacity() < 1024);
+    }
+
+    #[tokio::test]
+    async fn stream_ending_mid_frame_is_truncated() {
+        let (mut a, mut b) = tokio::io::duplex(64);
+        a.write_all(&[0, 0, 0, 10, 1, 2]).await.unwrap();
+        drop(a);
+        let mut buf = Vec::new();
+        let err = read_frame(&mut b, &mut buf, 100).await.unwrap_err();
+        assert!(matches!(err, FrameError::Truncated), "{err}");
+        let (mut a, mut b) = tokio::io::duplex(64);
+        a.write_all(&[0, 0]).await.unwrap();
+        drop(a);
+        let err = read_frame(&mut b, &mut buf, 100).await.unwrap_err();
+        assert!(matches!(err, FrameError::Truncated), "{err}");
+    }
+}
