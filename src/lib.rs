@@ -8,3 +8,7 @@
 //!   and a control socket in the run dir.
 //! - [`raft`]: the Raft KV store: the deterministic core, durable log storage, the node runtime,
 //!   the client, and the bench and chaos commands.
+//! - [`check`]: the linearizability checker (Wing–Gong–Lowe search, as in Porcupine) for KV
+//!   histories: wirelab's JSON-lines format with its writer, Jepsen register logs and EDN.
+
+pub mod check;
