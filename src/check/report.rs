@@ -105,7 +105,9 @@ pub struct Violation {
     pub stuck: ReportedOp,
 }
 
-/// The result of checking one history.
+/// The result of checking one history. `Display` gives a summary line, plus for a violation
+/// the tail of the longest linearizable prefix and the operation that could not follow it;
+/// the text always ends with a newline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
     /// The answer.
@@ -134,6 +136,15 @@ pub struct CheckReport {
     pub violation: Option<Violation>,
 }
 
+/// `1 key`, `2 keys`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn as_millis<S: Serializer>(elapsed: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(elapsed.as_secs_f64() * 1000.0)
 }
@@ -146,12 +157,12 @@ impl fmt::Display for CheckReport {
         }
         writeln!(
             f,
-            ": {} operations ({} failed and dropped, {} with unknown outcome) on {} keys, \
-             {} model, {} search steps in {:.1?}",
-            self.ops,
+            ": {} ({} failed and dropped, {} with unknown outcome) on {}, {} model, \
+             {} search steps in {:.1?}",
+            counted(self.ops, "operation"),
             self.failed_ops,
             self.unknown_ops,
-            self.partitions,
+            counted(self.partitions, "key"),
             self.model,
             self.search_steps,
             self.elapsed,
@@ -272,7 +283,11 @@ mod tests {
             }),
         };
         let text = report.to_string();
-        assert!(text.starts_with("NOT linearizable at key \"k\""), "{text}");
+        assert!(
+            text.starts_with("NOT linearizable at key \"k\": 25 operations ("),
+            "{text}"
+        );
+        assert!(text.contains(" on 1 key, register-map model"), "{text}");
         assert!(text.contains("12 of the 25 operations"), "{text}");
         assert!(text.contains("... 2 earlier"), "{text}");
         assert!(!text.contains("client 1 "), "{text}");
