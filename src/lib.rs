@@ -7,7 +7,7 @@
 //!   events, kills/pauses/restarts them with real signals, samples /proc, keeps `cluster.json`
 //!   and a control socket in the run dir.
 //! - [`check`]: the linearizability checker (Wing–Gong–Lowe search, as in Porcupine) and the
-//!   history formats it reads; [`check_cli`] is `wirelab check`.
+//!   histories (wirelab JSON lines, Jepsen register logs, EDN); [`check_cli`] is `wirelab check`.
 //! - [`cli`]: the command-line definitions.
 //! - [`raft`]: the Raft KV store: the deterministic core, durable log storage, the node runtime,
 //!   the client, and the bench and chaos commands.
