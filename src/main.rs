@@ -1,10 +1,33 @@
 //! The `wirelab` executable: command-line dispatch only; everything lives in the library.
 
 use clap::Parser;
-use wirelab::cli::{Cli, Command, NodeRole};
+use wirelab::cli::{Cli, Command, NodeRole, RaftVerb};
+
+/// Restores the default SIGPIPE action, so that `wirelab check … | head` ends quietly like any
+/// Unix filter instead of panicking on a closed stdout. Only for commands that merely print:
+/// supervisors and nodes write to pipes and sockets of processes that may die, and must see
+/// EPIPE as an error instead of dying of it.
+fn die_quietly_on_closed_stdout() {
+    // SAFETY: setting a signal disposition to SIG_DFL has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
 
 fn main() {
     let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Check(_)) => die_quietly_on_closed_stdout(),
+        Some(Command::Raft { verb })
+            if !matches!(
+                verb,
+                RaftVerb::Up { .. } | RaftVerb::Bench(_) | RaftVerb::Chaos(_)
+            ) =>
+        {
+            die_quietly_on_closed_stdout()
+        }
+        _ => {}
+    }
     let code = match cli.command {
         None => {
             use clap::CommandFactory;
