@@ -44,6 +44,8 @@ pub(crate) struct Progress {
     pub(crate) recent_active: bool,
     /// Highest ReadIndex round this follower echoed back in the current term.
     pub(crate) read_ack: u64,
+    /// `matched` when the previous heartbeat went out, to notice a stalled pipeline.
+    pub(crate) matched_at_heartbeat: Index,
 }
 
 impl Progress {
@@ -58,6 +60,7 @@ impl Progress {
             inflight: VecDeque::new(),
             recent_active: false,
             read_ack: 0,
+            matched_at_heartbeat: 0,
         }
     }
 
@@ -91,6 +94,17 @@ impl Progress {
             FlowState::Replicate => self.inflight.len() < max_inflight,
             FlowState::Snapshot { .. } => false,
         }
+    }
+
+    /// Heartbeat time: whether the pipeline has stalled, i.e. Appends are outstanding and no
+    /// acknowledgement arrived during a whole heartbeat interval. The tail of the window may
+    /// have been lost, and with no newer Append to be rejected nothing would ever say so.
+    pub(crate) fn pipeline_stalled(&mut self) -> bool {
+        let stalled = self.state == FlowState::Replicate
+            && !self.inflight.is_empty()
+            && self.matched == self.matched_at_heartbeat;
+        self.matched_at_heartbeat = self.matched;
+        stalled
     }
 
     /// An Append ending at `last_sent` went out.

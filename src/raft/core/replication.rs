@@ -85,6 +85,8 @@ impl RaftCore {
                 // follower answers with its commit index.
                 None => (0, 0),
             };
+            let stalled = pr.pipeline_stalled();
+            let window_end = pr.next - 1;
             let msg = Message::Append {
                 term: self.term,
                 prev_index,
@@ -94,6 +96,30 @@ impl RaftCore {
                 ctx,
             };
             self.send(to, msg);
+            if !stalled {
+                continue;
+            }
+            match self.log.term(window_end) {
+                Some(window_term) => {
+                    // An empty Append at the end of the window: accepted, it acknowledges the
+                    // whole window; rejected, it sends the follower back to probing.
+                    let msg = Message::Append {
+                        term: self.term,
+                        prev_index: window_end,
+                        prev_term: window_term,
+                        entries: Vec::new(),
+                        commit: commit.min(window_end),
+                        ctx,
+                    };
+                    self.send(to, msg);
+                }
+                None => {
+                    // The window was compacted meanwhile: start over (with a snapshot).
+                    let pr = &mut self.progress[i];
+                    let next = pr.matched + 1;
+                    pr.become_probe(next);
+                }
+            }
         }
         self.send_pending = true;
     }

@@ -183,6 +183,11 @@ impl Checker {
         self.reads_served += 1;
     }
 
+    /// The term of the entry applied at `index`, if any node applied one.
+    pub fn applied_term(&self, index: Index) -> Option<Term> {
+        self.applied.get(&index).map(|r| r.term)
+    }
+
     /// The state after `index`, as the first node to apply it computed it.
     pub fn state_at(&self, index: Index) -> Option<u64> {
         if index == 0 {

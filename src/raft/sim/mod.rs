@@ -56,6 +56,8 @@ pub struct SimOptions {
     /// Take a state-machine snapshot and compact once this many entries were applied past the
     /// last snapshot.
     pub snapshot_every: Option<u64>,
+    /// Print every delivered message (for debugging a failing seed).
+    pub trace: bool,
 }
 
 impl SimOptions {
@@ -74,6 +76,7 @@ impl SimOptions {
             dup_rate: 0.0,
             io_rate: 0.5,
             snapshot_every: None,
+            trace: false,
         }
     }
 }
@@ -207,6 +210,24 @@ impl Sim {
     /// Node ids.
     pub fn ids(&self) -> Vec<NodeId> {
         (1..=self.opts.nodes).collect()
+    }
+
+    /// One line per node: status, queued disk writes, disk end, state machine; for failure
+    /// messages.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for node in &self.nodes {
+            let status = node.core.as_ref().map(RaftCore::status);
+            out.push_str(&format!(
+                "node {}: {:?}; io queue {}; disk last {}; sm {:?}\n",
+                node.id,
+                status,
+                node.io.len(),
+                node.disk.last_index(),
+                node.sm
+            ));
+        }
+        out
     }
 
     /// A live node's core.
@@ -419,6 +440,15 @@ impl Sim {
         else {
             return;
         };
+        if self.opts.trace {
+            println!(
+                "{} deliver {} -> {}: {:?}",
+                self.now,
+                env.from,
+                env.to,
+                short(&env.msg)
+            );
+        }
         core.step(env.from, env.msg);
         self.delivered += 1;
         self.drain(to);
@@ -442,7 +472,20 @@ impl Sim {
         }
     }
 
+    /// The disk finishes a random number of the oldest queued writes (a group commit: the real
+    /// storage thread takes everything queued into one fsync).
     fn complete_io(&mut self, id: NodeId) {
+        let queued = self.node(id).io.len();
+        if queued == 0 {
+            return;
+        }
+        let batch = self.rng.random_range(1..=queued);
+        for _ in 0..batch {
+            self.complete_one_io(id);
+        }
+    }
+
+    fn complete_one_io(&mut self, id: NodeId) {
         let node = self.node(id);
         let Some(job) = node.io.pop_front() else {
             return;
@@ -513,14 +556,21 @@ impl Sim {
         for ctx in dropped_reads {
             node.reads.remove(&ctx);
         }
-        node.io.push_back(IoJob::Ready {
-            hard_state,
-            snapshot,
-            truncate_from,
-            entries,
-            persist_point,
-            persisted_messages,
-        });
+        let empty = hard_state.is_none()
+            && snapshot.is_none()
+            && truncate_from.is_none()
+            && entries.is_empty()
+            && persisted_messages.is_empty();
+        if !empty {
+            node.io.push_back(IoJob::Ready {
+                hard_state,
+                snapshot,
+                truncate_from,
+                entries,
+                persist_point,
+                persisted_messages,
+            });
+        }
         if let (Some(every), Some(core)) = (self.opts.snapshot_every, node.core.as_mut()) {
             let since = node.sm.applied.saturating_sub(core.status().snapshot_index);
             if since >= every.max(1) {
@@ -529,5 +579,27 @@ impl Sim {
                 node.io.push_back(IoJob::SaveSnapshot(snapshot));
             }
         }
+    }
+}
+
+/// A message without its payloads, for traces.
+fn short(msg: &super::message::Message) -> String {
+    use super::message::Message;
+    match msg {
+        Message::Append {
+            term,
+            prev_index,
+            prev_term,
+            entries,
+            commit,
+            ctx,
+        } => format!(
+            "Append t{term} prev ({prev_index},{prev_term}) n{} commit {commit} ctx {ctx}",
+            entries.len()
+        ),
+        Message::InstallSnapshot { term, snapshot } => {
+            format!("InstallSnapshot t{term} {:?}", snapshot.meta)
+        }
+        other => format!("{other:?}"),
     }
 }
