@@ -184,16 +184,24 @@ impl RaftLog {
         self.persisted = self.persisted.min(index - 1);
     }
 
-    /// Fast back-tracking hint for a rejected `(prev_index, prev_term)`: the largest index
-    /// `<= min(prev_index, last_index())` whose term is `<= prev_term`. No leader entry at or
-    /// below `prev_index` has a larger term, so every index above the hint is a certain mismatch.
-    /// Committed entries always match, so the scan stops at `committed`.
+    /// Fast back-tracking hint for a rejected `(prev_index, prev_term)`: the index the leader
+    /// should probe next. Two skips, both safe because committed entries always match (the scan
+    /// stops at `committed`):
+    /// - entries with a term above `prev_term` cannot be in the leader's log at or below
+    ///   `prev_index` (terms only grow along a log), so the scan passes over them (etcd-io/raft's
+    ///   `findConflictByTerm`); a short log starts the scan at its last index;
+    /// - if that leaves the scan on `prev_index` itself, the conflict is an entry of a lower term,
+    ///   and the whole run of that term is skipped (the Raft paper's "first index of the
+    ///   conflicting term"), at worst re-sending part of one term's entries.
     pub(crate) fn reject_hint(&self, prev_index: Index, prev_term: Term) -> Index {
         let mut index = prev_index.min(self.last_index());
-        while index > self.committed {
-            match self.term(index) {
-                Some(t) if t <= prev_term => break,
-                _ => index -= 1,
+        while index > self.committed && self.term(index).is_some_and(|t| t > prev_term) {
+            index -= 1;
+        }
+        if index == prev_index {
+            let conflict = self.term(index);
+            while index > self.committed && self.term(index) == conflict {
+                index -= 1;
             }
         }
         index
@@ -361,6 +369,8 @@ mod tests {
         assert_eq!(log.reject_hint(5, 2), 2);
         // Leader probes past our end: our last index.
         assert_eq!(log.reject_hint(9, 4), 5);
+        // Leader has term 6 at index 5: our run of term 4 conflicts as a whole.
+        assert_eq!(log.reject_hint(5, 6), 2);
     }
 
     #[test]

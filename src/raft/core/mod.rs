@@ -18,6 +18,8 @@ mod log;
 mod progress;
 mod read_index;
 mod replication;
+#[cfg(test)]
+mod tests;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -526,6 +528,11 @@ impl RaftCore {
     /// The entry at `index`, if the log holds it in memory.
     pub fn entry(&self, index: Index) -> Option<&Entry> {
         self.log.entry(index)
+    }
+
+    #[cfg(test)]
+    fn config_heartbeat_ticks(&self) -> u32 {
+        self.cfg.heartbeat_ticks
     }
 
     fn current_hard_state(&self) -> HardState {

@@ -32,7 +32,7 @@ use self::checker::Seen;
 use self::disk::IoJob;
 pub use self::disk::{HashMachine, MemDisk};
 use super::core::{Config, NotLeader, RaftCore, Ready, Role, Status};
-use super::message::{Envelope, Index, NodeId};
+use super::message::{Envelope, Index, Message, NodeId};
 
 /// Knobs of a simulated cluster. Time is in steps; see [`SimOptions::tick_every`].
 #[derive(Clone, Debug)]
@@ -112,8 +112,21 @@ pub struct Sim {
     cut: BTreeSet<(NodeId, NodeId)>,
     next_read: u64,
     checker: Checker,
-    /// Messages delivered so far.
+    /// Counts of delivered messages.
+    pub stats: NetStats,
+}
+
+/// Counts of messages delivered, for tests that bound protocol cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// All messages.
     pub delivered: u64,
+    /// Rejected Appends (answers with `success: false`).
+    pub append_rejections: u64,
+    /// InstallSnapshot messages.
+    pub snapshots: u64,
+    /// Vote and PreVote requests.
+    pub vote_requests: u64,
 }
 
 impl Sim {
@@ -143,7 +156,7 @@ impl Sim {
             cut: BTreeSet::new(),
             next_read: 0,
             checker: Checker::default(),
-            delivered: 0,
+            stats: NetStats::default(),
         };
         for id in 1..=sim.opts.nodes {
             sim.start(id);
@@ -389,6 +402,28 @@ impl Sim {
         if ok { self.leader() } else { None }
     }
 
+    /// Like [`Sim::elect`], but only a node in `group` counts as leader and only the nodes of
+    /// `group` need to know it (the others may be cut off).
+    pub fn elect_among(&mut self, group: &[NodeId], max_steps: u64) -> Option<NodeId> {
+        let leader_in = |sim: &Sim| {
+            group
+                .iter()
+                .filter_map(|&id| sim.core(id))
+                .filter(|c| c.role() == Role::Leader)
+                .max_by_key(|c| c.term())
+                .map(RaftCore::id)
+        };
+        let ok = self.run_until(max_steps, |sim| {
+            leader_in(sim).is_some_and(|leader| {
+                group
+                    .iter()
+                    .filter_map(|&id| sim.core(id))
+                    .all(|c| c.leader() == Some(leader))
+            })
+        });
+        if ok { leader_in(self) } else { None }
+    }
+
     /// One step: ticks, deliveries, disk completions, then the log invariants.
     pub fn step(&mut self) {
         self.now += 1;
@@ -449,8 +484,14 @@ impl Sim {
                 short(&env.msg)
             );
         }
+        self.stats.delivered += 1;
+        match &env.msg {
+            Message::AppendResp { success: false, .. } => self.stats.append_rejections += 1,
+            Message::InstallSnapshot { .. } => self.stats.snapshots += 1,
+            Message::Vote { .. } | Message::PreVote { .. } => self.stats.vote_requests += 1,
+            _ => {}
+        }
         core.step(env.from, env.msg);
-        self.delivered += 1;
         self.drain(to);
     }
 
@@ -583,8 +624,7 @@ impl Sim {
 }
 
 /// A message without its payloads, for traces.
-fn short(msg: &super::message::Message) -> String {
-    use super::message::Message;
+fn short(msg: &Message) -> String {
     match msg {
         Message::Append {
             term,

@@ -466,3 +466,112 @@ fn recovered_state_restarts_a_core() {
 fn wal_encode(entry: &Entry, out: &mut Vec<u8>) {
     wal::encode_for_tests(entry, out);
 }
+
+mod model {
+    //! Property: whatever sequence of persists, snapshots and restarts, the storage recovers
+    //! exactly what a simple in-memory model holds.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Truncate at `last - back` (if `back` is set), then append `count` entries of `term`.
+        Persist {
+            back: Option<u64>,
+            count: u64,
+            term: u64,
+            vote: Option<u64>,
+        },
+        /// Snapshot `back` entries before the end.
+        Snapshot { back: u64 },
+        /// Close and reopen.
+        Reopen,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (
+                proptest::option::of(0u64..6),
+                0u64..8,
+                1u64..4,
+                proptest::option::of(1u64..4)
+            )
+                .prop_map(|(back, count, term, vote)| Op::Persist {
+                    back,
+                    count,
+                    term,
+                    vote
+                }),
+            1 => (0u64..4).prop_map(|back| Op::Snapshot { back }),
+            1 => Just(Op::Reopen),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn storage_recovers_what_a_model_holds(ops in proptest::collection::vec(op(), 1..40)) {
+            let dir = tempdir();
+            let mut storage = Some(open(dir.path()));
+            let mut model_entries: Vec<Entry> = Vec::new();
+            let mut model_snapshot: Option<Snapshot> = None;
+            let mut model_hs = HardState::default();
+            let mut term_floor = 1;
+            for op in ops {
+                let s = storage.as_mut().ok_or_else(|| TestCaseError::fail("closed"))?;
+                let snap_index = model_snapshot.as_ref().map_or(0, |x| x.meta.last_index);
+                let last = model_entries.last().map_or(snap_index, |e| e.index);
+                match op {
+                    Op::Persist { back, count, term, vote } => {
+                        let truncate = back
+                            .map(|b| last.saturating_sub(b) + 1)
+                            .filter(|t| *t > snap_index);
+                        let mut start = last + 1;
+                        if let Some(t) = truncate {
+                            model_entries.retain(|e| e.index < t);
+                            start = t;
+                        }
+                        term_floor = term_floor.max(term);
+                        let new = entries(start, start + count - 1, term_floor)
+                            .into_iter()
+                            .take(count as usize)
+                            .collect::<Vec<_>>();
+                        let hs = HardState { term: term_floor, vote };
+                        s.persist(Some(hs), None, truncate, &new)
+                            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        model_hs = hs;
+                        model_entries.extend(new);
+                    }
+                    Op::Snapshot { back } => {
+                        let index = last.saturating_sub(back);
+                        if index > snap_index {
+                            let term = model_entries
+                                .iter()
+                                .find(|e| e.index == index)
+                                .map_or(0, |e| e.term);
+                            let snap = snapshot(index, term);
+                            s.save_snapshot(&snap)
+                                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                            model_entries.retain(|e| e.index > index);
+                            model_snapshot = Some(snap);
+                        }
+                    }
+                    Op::Reopen => {
+                        // Close first: the data dir lock allows one open storage at a time.
+                        drop(storage.take());
+                        storage = Some(open(dir.path()));
+                        let s = storage.as_ref().ok_or_else(|| TestCaseError::fail("closed"))?;
+                        prop_assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+                    }
+                }
+                let s = storage.as_ref().ok_or_else(|| TestCaseError::fail("closed"))?;
+                let r = recover(s);
+                prop_assert_eq!(&r.entries, &model_entries);
+                prop_assert_eq!(&r.snapshot, &model_snapshot);
+                prop_assert_eq!(r.hard_state, model_hs);
+            }
+        }
+    }
+}
