@@ -121,8 +121,10 @@ pub enum Message {
         /// On success: the index of the last entry now known to match the leader's log.
         /// On failure: the `prev_index` that did not match.
         index: Index,
-        /// On failure: a hint for fast back-tracking: the follower's last index, or the first
-        /// index of the conflicting term.
+        /// On failure: a hint for fast back-tracking, the `prev_index` the leader should try
+        /// next: the follower's last index if its log is shorter, else the last index before
+        /// the conflicting entries (those of terms above the leader's `prev_term`, or the whole
+        /// run of the lower term found at `prev_index`). Never below the follower's commit.
         reject_hint: Index,
         /// The `ctx` of the request being answered.
         ctx: u64,
@@ -138,7 +140,9 @@ pub enum Message {
     InstallSnapshotResp {
         /// The responder's term.
         term: Term,
-        /// The follower's last index after installing (or ignoring) the snapshot.
+        /// The index up to which the follower's log now matches the leader's: the snapshot's
+        /// last index, or the follower's commit index when it already had all the snapshot
+        /// covers (0 in an answer to a stale term).
         last_index: Index,
     },
 }

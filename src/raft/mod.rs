@@ -6,13 +6,16 @@
 //!
 //! - [`message`]: entries, hard state, snapshots, peer messages (pure data).
 //! - [`core`]: the deterministic Raft state machine (elections with pre-vote and check-quorum,
-//!   pipelined replication, ReadIndex, snapshots). No I/O: ticks and messages in, a `Ready` out.
+//!   pipelined replication, ReadIndex, snapshots). No I/O: ticks and messages in, a
+//!   [`core::Ready`] out; `core_api.md` in this directory is the contract with the runtime.
 //! - [`storage`]: one node's durable log (CRC-framed records, group-committed fdatasync), hard
 //!   state and snapshot files, and their recovery.
 //! - [`codec`]: the binary protocol between peers and with clients.
 //! - [`kv`]: the replicated state machine with exactly-once client sessions.
 //! - [`node`]: the node process: event loop, storage thread, peer and client connections.
 //! - [`client`]: leader discovery, retries with the same request id, unknown outcomes.
+//! - [`sim`]: a deterministic simulated cluster (lossy, reordering network; slow disks;
+//!   crashes) that checks the Raft safety properties; the core's tests run on it.
 //! - [`lab`]: `labs/raft/lab.toml` and the node specs for the supervisor.
 //! - [`cli`], [`bench`], [`chaos`]: the `wirelab raft …` verbs.
 
@@ -26,4 +29,5 @@ pub mod kv;
 pub mod lab;
 pub mod message;
 pub mod node;
+pub mod sim;
 pub mod storage;

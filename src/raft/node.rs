@@ -151,11 +151,14 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
     }
 
     // Recover from disk before serving anything.
-    let (storage, restored, warnings) =
+    let storage =
         Storage::open(&args.data_dir).map_err(|e| format!("cannot open data dir: {e}"))?;
-    for w in warnings {
-        emitter.log("warn", w);
+    for w in storage.warnings() {
+        emitter.log("warn", w.to_string());
     }
+    let restored = storage
+        .recover()
+        .map_err(|e| format!("cannot recover from data dir: {e}"))?;
     let kv = match &restored.snapshot {
         Some(s) => KvStore::restore(&s.data).map_err(|e| {
             format!(
@@ -599,6 +602,50 @@ impl NodeLoop {
     }
 }
 
+/// Log writes of consecutive jobs merged into one: the last hard state, the lowest truncation
+/// that reaches the disk, and the entries that survive later truncations.
+#[derive(Default)]
+struct MergedWrite {
+    hard_state: Option<super::message::HardState>,
+    truncate_from: Option<Index>,
+    entries: Vec<Entry>,
+}
+
+impl MergedWrite {
+    fn add(&mut self, parts: WriteParts) {
+        if parts.hard_state.is_some() {
+            self.hard_state = parts.hard_state;
+        }
+        if let Some(t) = parts.truncate_from {
+            match self.entries.first().map(|e| e.index) {
+                // The truncation only cuts entries not yet written: drop them from the batch.
+                Some(first) if first < t => self.entries.retain(|e| e.index < t),
+                // It reaches the disk.
+                _ => {
+                    self.entries.clear();
+                    self.truncate_from = Some(self.truncate_from.map_or(t, |old| old.min(t)));
+                }
+            }
+        }
+        self.entries.extend(parts.entries);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.hard_state.is_none() && self.truncate_from.is_none() && self.entries.is_empty()
+    }
+
+    /// Writes everything with a single fdatasync for the log.
+    fn flush(&mut self, storage: &mut Storage) -> Result<(), String> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let m = std::mem::take(self);
+        storage
+            .persist(m.hard_state, None, m.truncate_from, &m.entries)
+            .map_err(|e| e.to_string())
+    }
+}
+
 fn spawn_storage_thread(
     mut storage: Storage,
     inbox: mpsc::UnboundedSender<Input>,
@@ -609,54 +656,40 @@ fn spawn_storage_thread(
         .name("raft-storage".into())
         .spawn(move || {
             while let Ok(first) = rx.recv() {
-                // Group commit: everything queued meanwhile shares one fdatasync.
+                // Group commit: every job queued while the last fdatasync ran shares the next.
                 let mut jobs = vec![first];
                 while let Ok(more) = rx.try_recv() {
                     jobs.push(more);
                 }
                 let mut last = None;
                 let mut messages = Vec::new();
-                let mut dirty = false;
+                let mut merged = MergedWrite::default();
                 let result: Result<(), String> = (|| {
                     for job in jobs {
                         match job {
                             StorageJob::Write {
-                                ready_parts,
+                                mut ready_parts,
                                 messages: m,
                             } => {
-                                if let Some(snap) = &ready_parts.snapshot {
-                                    storage.save_snapshot(snap).map_err(|e| e.to_string())?;
+                                if let Some(snap) = ready_parts.snapshot.take() {
+                                    // Snapshots replace the log: write what came before first.
+                                    merged.flush(&mut storage)?;
+                                    storage.save_snapshot(&snap).map_err(|e| e.to_string())?;
                                     last = Some((snap.meta.last_index, snap.meta.last_term));
-                                }
-                                if let Some(hs) = &ready_parts.hard_state {
-                                    storage.save_hard_state(hs).map_err(|e| e.to_string())?;
-                                }
-                                if let Some(from) = ready_parts.truncate_from {
-                                    storage.truncate_from(from).map_err(|e| e.to_string())?;
-                                    dirty = true;
                                 }
                                 if let Some(e) = ready_parts.entries.last() {
                                     last = Some((e.index, e.term));
-                                    storage
-                                        .append_unsynced(&ready_parts.entries)
-                                        .map_err(|e| e.to_string())?;
-                                    dirty = true;
                                 }
+                                merged.add(ready_parts);
                                 messages.extend(m);
                             }
                             StorageJob::Compact(snap) => {
-                                if dirty {
-                                    storage.sync().map_err(|e| e.to_string())?;
-                                    dirty = false;
-                                }
+                                merged.flush(&mut storage)?;
                                 storage.save_snapshot(&snap).map_err(|e| e.to_string())?;
                             }
                         }
                     }
-                    if dirty {
-                        storage.sync().map_err(|e| e.to_string())?;
-                    }
-                    Ok(())
+                    merged.flush(&mut storage)
                 })();
                 if let Err(e) = result {
                     // Nothing that depended on this write was acknowledged: stop here rather
