@@ -287,3 +287,43 @@ fn garbage_and_oversized_frames_do_not_hurt_a_node() {
     assert!(sup.nodes().iter().all(|n| n.status == NodeStatus::Running));
     sup.shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let cfg = wirelab::raft::lab::LabConfig::builtin().unwrap();
+    let specs = wirelab::raft::lab::node_specs(&cfg, &[addr]);
+    let sup =
+        wirelab::cluster::Supervisor::launch_with_exe("raft", dir.path(), specs, exe()).unwrap();
+    let err = sup
+        .wait_ready(Duration::from_secs(10))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&addr.to_string()) && err.contains("in use"),
+        "{err}"
+    );
+}
+
+#[test]
+fn data_dir_that_is_not_a_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = wirelab::raft::lab::LabConfig::builtin().unwrap();
+    let addrs = wirelab::cluster::free_loopback_addrs(1).unwrap();
+    let specs = wirelab::raft::lab::node_specs(&cfg, &addrs);
+    let sup =
+        wirelab::cluster::Supervisor::launch_with_exe("raft", dir.path(), specs, exe()).unwrap();
+    // Replace the data dir with a plain file and restart on it.
+    sup.kill(1).unwrap();
+    let data_dir = sup.node(1).unwrap().data_dir;
+    std::fs::remove_dir_all(&data_dir).unwrap();
+    std::fs::write(&data_dir, b"not a dir").unwrap();
+    sup.restart(1).unwrap();
+    let err = sup
+        .wait_ready(Duration::from_secs(10))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("data dir"), "{err}");
+}

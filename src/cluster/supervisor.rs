@@ -459,13 +459,14 @@ impl Supervisor {
             write_command(slot, &cmd);
         }
         let weak = self.downgrade();
-        if let Some(stdout) = child.stdout.take() {
+        let stdout_reader = child.stdout.take().and_then(|stdout| {
             let w = weak.clone();
             let path = log_path.clone();
-            spawn_thread(format!("node-{id}-stdout"), move || {
-                read_stdout(w, id, incarnation, stdout, &path)
-            });
-        }
+            std::thread::Builder::new()
+                .name(format!("node-{id}-stdout"))
+                .spawn(move || read_stdout(w, id, incarnation, stdout, &path))
+                .ok()
+        });
         if let Some(stderr) = child.stderr.take() {
             let w = weak.clone();
             let path = log_path.clone();
@@ -474,7 +475,7 @@ impl Supervisor {
             });
         }
         spawn_thread(format!("node-{id}-wait"), move || {
-            wait_child(weak, id, incarnation, child)
+            wait_child(weak, id, incarnation, child, stdout_reader)
         });
         self.write_cluster_file(&slots);
         drop(slots);
@@ -879,9 +880,20 @@ fn read_stderr(weak: WeakSupervisor, id: u64, stderr: impl Read, log: &Path) {
     }
 }
 
-fn wait_child(weak: WeakSupervisor, id: u64, incarnation: u64, mut child: Child) {
+fn wait_child(
+    weak: WeakSupervisor,
+    id: u64,
+    incarnation: u64,
+    mut child: Child,
+    stdout_reader: Option<std::thread::JoinHandle<()>>,
+) {
     use std::os::unix::process::ExitStatusExt;
     let status = child.wait();
+    // Let the reader drain the node's last words (a fatal error, say) before the exit is
+    // recorded, so whoever waits on the exit can quote them.
+    if let Some(reader) = stdout_reader {
+        let _ = reader.join();
+    }
     let Some(sup) = weak.upgrade() else { return };
     let (code, signal) = match &status {
         Ok(s) => (s.code(), s.signal()),
