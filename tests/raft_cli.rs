@@ -34,20 +34,19 @@ impl Drop for Stopper<'_> {
 #[test]
 fn cli_verbs_have_the_documented_exit_codes() {
     let state = tempfile::tempdir().unwrap();
-    let run = state.path().join("run");
-    let run_s = run.to_str().unwrap();
-    let up = wirelab(
-        state.path(),
-        &["raft", "up", "--detach", "--run-dir", run_s],
-    );
+    // Without --run-dir, `up` makes a new run under $XDG_STATE_HOME/wirelab/runs and the other
+    // verbs find the newest one there.
+    let up = wirelab(state.path(), &["raft", "up", "--detach"]);
     assert!(
         up.status.success(),
         "up failed: {}",
         String::from_utf8_lossy(&up.stderr)
     );
+    let run =
+        wirelab::cluster::rundir::newest_run("raft", &state.path().join("wirelab/runs")).unwrap();
+    let run_s = run.to_str().unwrap();
     let _stop = Stopper(state.path(), &run);
 
-    // Without --run-dir the newest run is used.
     assert_eq!(
         wirelab(state.path(), &["raft", "put", "color", "red"])
             .status

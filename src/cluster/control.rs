@@ -113,6 +113,11 @@ pub fn handle(sup: &Supervisor, req: &ControlRequest) -> ControlResponse {
         ControlRequest::Stop => Ok(()),
     };
     match result {
+        Ok(()) if *req == ControlRequest::Status => ControlResponse {
+            ok: true,
+            error: None,
+            nodes: sup.fresh_nodes(Duration::from_millis(300)),
+        },
         Ok(()) => ControlResponse {
             ok: true,
             error: None,

@@ -203,6 +203,7 @@ struct Slot {
     ready: bool,
     http: Option<String>,
     state: Map<String, Value>,
+    state_seq: u64,
     faults: FaultRules,
     sample: Option<(Instant, ProcSample)>,
     cpu_percent: f64,
@@ -337,6 +338,7 @@ impl Supervisor {
                     ready: false,
                     http: None,
                     state: Map::new(),
+                    state_seq: 0,
                     faults: FaultRules::default(),
                     sample: None,
                     cpu_percent: 0.0,
@@ -507,6 +509,30 @@ impl Supervisor {
     /// Every node as it is now.
     pub fn nodes(&self) -> Vec<NodeInfo> {
         self.lock().values().map(info_of).collect()
+    }
+
+    /// Every node, after asking each running node for a fresh `state` report and waiting up to
+    /// `timeout` for the answers (paused nodes cannot answer; their last state is shown).
+    pub fn fresh_nodes(&self, timeout: Duration) -> Vec<NodeInfo> {
+        let asked: Vec<(u64, u64)> = {
+            let mut slots = self.lock();
+            slots
+                .values_mut()
+                .filter(|s| s.status == NodeStatus::Running && s.ready)
+                .map(|s| {
+                    write_command(s, &ControlCommand::Report);
+                    (s.spec.id, s.state_seq)
+                })
+                .collect()
+        };
+        let _ = self.wait_slot(timeout, "fresh node states", |slots| {
+            asked.iter().all(|(id, seq)| {
+                slots
+                    .get(id)
+                    .is_none_or(|s| s.state_seq > *seq || s.status != NodeStatus::Running)
+            })
+        });
+        self.nodes()
     }
 
     /// One node as it is now.
@@ -850,6 +876,7 @@ fn read_stdout(weak: WeakSupervisor, id: u64, incarnation: u64, stdout: impl Rea
                         for (k, v) in fields {
                             slot.state.insert(k.clone(), v.clone());
                         }
+                        slot.state_seq += 1;
                     }
                     _ => {}
                 }
