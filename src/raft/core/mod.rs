@@ -252,7 +252,6 @@ impl RaftCore {
                 self.send_appends();
             }
             if self.reads.needs_heartbeat() {
-                self.reads.heartbeat_sent();
                 self.broadcast_heartbeat();
             }
         }

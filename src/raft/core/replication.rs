@@ -57,7 +57,7 @@ impl RaftCore {
                 prev_term,
                 entries,
                 commit: self.log.committed(),
-                ctx: self.reads.current_round(),
+                ctx: self.reads.announce(),
             };
             self.send(to, msg);
             if probing {
@@ -70,7 +70,7 @@ impl RaftCore {
     /// conflicts, carrying `min(commit, match)` so a follower never commits past what it is
     /// known to share with the leader, and the newest ReadIndex round.
     pub(super) fn broadcast_heartbeat(&mut self) {
-        let ctx = self.reads.current_round();
+        let ctx = self.reads.announce();
         let commit = self.log.committed();
         for i in 0..self.progress.len() {
             let pr = &mut self.progress[i];
