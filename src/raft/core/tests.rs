@@ -472,7 +472,11 @@ fn a_read_never_joins_a_round_whose_heartbeat_already_left() {
         )
     };
     echo(&mut core, 1);
-    assert_eq!(core.ready().read_states, vec![(100, 1)], "round 1 confirms only read 100");
+    assert_eq!(
+        core.ready().read_states,
+        vec![(100, 1)],
+        "round 1 confirms only read 100"
+    );
     echo(&mut core, 2);
     assert_eq!(core.ready().read_states, vec![(200, 1)]);
 }
