@@ -208,7 +208,7 @@ impl RaftCore {
             data,
         });
         // A single-node cluster has nothing to send; its commit follows from on_persisted.
-        self.send_pending = !self.progress.is_empty();
+        self.send_pending |= !self.progress.is_empty();
         Ok(index)
     }
 
