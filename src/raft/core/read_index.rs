@@ -35,19 +35,21 @@ pub(crate) struct ReadQueue {
 }
 
 impl ReadQueue {
-    /// The round number to put in every outgoing Append's `ctx`.
+    /// The newest round number, to put in an outgoing Append's `ctx`. The round is closed:
+    /// a read arriving later may not join it, since this message left before that read arrived.
+    pub(crate) fn announce(&mut self) -> u64 {
+        self.round_open = false;
+        self.last_round
+    }
+
+    /// The newest round number (for bounding echoed values).
     pub(crate) fn current_round(&self) -> u64 {
         self.last_round
     }
 
-    /// Whether a round waits for its heartbeat broadcast.
+    /// Whether a round waits to be announced by a heartbeat.
     pub(crate) fn needs_heartbeat(&self) -> bool {
         self.round_open
-    }
-
-    /// The heartbeat announcing the newest round was sent.
-    pub(crate) fn heartbeat_sent(&mut self) {
-        self.round_open = false;
     }
 
     /// Parks a read until the leader's no-op commits.
@@ -115,8 +117,7 @@ mod tests {
         let mut q = ReadQueue::default();
         q.add(1, 10);
         q.add(2, 10);
-        assert_eq!(q.current_round(), 1);
-        q.heartbeat_sent();
+        assert_eq!(q.announce(), 1);
         q.add(3, 10);
         assert_eq!(q.current_round(), 2);
         let mut out = Vec::new();

@@ -57,7 +57,7 @@ impl RaftCore {
                 prev_term,
                 entries,
                 commit: self.log.committed(),
-                ctx: self.reads.current_round(),
+                ctx: self.reads.announce(),
             };
             self.send(to, msg);
             if probing {
@@ -70,7 +70,7 @@ impl RaftCore {
     /// conflicts, carrying `min(commit, match)` so a follower never commits past what it is
     /// known to share with the leader, and the newest ReadIndex round.
     pub(super) fn broadcast_heartbeat(&mut self) {
-        let ctx = self.reads.current_round();
+        let ctx = self.reads.announce();
         let commit = self.log.committed();
         for i in 0..self.progress.len() {
             let pr = &mut self.progress[i];
@@ -121,7 +121,16 @@ impl RaftCore {
                 }
             }
         }
-        self.send_pending = true;
+        self.send_pending |= self.any_sendable();
+    }
+
+    /// Whether some follower's flow control lets an Append or snapshot out now.
+    fn any_sendable(&self) -> bool {
+        let last = self.log.last_index();
+        let max_inflight = self.cfg.max_inflight;
+        self.progress
+            .iter()
+            .any(|pr| pr.next <= last && pr.can_send(max_inflight))
     }
 
     /// Leader: a follower in snapshot state that has not answered for a while gets the
@@ -233,7 +242,7 @@ impl RaftCore {
         if pr.state == FlowState::Probe {
             pr.probe_paused = false;
         }
-        self.send_pending = true;
+        self.send_pending |= pr.next <= last_index && pr.can_send(self.cfg.max_inflight);
         if grew {
             self.maybe_commit();
         }
@@ -283,7 +292,7 @@ impl RaftCore {
         if matches!(pr.state, FlowState::Snapshot { .. } | FlowState::Probe) {
             pr.become_replicate();
         }
-        self.send_pending = true;
+        self.send_pending |= pr.next <= our_last;
         if grew {
             self.maybe_commit();
         }
@@ -304,7 +313,6 @@ impl RaftCore {
             && self.log.term(candidate) == Some(self.term)
             && self.log.commit_to(candidate)
         {
-            self.send_pending = true;
             if self.reads.has_waiting() && self.log.committed() >= self.noop_index {
                 self.reads.release_waiting(self.log.committed());
             }

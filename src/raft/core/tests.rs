@@ -433,3 +433,50 @@ fn follower_in_lease_ignores_vote_requests_and_keeps_its_term() {
         assert!(ready.messages.is_empty() && ready.persisted_messages.is_empty());
     }
 }
+
+#[test]
+fn a_read_never_joins_a_round_whose_heartbeat_already_left() {
+    let mut core = leader_of_term_3(vec![1, 2, 3], vec![]);
+    let _ = core.ready();
+    core.on_persisted(1, 3);
+    ack(&mut core, 2, 1); // the no-op commits
+    assert_eq!(core.status().commit, 1);
+    let _ = core.ready();
+    core.read_index(100).expect("leader");
+    // A heartbeat tick sends round 1 before the next Ready...
+    for _ in 0..core.config_heartbeat_ticks() {
+        core.tick();
+    }
+    // ...so a read arriving now needs a round of its own.
+    core.read_index(200).expect("leader");
+    let ready = core.ready();
+    let rounds: Vec<u64> = ready
+        .messages
+        .iter()
+        .filter_map(|e| match e.msg {
+            Message::Append { ctx, .. } => Some(ctx),
+            _ => None,
+        })
+        .collect();
+    assert!(rounds.contains(&1) && rounds.contains(&2), "{rounds:?}");
+    let echo = |core: &mut RaftCore, ctx: u64| {
+        core.step(
+            2,
+            Message::AppendResp {
+                term: 3,
+                success: true,
+                index: 1,
+                reject_hint: 0,
+                ctx,
+            },
+        )
+    };
+    echo(&mut core, 1);
+    assert_eq!(
+        core.ready().read_states,
+        vec![(100, 1)],
+        "round 1 confirms only read 100"
+    );
+    echo(&mut core, 2);
+    assert_eq!(core.ready().read_states, vec![(200, 1)]);
+}

@@ -88,6 +88,13 @@ pub enum StorageError {
         /// Last index in the log.
         last: Index,
     },
+    /// An earlier write or sync failed, so what is on disk is unknown (after a failed fsync
+    /// the kernel may have dropped the dirty pages): the node must stop and reopen the data dir.
+    #[error("{path}: unusable after an earlier write failure; restart the node")]
+    Poisoned {
+        /// The data dir.
+        path: PathBuf,
+    },
     /// An entry too large to frame.
     #[error("{path}: entry {index} is {len} bytes, over the record limit of {max}")]
     EntryTooLarge {

@@ -14,6 +14,10 @@
 //! one. Snapshots are taken when few entries are past them, so the copy is small; a segmented
 //! log would avoid even that, at the price of more files to keep consistent.
 //!
+//! After a failed write or sync, a `Storage` refuses further writes
+//! ([`StorageError::Poisoned`]): once an fsync has failed, what reached the disk is unknown, so
+//! the node must stop and recover from the files.
+//!
 //! A crash at any point leaves a state [`Storage::open`] accepts: a torn log tail is cut (and
 //! reported as a [`RecoveryWarning`]), leftover temporary files are removed, entries the
 //! snapshot already covers are dropped. Damage that could hide acknowledged data is an error
@@ -49,6 +53,8 @@ pub struct Storage {
     hard_state: HardState,
     snapshot: Option<Snapshot>,
     warnings: Vec<RecoveryWarning>,
+    /// A write failed: refuse further writes (see [`StorageError::Poisoned`]).
+    poisoned: bool,
     /// Held for the life of the value: a second process on the same dir would corrupt it.
     _lock: File,
 }
@@ -117,6 +123,7 @@ impl Storage {
             hard_state,
             snapshot,
             warnings,
+            poisoned: false,
             _lock: lock,
         })
     }
@@ -173,16 +180,18 @@ impl Storage {
 
     /// Replaces the stored term and vote atomically.
     pub fn set_hard_state(&mut self, hard_state: HardState) -> Result<(), StorageError> {
+        self.check_usable()?;
         if hard_state == self.hard_state {
             return Ok(());
         }
         let path = self.dir.join(META_FILE);
-        write_atomic(
+        let written = write_atomic(
             &self.dir,
             &path.with_extension("tmp"),
             &path,
             &meta::encode(&hard_state),
-        )?;
+        );
+        self.poison_on_error(written)?;
         self.hard_state = hard_state;
         Ok(())
     }
@@ -191,6 +200,7 @@ impl Storage {
     /// snapshot are kept, the others dropped. A snapshot not newer than the stored one is
     /// ignored.
     pub fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StorageError> {
+        self.check_usable()?;
         let last_index = snapshot.meta.last_index;
         if self
             .snapshot_meta()
@@ -199,15 +209,16 @@ impl Storage {
             return Ok(());
         }
         let path = self.dir.join(SNAPSHOT_FILE);
-        write_atomic(
+        let written = write_atomic(
             &self.dir,
             &path.with_extension("tmp"),
             &path,
             &snapshot::encode(snapshot),
-        )?;
+        );
+        self.poison_on_error(written)?;
         self.snapshot = Some(snapshot.clone());
-        self.wal.compact_through(last_index, &self.dir)?;
-        Ok(())
+        let compacted = self.wal.compact_through(last_index, &self.dir).map(|_| ());
+        self.poison_on_error(compacted)
     }
 
     /// Persists the write part of a [`Ready`] in the order that keeps every crash point
@@ -220,25 +231,45 @@ impl Storage {
         truncate_from: Option<Index>,
         entries: &[Entry],
     ) -> Result<(), StorageError> {
+        self.check_usable()?;
         if let Some(snapshot) = snapshot {
             self.save_snapshot(snapshot)?;
         }
         if let Some(hard_state) = hard_state {
             self.set_hard_state(hard_state)?;
         }
+        if let Some(first) = entries.first() {
+            let snapshot_index = self.snapshot_meta().map_or(0, |m| m.last_index);
+            let last = match truncate_from {
+                Some(index) => self
+                    .last_index()
+                    .min(index.saturating_sub(1))
+                    .max(snapshot_index),
+                None => self.last_index(),
+            };
+            if first.index != last + 1 {
+                return Err(StorageError::NotContiguous {
+                    path: self.wal.path().to_path_buf(),
+                    index: first.index,
+                    last,
+                });
+            }
+        }
+        let written = self.write_log(truncate_from, entries);
+        self.poison_on_error(written)
+    }
+
+    /// Truncation and append with one sync (the log part of [`Storage::persist`]).
+    fn write_log(
+        &mut self,
+        truncate_from: Option<Index>,
+        entries: &[Entry],
+    ) -> Result<(), StorageError> {
         let mut dirty = false;
         if let Some(index) = truncate_from {
             dirty |= self.wal.truncate(index)?;
         }
-        if let Some(first) = entries.first() {
-            let expected = self.last_index() + 1;
-            if first.index != expected {
-                return Err(StorageError::NotContiguous {
-                    path: self.wal.path().to_path_buf(),
-                    index: first.index,
-                    last: expected - 1,
-                });
-            }
+        if !entries.is_empty() {
             self.wal.write(entries)?;
             dirty = true;
         }
@@ -246,6 +277,27 @@ impl Storage {
             self.wal.sync()?;
         }
         Ok(())
+    }
+
+    fn check_usable(&self) -> Result<(), StorageError> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned {
+                path: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Passes `result` through, remembering a failure: after a failed write or fsync the state
+    /// of the files is unknown, so no later write may be acknowledged.
+    fn poison_on_error<T>(&mut self, result: Result<T, StorageError>) -> Result<T, StorageError> {
+        if let Err(
+            StorageError::Io { .. } | StorageError::DiskFull { .. } | StorageError::ReadOnly { .. },
+        ) = &result
+        {
+            self.poisoned = true;
+        }
+        result
     }
 
     /// [`Storage::persist`] for a whole [`Ready`] (its messages and committed entries are

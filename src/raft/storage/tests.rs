@@ -346,6 +346,39 @@ fn installed_snapshot_past_the_log_empties_it() {
 }
 
 #[test]
+fn installed_snapshot_with_an_earlier_truncation_point_is_accepted() {
+    let dir = tempdir();
+    let mut s = open(dir.path());
+    s.append(&entries(1, 8, 1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A conflict truncated the follower's log at 3, then a snapshot at 6 (which the log does
+    // not match) arrived before the Ready was taken: both land in one persist.
+    s.persist(None, Some(&snapshot(6, 2)), Some(3), &entries(7, 9, 2))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(recover(&s).entries, entries(7, 9, 2));
+}
+
+#[test]
+fn an_io_failure_poisons_the_storage_until_reopened() {
+    let dir = tempdir();
+    let mut s = open(dir.path());
+    let failed: Result<(), StorageError> = Err(StorageError::io(
+        dir.path(),
+        "syncing the log",
+        std::io::Error::from_raw_os_error(libc::EIO),
+    ));
+    assert!(s.poison_on_error(failed).is_err());
+    assert!(matches!(
+        s.append(&entries(1, 1, 1)),
+        Err(StorageError::Poisoned { .. })
+    ));
+    drop(s);
+    let mut s = open(dir.path());
+    s.append(&entries(1, 1, 1))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
 fn crash_between_snapshot_and_compaction_is_repaired() {
     let dir = tempdir();
     {
