@@ -55,7 +55,16 @@ impl Shell {
                     } else {
                         format!("{}: ", e.line)
                     };
-                    builtins::write_fd(2, format!("{}: {line}{}\n", self.arg0, e.msg).as_bytes());
+                    builtins::write_fd(
+                        2,
+                        format!(
+                            "{}: {line}{}{}\n",
+                            self.arg0,
+                            self.parse_context.as_deref().unwrap_or(""),
+                            e.msg
+                        )
+                        .as_bytes(),
+                    );
                     self.last_status = 2;
                     return Err(self.fatal(2));
                 }
@@ -76,6 +85,9 @@ impl Shell {
     pub fn run_program(&mut self, prog: &Program) -> Status {
         let mut status = 0;
         for item in &prog.items {
+            if self.opts.noexec && !self.interactive() {
+                return Ok(0);
+            }
             status = if item.background {
                 self.run_background(&item.and_or)?
             } else {
@@ -139,11 +151,11 @@ impl Shell {
                 self.cond_depth -= 1;
             }
             status = r?;
-            if last {
+            if last && !p.bang {
                 self.errexit_check(status)?;
             }
         }
-        if n == 0 {
+        if n == 0 && !ao.first.bang {
             self.errexit_check(status)?;
         }
         Ok(status)
@@ -253,7 +265,7 @@ impl Shell {
                     return self.run_subshell(prog, redirs);
                 }
                 let Ok(saved) = self.apply_redirects(redirs, true) else {
-                    return Ok(1);
+                    return Ok(2);
                 };
                 let r = self.run_compound(c);
                 self.restore_fds(saved);
@@ -267,7 +279,7 @@ impl Shell {
         let redirs = redirs.to_vec();
         let pid = self.fork_child(ForkMode::Foreground, 0, move |sh| {
             if sh.apply_redirects(&redirs, false).is_err() {
-                return 1;
+                return 2;
             }
             sh.run_program(&prog).unwrap_or_else(|f| flow_status(sh, f))
         })?;
@@ -436,12 +448,19 @@ impl Shell {
         if argv.is_empty() {
             let status = self.subst_status.unwrap_or(0);
             let Ok(saved) = self.apply_redirects(&sc.redirects, true) else {
-                return Ok(1);
+                return Ok(2);
             };
             self.restore_fds(saved);
             return Ok(status);
         }
         let name = argv[0].as_str();
+        if name == "exec" && argv.len() == 1 {
+            // `exec` without a command: the redirections stay in force.
+            return match self.apply_redirects(&sc.redirects, false) {
+                Ok(_) => Ok(0),
+                Err(()) => Err(self.fatal(2)),
+            };
+        }
         match self.builtins.clone().lookup(name, &self.functions) {
             Lookup::Special(f) => {
                 for (n, v) in &assigns {
@@ -461,7 +480,7 @@ impl Shell {
                 let saved_vars = self.push_temp_assigns(&assigns);
                 let Ok(saved) = self.apply_redirects(&sc.redirects, true) else {
                     self.pop_temp_assigns(saved_vars);
-                    return Ok(1);
+                    return Ok(2);
                 };
                 let r = self.call_function(&func, &argv);
                 self.restore_fds(saved);
@@ -472,7 +491,7 @@ impl Shell {
                 let saved_vars = self.push_temp_assigns(&assigns);
                 let Ok(saved) = self.apply_redirects(&sc.redirects, true) else {
                     self.pop_temp_assigns(saved_vars);
-                    return Ok(1);
+                    return Ok(2);
                 };
                 let r = f(self, &argv);
                 self.restore_fds(saved);
@@ -483,7 +502,7 @@ impl Shell {
                 let redirs = sc.redirects.clone();
                 let run = move |sh: &mut Shell| -> i32 {
                     if sh.apply_redirects(&redirs, false).is_err() {
-                        return 1;
+                        return 2;
                     }
                     sh.exec_external(&argv, &assigns)
                 };

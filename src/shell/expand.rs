@@ -272,7 +272,6 @@ impl Shell {
             "#" => Some(self.positional.len().to_string()),
             "-" => Some(self.opts.dash_flags()),
             "@" | "*" => Some(self.positional.join(" ")),
-            "LINENO" => Some(self.lineno.to_string()),
             _ => self.get(name).map(str::to_string),
         }
     }
@@ -324,7 +323,7 @@ impl Shell {
             ParamOp::Length => {
                 unset_check(self)?;
                 let n = if is_list {
-                    self.positional.len()
+                    self.positional.join(" ").chars().count()
                 } else {
                     value.as_deref().unwrap_or("").chars().count()
                 };
@@ -374,7 +373,7 @@ impl Shell {
                     let msg = if !msg.is_empty() {
                         msg
                     } else if *colon {
-                        "parameter null or not set".into()
+                        "parameter not set or null".into()
                     } else {
                         "parameter not set".into()
                     };

@@ -432,14 +432,13 @@ impl<'s> Lexer<'s> {
                 parts.push(WordPart::Literal(std::mem::take(lit)));
             }
         };
-        let start_line = self.line;
         loop {
             let Some(c) = self.peek() else {
                 match mode {
                     Mode::Unquoted | Mode::Plain => break,
                     Mode::DQuote => {
                         return Err(ParseError {
-                            line: start_line,
+                            line: self.line,
                             msg: "Syntax error: Unterminated quoted string".into(),
                             incomplete: true,
                         });
@@ -470,7 +469,7 @@ impl<'s> Lexer<'s> {
                             Some(ch) => s.push(ch),
                             None => {
                                 return Err(ParseError {
-                                    line: start_line,
+                                    line: self.line,
                                     msg: "Syntax error: Unterminated quoted string".into(),
                                     incomplete: true,
                                 });
@@ -658,14 +657,14 @@ impl<'s> Lexer<'s> {
                 name.push(c);
                 self.bump();
             }
-            Some(_) => return Err(self.err("Syntax error: Bad substitution")),
+            Some(_) => return Err(self.err("Bad substitution")),
             None => return Err(self.eof_err("Syntax error: Missing '}'")),
         }
         if length {
             return match self.bump() {
                 Some('}') => Ok(param(name, ParamOp::Length)),
                 None => Err(self.eof_err("Syntax error: Missing '}'")),
-                _ => Err(self.err("Syntax error: Bad substitution")),
+                _ => Err(self.err("Bad substitution")),
             };
         }
         let colon = self.peek() == Some(':');
@@ -717,7 +716,7 @@ impl<'s> Lexer<'s> {
                     ParamOp::RemovePrefix(longest, w)
                 }
             }
-            _ => return Err(self.err("Syntax error: Bad substitution")),
+            _ => return Err(self.err("Bad substitution")),
         };
         Ok(param(name, op))
     }

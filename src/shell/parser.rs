@@ -57,7 +57,7 @@ pub fn parse_program(src: &str) -> Result<Program, ParseError> {
 /// Parses the body of `$(…)` after the `(`, consuming the closing `)`.
 pub fn parse_subst(lex: &mut Lexer<'_>) -> Result<Program, ParseError> {
     let mut p = Parser::new(lex, None);
-    let prog = p.list_until_terminator(false)?;
+    let prog = p.list_until_terminator(false, None)?;
     match p.next()? {
         (Token::Op(Op::RParen), _) => Ok(prog),
         (t, l) => Err(p.unexpected(t, l, Some(")"))),
@@ -67,7 +67,7 @@ pub fn parse_subst(lex: &mut Lexer<'_>) -> Result<Program, ParseError> {
 /// Parses the whole text of a backquoted command substitution.
 pub fn parse_subst_string(lex: &mut Lexer<'_>) -> Result<Program, ParseError> {
     let mut p = Parser::new(lex, None);
-    let prog = p.list_until_terminator(false)?;
+    let prog = p.list_until_terminator(false, None)?;
     match p.next()? {
         (Token::Eof, _) => Ok(prog),
         (t, l) => Err(p.unexpected(t, l, None)),
@@ -128,9 +128,9 @@ impl<'a, 's> Parser<'a, 's> {
         if let Some(e) = expecting {
             msg.push_str(&format!(" (expecting \"{e}\")"));
         }
-        let line = if t == Token::Eof { self.lex.line } else { line };
+        let _ = line;
         ParseError {
-            line,
+            line: self.lex.line,
             msg,
             incomplete,
         }
@@ -218,7 +218,11 @@ impl<'a, 's> Parser<'a, 's> {
     }
 
     /// A compound list: and-or lists separated by `;`, `&` or newlines, up to a closing word.
-    fn list_until_terminator(&mut self, required: bool) -> Result<Program, ParseError> {
+    fn list_until_terminator(
+        &mut self,
+        required: bool,
+        expect: Option<&str>,
+    ) -> Result<Program, ParseError> {
         let mut prog = Program::default();
         self.skip_newlines()?;
         loop {
@@ -239,7 +243,8 @@ impl<'a, 's> Parser<'a, 's> {
         }
         if required && prog.items.is_empty() {
             let (t, l) = self.next()?;
-            return Err(self.unexpected(t, l, None));
+            let e = if t == Token::Eof { expect } else { None };
+            return Err(self.unexpected(t, l, e));
         }
         Ok(prog)
     }
@@ -308,7 +313,7 @@ impl<'a, 's> Parser<'a, 's> {
         let compound = match &t {
             Token::Op(Op::LParen) => {
                 self.enter()?;
-                let body = self.list_until_terminator(true)?;
+                let body = self.list_until_terminator(true, Some(")"))?;
                 let (t2, l2) = self.next()?;
                 if t2 != Token::Op(Op::RParen) {
                     return Err(self.unexpected(t2, l2, Some(")")));
@@ -318,7 +323,7 @@ impl<'a, 's> Parser<'a, 's> {
             Token::Word(w) => match w.as_literal() {
                 Some("{") => {
                     self.enter()?;
-                    let body = self.list_until_terminator(true)?;
+                    let body = self.list_until_terminator(true, Some("}"))?;
                     self.expect_kw("}")?;
                     Some(CompoundCommand::Brace(body))
                 }
@@ -326,9 +331,9 @@ impl<'a, 's> Parser<'a, 's> {
                 Some(kw @ ("while" | "until")) => {
                     let until = kw == "until";
                     self.enter()?;
-                    let cond = self.list_until_terminator(true)?;
+                    let cond = self.list_until_terminator(true, Some("do"))?;
                     self.expect_kw("do")?;
-                    let body = self.list_until_terminator(true)?;
+                    let body = self.list_until_terminator(true, Some("done"))?;
                     self.expect_kw("done")?;
                     Some(CompoundCommand::Loop { until, cond, body })
                 }
@@ -473,16 +478,16 @@ impl<'a, 's> Parser<'a, 's> {
         let mut branches = Vec::new();
         let mut otherwise = None;
         loop {
-            let cond = self.list_until_terminator(true)?;
+            let cond = self.list_until_terminator(true, Some("then"))?;
             self.expect_kw("then")?;
-            let body = self.list_until_terminator(true)?;
+            let body = self.list_until_terminator(true, Some("fi"))?;
             branches.push((cond, body));
             let (t, l) = self.next()?;
             if is_kw(&t, "elif") {
                 continue;
             }
             if is_kw(&t, "else") {
-                otherwise = Some(self.list_until_terminator(true)?);
+                otherwise = Some(self.list_until_terminator(true, Some("fi"))?);
                 self.expect_kw("fi")?;
                 break;
             }
@@ -532,7 +537,7 @@ impl<'a, 's> Parser<'a, 's> {
         }
         self.skip_newlines()?;
         self.expect_kw("do")?;
-        let body = self.list_until_terminator(true)?;
+        let body = self.list_until_terminator(true, Some("done"))?;
         self.expect_kw("done")?;
         Ok(CompoundCommand::For { var, words, body })
     }
@@ -556,7 +561,7 @@ impl<'a, 's> Parser<'a, 's> {
                     (t, l) => return Err(self.unexpected(t, l, None)),
                 },
                 Token::Word(w) => w,
-                t => return Err(self.unexpected(t, l, Some("esac"))),
+                t => return Err(self.unexpected(t, l, Some(")"))),
             };
             let mut patterns = vec![first];
             loop {
@@ -570,7 +575,7 @@ impl<'a, 's> Parser<'a, 's> {
                     t => return Err(self.unexpected(t, l, Some(")"))),
                 }
             }
-            let body = self.list_until_terminator(false)?;
+            let body = self.list_until_terminator(false, None)?;
             let (t, l) = self.next()?;
             let fallthrough = match t {
                 Token::Op(Op::DSemi) => false,

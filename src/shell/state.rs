@@ -167,6 +167,8 @@ pub struct Shell {
     pub tty_fd: Option<i32>,
     /// Status of the last command substitution in the current simple command.
     pub subst_status: Option<i32>,
+    /// Prefix for syntax errors (`eval: `) while parsing a string for a builtin.
+    pub parse_context: Option<String>,
     /// `getopts` bookkeeping: the OPTIND it last set and the position inside that argument.
     pub getopts_state: (usize, usize),
 }
@@ -217,6 +219,7 @@ impl Shell {
             tty_fd: None,
             subst_status: None,
             getopts_state: (1, 1),
+            parse_context: None,
         };
         if !sh.vars.contains_key("IFS") {
             sh.vars.insert(

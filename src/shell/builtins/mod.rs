@@ -254,6 +254,17 @@ impl Shell {
         write_fd(1, s.as_bytes());
     }
 
+    /// Writes to stdout; the status a builtin returns (1 when the write failed).
+    pub fn out_status(&self, s: &str) -> i32 {
+        match sys::write_all(1, s.as_bytes()) {
+            Ok(()) => 0,
+            Err(e) => {
+                self.error(&format!("write error: {}", sys::errno_text(&e)));
+                1
+            }
+        }
+    }
+
     /// Reports a builtin's usage error (`name: msg`) and returns status 2.
     pub fn usage(&self, name: &str, msg: &str) -> i32 {
         self.error(&format!("{name}: {msg}"));

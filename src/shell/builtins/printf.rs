@@ -365,6 +365,6 @@ fn printf(sh: &mut Shell, argv: &[String]) -> Status {
             break;
         }
     }
-    sh.out(&out);
-    Ok(if args.error { 1 } else { 0 })
+    let st = sh.out_status(&out);
+    Ok(if args.error { 1 } else { st })
 }

@@ -81,11 +81,10 @@ fn read(sh: &mut Shell, argv: &[String]) -> Status {
         }
         i += 1;
     }
-    let names: Vec<String> = if i < argv.len() {
-        argv[i..].to_vec()
-    } else {
-        vec!["REPLY".into()]
-    };
+    if i >= argv.len() {
+        return Ok(sh.usage("read", "arg count"));
+    }
+    let names: Vec<String> = argv[i..].to_vec();
     for n in &names {
         if !is_name(n) {
             sh.error(&format!("read: {n}: bad variable name"));
@@ -206,7 +205,7 @@ fn getopts(sh: &mut Shell, argv: &[String]) -> Status {
             let _ = sh.set_var("OPTARG", &c.to_string());
         } else {
             let _ = sh.unset_var("OPTARG");
-            sh.error(&format!("Illegal option -{c}"));
+            write_fd(2, format!("Illegal option -{c}\n").as_bytes());
         }
         finish(sh, optind, charpos, "?");
         return Ok(0);
@@ -227,7 +226,7 @@ fn getopts(sh: &mut Shell, argv: &[String]) -> Status {
                 finish(sh, optind, charpos, ":");
             } else {
                 let _ = sh.unset_var("OPTARG");
-                sh.error(&format!("No arg for -{c} option"));
+                write_fd(2, format!("No arg for -{c} option\n").as_bytes());
                 finish(sh, optind, charpos, "?");
             }
             return Ok(0);

@@ -93,8 +93,7 @@ fn echo(sh: &mut Shell, argv: &[String]) -> Status {
     if newline {
         out.push('\n');
     }
-    sh.out(&out);
-    Ok(0)
+    Ok(sh.out_status(&out))
 }
 
 /// Lexically resolves `.` and `..` in an absolute path.

@@ -1,7 +1,6 @@
 //! The POSIX special builtins: `: . break continue eval exec exit export readonly return set
 //! shift times trap unset`. Their variable assignments persist and their errors end a script.
 
-use crate::shell::exec::quote;
 use crate::shell::lexer::StrSource;
 use crate::shell::parser::is_name;
 use crate::shell::state::{Flow, OPTION_NAMES, Shell, Status};
@@ -98,7 +97,10 @@ fn cont(sh: &mut Shell, argv: &[String]) -> Status {
 
 fn eval(sh: &mut Shell, argv: &[String]) -> Status {
     let s = argv[1..].join(" ");
-    sh.eval_string(&s)
+    let saved = sh.parse_context.replace("eval: ".into());
+    let r = sh.eval_string(&s);
+    sh.parse_context = saved;
+    r
 }
 
 fn exec(sh: &mut Shell, argv: &[String]) -> Status {
@@ -133,7 +135,7 @@ fn declare(sh: &mut Shell, argv: &[String], readonly: bool) -> Status {
         let mut out = String::new();
         for n in names {
             match sh.vars.get(n).and_then(|v| v.value.as_deref()) {
-                Some(v) => out.push_str(&format!("{} {n}={}\n", argv[0], quote(v))),
+                Some(v) => out.push_str(&format!("{} {n}={}\n", argv[0], quote_always(v))),
                 None => out.push_str(&format!("{} {n}\n", argv[0])),
             }
         }
@@ -208,7 +210,7 @@ pub fn set(sh: &mut Shell, argv: &[String]) -> Status {
         let mut out = String::new();
         for n in names {
             if let Some(v) = sh.get(n) {
-                out.push_str(&format!("{n}={}\n", quote(v)));
+                out.push_str(&format!("{n}={}\n", quote_always(v)));
             }
         }
         sh.out(&out);
