@@ -761,6 +761,14 @@ impl<'s> Lexer<'s> {
     }
 }
 
+/// Parses text the way a here-document body is parsed (expansions, no quote removal), e.g. PS1.
+pub fn parse_plain_word(text: &str) -> Result<Word, ParseError> {
+    let mut lx = Lexer::from_str(text);
+    Ok(Word {
+        parts: lx.scan_parts(Mode::Plain)?,
+    })
+}
+
 fn param(name: String, op: ParamOp) -> WordPart {
     WordPart::Param(Box::new(ParamExpr { name, op }))
 }

@@ -21,7 +21,8 @@
 //! # Lab builtins (extension point)
 //! A system registers its commands on a [`Shell`] before running it, either one closure per
 //! name with [`Shell::register_builtin`]`(name, Rc<dyn Fn(&mut BuiltinCtx, &[String]) -> i32>)`
-//! or a whole family with [`Shell::add_provider`]`(Rc<dyn BuiltinProvider>)`, whose
+//! or a whole family with [`Shell::add_provider`]`(Arc<dyn BuiltinProvider>)` (`Send + Sync`, so the line editor can
+//! ask it for completions), whose
 //! [`BuiltinProvider::complete`] also feeds tab completion (`raft kill <TAB>`). The builtin
 //! reads fd 0 and writes fds 1 and 2 through [`BuiltinCtx::stdin`]/[`BuiltinCtx::stdout`]/
 //! [`BuiltinCtx::stderr`]: redirections and pipes are already in place. Alone or last-and-alone
@@ -33,6 +34,7 @@
 pub mod arith;
 pub mod ast;
 pub mod builtins;
+pub mod complete;
 pub mod display;
 pub mod editor;
 pub mod exec;
@@ -47,7 +49,7 @@ pub mod state;
 pub mod sys;
 pub mod traps;
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 pub use builtins::{BuiltinCtx, BuiltinProvider, FdReader, FdWriter, LabBuiltinFn};
 pub use state::{Flow, Shell};
@@ -105,7 +107,7 @@ pub fn run_cli(args: ShellArgs) -> i32 {
 }
 
 /// Runs `wirelab shell …` with lab builtins from `providers`; returns the exit status.
-pub fn run_cli_with(args: ShellArgs, providers: Vec<Rc<dyn BuiltinProvider>>) -> i32 {
+pub fn run_cli_with(args: ShellArgs, providers: Vec<Arc<dyn BuiltinProvider>>) -> i32 {
     traps::default_signal(nix::sys::signal::Signal::SIGPIPE);
     let mut sh = Shell::new("wirelab");
     for p in providers {

@@ -230,7 +230,7 @@ impl Shell {
                 },
             );
         }
-        let defaults = [("PS1", "$ "), ("PS2", "> "), ("PS4", "+ "), ("OPTIND", "1")];
+        let defaults = [("PS2", "> "), ("PS4", "+ "), ("OPTIND", "1")];
         for (k, v) in defaults {
             sh.vars.entry(k.into()).or_insert(Var {
                 value: Some(v.into()),

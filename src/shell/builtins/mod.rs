@@ -20,6 +20,7 @@ mod test;
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::ast::FunctionDef;
 use super::state::{Shell, Status};
@@ -105,7 +106,7 @@ impl<'a> BuiltinCtx<'a> {
 }
 
 /// A family of lab builtins (e.g. everything a running Raft lab offers).
-pub trait BuiltinProvider {
+pub trait BuiltinProvider: Send + Sync {
     /// The command names this provider answers to.
     fn names(&self) -> Vec<String>;
     /// Runs `argv[0]` with its arguments; returns the exit status.
@@ -114,6 +115,10 @@ pub trait BuiltinProvider {
     /// `raft kill`).
     fn complete(&self, _words: &[String], _partial: &str) -> Vec<String> {
         Vec::new()
+    }
+    /// A short status for the interactive prompt (e.g. `raft:3/3`), when something runs.
+    fn prompt_segment(&self) -> Option<String> {
+        None
     }
 }
 
@@ -134,7 +139,7 @@ pub enum Lookup {
 pub struct BuiltinRegistry {
     special: HashMap<String, BuiltinFn>,
     regular: HashMap<String, BuiltinFn>,
-    providers: Vec<Rc<dyn BuiltinProvider>>,
+    providers: Vec<Arc<dyn BuiltinProvider>>,
 }
 
 fn core(f: fn(&mut Shell, &[String]) -> Status) -> BuiltinFn {
@@ -223,12 +228,9 @@ impl BuiltinRegistry {
         v
     }
 
-    /// Completion candidates from providers.
-    pub fn complete(&self, words: &[String], partial: &str) -> Vec<String> {
-        self.providers
-            .iter()
-            .flat_map(|p| p.complete(words, partial))
-            .collect()
+    /// The registered providers (the line editor asks them for completions and prompt text).
+    pub fn providers(&self) -> Vec<Arc<dyn BuiltinProvider>> {
+        self.providers.clone()
     }
 }
 
@@ -245,7 +247,7 @@ impl Shell {
     }
 
     /// Adds a provider of lab builtins (looked up after the core builtins).
-    pub fn add_provider(&mut self, p: Rc<dyn BuiltinProvider>) {
+    pub fn add_provider(&mut self, p: Arc<dyn BuiltinProvider>) {
         Rc::make_mut(&mut self.builtins).providers.push(p);
     }
 
