@@ -248,7 +248,11 @@ impl LineReader {
                 };
                 loop {
                     match ed.read_line(&prompt) {
-                        Ok(RlSignal::Success(s)) => return Some(s),
+                        Ok(RlSignal::Success(s)) => {
+                            // Persist each line at once, so history survives a crash or kill.
+                            let _ = ed.sync_history();
+                            return Some(s);
+                        }
                         Ok(RlSignal::CtrlC) => {
                             sh.last_status = 130;
                             return Some(String::new());
