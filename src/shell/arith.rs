@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn assignment_and_short_circuit() {
         let mut env = Env(HashMap::new());
-        assert_eq!(eval("x=5, 1", &mut env).is_err(), true);
+        assert!(eval("x=5, 1", &mut env).is_err());
         assert_eq!(eval("x=5", &mut env), Ok(5));
         assert_eq!(eval("x+=2", &mut env), Ok(7));
         assert_eq!(eval("0 && (x=100)", &mut env), Ok(0));

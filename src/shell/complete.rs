@@ -358,7 +358,7 @@ pub fn is_incomplete(text: &str) -> bool {
     if trailing % 2 == 1 {
         return true;
     }
-    let mut lex = Lexer::from_str(text);
+    let mut lex = Lexer::from_text(text);
     let mut p = Parser::new(&mut lex, None);
     loop {
         match p.next_command() {

@@ -104,16 +104,15 @@ impl Shell {
 
     fn run_background(&mut self, ao: &AndOr) -> Status {
         let text = super::display::and_or_text(ao);
-        let pids: Vec<i32>;
-        if ao.rest.is_empty() && !ao.first.bang {
-            pids = self.spawn_pipeline(&ao.first.commands, ForkMode::Background)?;
+        let pids: Vec<i32> = if ao.rest.is_empty() && !ao.first.bang {
+            self.spawn_pipeline(&ao.first.commands, ForkMode::Background)?
         } else {
             let ao = ao.clone();
             let pid = self.fork_child(ForkMode::Background, 0, move |sh| {
                 sh.run_and_or(&ao).unwrap_or_else(|f| flow_status(sh, f))
             })?;
-            pids = vec![pid];
-        }
+            vec![pid]
+        };
         let pgid = pids.first().copied().unwrap_or(0);
         let id = self.jobs.add(pgid, &pids, &text);
         self.last_bg = pids.last().copied();
@@ -458,7 +457,7 @@ impl Shell {
             // `exec` without a command: the redirections stay in force.
             return match self.apply_redirects(&sc.redirects, false) {
                 Ok(_) => Ok(0),
-                Err(()) => Err(self.fatal(2)),
+                Err(_) => Err(self.fatal(2)),
             };
         }
         match self.builtins.clone().lookup(name, &self.functions) {

@@ -74,15 +74,10 @@ impl LineSource for StdinSource {
     fn next_line(&mut self) -> Option<String> {
         let mut bytes = Vec::new();
         let mut b = [0u8; 1];
-        loop {
-            match sys::read(self.fd, &mut b) {
-                Ok(1) => {
-                    bytes.push(b[0]);
-                    if b[0] == b'\n' || bytes.len() >= self.max_line {
-                        break;
-                    }
-                }
-                _ => break,
+        while let Ok(1) = sys::read(self.fd, &mut b) {
+            bytes.push(b[0]);
+            if b[0] == b'\n' || bytes.len() >= self.max_line {
+                break;
             }
         }
         if bytes.is_empty() {

@@ -182,7 +182,7 @@ impl<'s> Lexer<'s> {
     }
 
     /// A lexer over a string.
-    pub fn from_str(s: &str) -> Lexer<'static> {
+    pub fn from_text(s: &str) -> Lexer<'static> {
         Lexer::new(Box::new(StrSource::new(s)))
     }
 
@@ -412,7 +412,7 @@ impl<'s> Lexer<'s> {
                     parts: vec![WordPart::Quoted(body)],
                 }
             } else {
-                let mut sub = Lexer::from_str(&body);
+                let mut sub = Lexer::from_text(&body);
                 sub.depth = self.depth;
                 Word {
                     parts: sub.scan_parts(Mode::Plain)?,
@@ -601,7 +601,7 @@ impl<'s> Lexer<'s> {
                 ')' => {
                     if self.peek() == Some(')') {
                         self.bump();
-                        let mut sub = Lexer::from_str(&text);
+                        let mut sub = Lexer::from_text(&text);
                         sub.depth = self.depth;
                         sub.line = save.1;
                         return Ok(WordPart::Arith(sub.scan_parts(Mode::Plain)?));
@@ -752,7 +752,7 @@ impl<'s> Lexer<'s> {
             }
         }
         self.enter()?;
-        let mut sub = Lexer::from_str(&text);
+        let mut sub = Lexer::from_text(&text);
         sub.depth = self.depth;
         sub.line = start_line;
         let r = parser::parse_subst_string(&mut sub);
@@ -763,7 +763,7 @@ impl<'s> Lexer<'s> {
 
 /// Parses text the way a here-document body is parsed (expansions, no quote removal), e.g. PS1.
 pub fn parse_plain_word(text: &str) -> Result<Word, ParseError> {
-    let mut lx = Lexer::from_str(text);
+    let mut lx = Lexer::from_text(text);
     Ok(Word {
         parts: lx.scan_parts(Mode::Plain)?,
     })
@@ -778,7 +778,7 @@ mod tests {
     use super::*;
 
     fn tokens(s: &str) -> Vec<Token> {
-        let mut lx = Lexer::from_str(s);
+        let mut lx = Lexer::from_text(s);
         let mut v = Vec::new();
         loop {
             let t = lx.next_token().unwrap_or(Token::Eof);
@@ -820,7 +820,7 @@ mod tests {
 
     #[test]
     fn unterminated_quote_is_incomplete() {
-        let mut lx = Lexer::from_str("echo 'abc");
+        let mut lx = Lexer::from_text("echo 'abc");
         lx.next_token().ok();
         let e = lx.next_token().err();
         assert!(e.is_some_and(|e| e.incomplete));

@@ -45,7 +45,7 @@ pub fn is_name(s: &str) -> bool {
 
 /// Parses a whole string (used by tests and for `$(…)` text from backquotes).
 pub fn parse_program(src: &str) -> Result<Program, ParseError> {
-    let mut lex = Lexer::from_str(src);
+    let mut lex = Lexer::from_text(src);
     let mut p = Parser::new(&mut lex, None);
     let mut prog = Program::default();
     while let Some(c) = p.next_command()? {
@@ -511,7 +511,7 @@ impl<'a, 's> Parser<'a, 's> {
                 _ => {
                     return Err(ParseError {
                         line: l,
-                        msg: format!("Syntax error: Bad for loop variable"),
+                        msg: "Syntax error: Bad for loop variable".to_string(),
                         incomplete: false,
                     });
                 }

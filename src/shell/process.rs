@@ -14,6 +14,11 @@ use super::state::{Flow, Shell};
 use super::sys;
 use super::traps::{self, default_signal, ignore_signal};
 
+/// A redirection failed (the message has been printed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("redirection failed")]
+pub struct RedirectError;
+
 /// Descriptors saved while a builtin's redirections are in force: (fd, saved copy).
 #[derive(Debug, Default)]
 pub struct SavedFds(Vec<(i32, Option<i32>)>);
@@ -37,13 +42,17 @@ fn borrow_fd(fd: i32) -> std::os::fd::BorrowedFd<'static> {
 impl Shell {
     /// Applies redirections; with `save`, remembers the previous fds for [`Shell::restore_fds`].
     /// On error the message is printed, earlier redirections are undone and `Err` returned.
-    pub fn apply_redirects(&mut self, redirs: &[Redirect], save: bool) -> Result<SavedFds, ()> {
+    pub fn apply_redirects(
+        &mut self,
+        redirs: &[Redirect],
+        save: bool,
+    ) -> Result<SavedFds, RedirectError> {
         let mut saved = SavedFds::default();
         for r in redirs {
             if let Err(msg) = self.apply_redirect(r, save, &mut saved) {
                 self.error(&msg);
                 self.restore_fds(saved);
-                return Err(());
+                return Err(RedirectError);
             }
         }
         Ok(saved)

@@ -11,7 +11,7 @@ use crate::shell::traps::{self, signal_name, signal_number};
 use super::write_fd;
 
 /// Name → function.
-pub const TABLE: &[(&str, fn(&mut Shell, &[String]) -> Status)] = &[
+pub const TABLE: &[(&str, super::CoreBuiltin)] = &[
     ("jobs", jobs),
     ("fg", fg),
     ("bg", bg),

@@ -26,6 +26,9 @@ use super::ast::FunctionDef;
 use super::state::{Shell, Status};
 use super::sys;
 
+/// A core builtin as a plain function (the tables in this module's files).
+pub type CoreBuiltin = fn(&mut Shell, &[String]) -> Status;
+
 /// The signature of a core builtin.
 pub type BuiltinFn = Rc<dyn Fn(&mut Shell, &[String]) -> Status>;
 
@@ -142,7 +145,7 @@ pub struct BuiltinRegistry {
     providers: Vec<Arc<dyn BuiltinProvider>>,
 }
 
-fn core(f: fn(&mut Shell, &[String]) -> Status) -> BuiltinFn {
+fn core(f: CoreBuiltin) -> BuiltinFn {
     Rc::new(f)
 }
 

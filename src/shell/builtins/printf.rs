@@ -7,7 +7,7 @@ use crate::shell::state::{Shell, Status};
 use super::regular::echo_escapes;
 
 /// Name → function.
-pub const TABLE: &[(&str, fn(&mut Shell, &[String]) -> Status)] = &[("printf", printf)];
+pub const TABLE: &[(&str, super::CoreBuiltin)] = &[("printf", printf)];
 
 struct Spec {
     flags: String,

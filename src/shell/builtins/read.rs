@@ -8,8 +8,7 @@ use crate::shell::sys;
 use super::write_fd;
 
 /// Name → function.
-pub const TABLE: &[(&str, fn(&mut Shell, &[String]) -> Status)] =
-    &[("read", read), ("getopts", getopts)];
+pub const TABLE: &[(&str, super::CoreBuiltin)] = &[("read", read), ("getopts", getopts)];
 
 /// Longest line `read` accepts; the rest stays for the next read.
 const MAX_READ: usize = 1 << 20;

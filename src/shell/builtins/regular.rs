@@ -9,7 +9,7 @@ use crate::shell::sys;
 use super::Lookup;
 
 /// Name → function for the regular builtins of this file.
-pub const TABLE: &[(&str, fn(&mut Shell, &[String]) -> Status)] = &[
+pub const TABLE: &[(&str, super::CoreBuiltin)] = &[
     ("true", |_, _| Ok(0)),
     ("false", |_, _| Ok(1)),
     ("echo", echo),

@@ -9,7 +9,7 @@ use crate::shell::traps::{TrapAction, signal_name, signal_number};
 use super::number_arg;
 
 /// Name → function for the special builtins.
-pub const TABLE: &[(&str, fn(&mut Shell, &[String]) -> Status)] = &[
+pub const TABLE: &[(&str, super::CoreBuiltin)] = &[
     (":", colon),
     (".", dot),
     ("break", brk),
@@ -279,7 +279,7 @@ fn shift(sh: &mut Shell, argv: &[String]) -> Status {
         },
     };
     if n > sh.positional.len() {
-        sh.error(&format!("shift: can't shift that many"));
+        sh.error("shift: can't shift that many");
         return Err(sh.fatal(2));
     }
     sh.positional.drain(..n);

@@ -6,7 +6,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use crate::shell::state::{Shell, Status};
 
 /// Name → function.
-pub const TABLE: &[(&str, fn(&mut Shell, &[String]) -> Status)] = &[("test", test), ("[", bracket)];
+pub const TABLE: &[(&str, super::CoreBuiltin)] = &[("test", test), ("[", bracket)];
 
 fn bracket(sh: &mut Shell, argv: &[String]) -> Status {
     if argv.last().map(String::as_str) != Some("]") {
