@@ -392,3 +392,119 @@ impl Shell {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shell::parser::parse_program;
+
+    fn words(sh: &mut Shell, src: &str) -> Vec<String> {
+        let p = parse_program(&format!("x {src}")).expect("parse");
+        let Some(crate::shell::ast::Command::Simple(sc)) =
+            p.items[0].and_or.first.commands.first().cloned()
+        else {
+            panic!("not simple")
+        };
+        sh.expand_words(&sc.words[1..]).expect("expand")
+    }
+
+    fn shell() -> Shell {
+        let mut sh = Shell::new("test");
+        sh.positional = vec!["a b".into(), String::new(), "c".into()];
+        for (k, v) in [
+            ("e", ""),
+            ("s", "one  two"),
+            ("HOME", "/home/u"),
+            ("IFS", " \t\n"),
+        ] {
+            let _ = sh.set_var(k, v);
+        }
+        sh
+    }
+
+    #[test]
+    fn quoted_at_keeps_each_parameter_exactly() {
+        let mut sh = shell();
+        assert_eq!(words(&mut sh, "\"$@\""), vec!["a b", "", "c"]);
+        assert_eq!(words(&mut sh, "\"x$@y\""), vec!["xa b", "", "cy"]);
+        assert_eq!(words(&mut sh, "$@"), vec!["a", "b", "c"]);
+        assert_eq!(words(&mut sh, "\"$*\""), vec!["a b  c"]);
+        sh.positional.clear();
+        assert!(words(&mut sh, "\"$@\"").is_empty());
+        assert_eq!(words(&mut sh, "\"$*\""), vec![""]);
+    }
+
+    #[test]
+    fn field_splitting_applies_to_unquoted_expansions_only() {
+        let mut sh = shell();
+        assert_eq!(words(&mut sh, "$s"), vec!["one", "two"]);
+        assert_eq!(words(&mut sh, "\"$s\""), vec!["one  two"]);
+        assert!(words(&mut sh, "$e").is_empty());
+        assert_eq!(words(&mut sh, "\"$e\""), vec![""]);
+        assert_eq!(words(&mut sh, "pre$s"), vec!["preone", "two"]);
+        let _ = sh.set_var("IFS", ":");
+        let _ = sh.set_var("v", "a::b:");
+        assert_eq!(words(&mut sh, "$v"), vec!["a", "", "b"]);
+    }
+
+    #[test]
+    fn tilde_and_parameter_operators() {
+        let mut sh = shell();
+        assert_eq!(words(&mut sh, "~/x \"~\""), vec!["/home/u/x", "~"]);
+        assert_eq!(
+            words(&mut sh, "${u-def} ${e:-d2} ${s:+alt} ${#s}"),
+            vec!["def", "d2", "alt", "8"]
+        );
+        assert_eq!(words(&mut sh, "${n:=set} $n"), vec!["set", "set"]);
+        let _ = sh.set_var("p", "dir/sub/file.tar.gz");
+        assert_eq!(
+            words(&mut sh, "${p##*/} ${p%%.*} ${p#*/} ${p%.*}"),
+            vec![
+                "file.tar.gz",
+                "dir/sub/file",
+                "sub/file.tar.gz",
+                "dir/sub/file.tar"
+            ]
+        );
+        assert!(
+            sh.expand_words(&[crate::shell::ast::Word::default()])
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn nounset_and_error_operator_fail() {
+        let mut sh = shell();
+        let p = parse_program("x ${missing?gone}").expect("parse");
+        let Some(crate::shell::ast::Command::Simple(sc)) =
+            p.items[0].and_or.first.commands.first().cloned()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            sh.expand_words(&sc.words[1..]),
+            Err(ExpandError::Message("missing: gone".into()))
+        );
+        sh.opts.nounset = true;
+        let p = parse_program("x $missing").expect("parse");
+        let Some(crate::shell::ast::Command::Simple(sc)) =
+            p.items[0].and_or.first.commands.first().cloned()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            sh.expand_words(&sc.words[1..]),
+            Err(ExpandError::Unset("missing".into()))
+        );
+    }
+
+    #[test]
+    fn arithmetic_expansion_reads_and_assigns_variables() {
+        let mut sh = shell();
+        let _ = sh.set_var("i", "41");
+        assert_eq!(
+            words(&mut sh, "$((i+1)) $((j=i*2)) $j"),
+            vec!["42", "82", "82"]
+        );
+    }
+}

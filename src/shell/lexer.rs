@@ -9,7 +9,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::ast::{HereDoc, ParamExpr, ParamOp, Word, WordPart};
-use super::parser::{self, ParseError};
+use super::parser::ParseError;
+
+mod words;
 
 /// Nesting deeper than this is a syntax error rather than a stack overflow.
 pub const MAX_DEPTH: usize = 200;
@@ -120,7 +122,7 @@ pub enum Token {
 
 /// How a run of characters is being scanned.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Unquoted,
     /// The word of `${x-word}`; `dq` when the expansion is inside double quotes.
     Brace {
@@ -148,7 +150,7 @@ pub struct Lexer<'s> {
     pub(crate) token_start: usize,
 }
 
-fn is_meta(c: char) -> bool {
+pub(crate) fn is_meta(c: char) -> bool {
     matches!(
         c,
         ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')'
@@ -280,7 +282,7 @@ impl<'s> Lexer<'s> {
         }
     }
 
-    fn eof_err(&self, msg: impl Into<String>) -> ParseError {
+    pub(crate) fn eof_err(&self, msg: impl Into<String>) -> ParseError {
         ParseError {
             line: self.line,
             msg: msg.into(),
@@ -422,343 +424,6 @@ impl<'s> Lexer<'s> {
         }
         Ok(())
     }
-
-    /// Scans word parts until the mode's terminator (not consumed, except `"` and `}`).
-    fn scan_parts(&mut self, mode: Mode) -> Result<Vec<WordPart>, ParseError> {
-        let mut parts: Vec<WordPart> = Vec::new();
-        let mut lit = String::new();
-        let flush = |lit: &mut String, parts: &mut Vec<WordPart>| {
-            if !lit.is_empty() {
-                parts.push(WordPart::Literal(std::mem::take(lit)));
-            }
-        };
-        loop {
-            let Some(c) = self.peek() else {
-                match mode {
-                    Mode::Unquoted | Mode::Plain => break,
-                    Mode::DQuote => {
-                        return Err(ParseError {
-                            line: self.line,
-                            msg: "Syntax error: Unterminated quoted string".into(),
-                            incomplete: true,
-                        });
-                    }
-                    Mode::Brace { .. } => return Err(self.eof_err("Syntax error: Missing '}'")),
-                }
-            };
-            match mode {
-                Mode::Unquoted if is_meta(c) => break,
-                Mode::DQuote if c == '"' => {
-                    self.bump();
-                    break;
-                }
-                Mode::Brace { .. } if c == '}' => {
-                    self.bump();
-                    break;
-                }
-                _ => {}
-            }
-            let quoting_active = matches!(mode, Mode::Unquoted | Mode::Brace { dq: false });
-            match c {
-                '\'' if quoting_active => {
-                    self.bump();
-                    let mut s = String::new();
-                    loop {
-                        match self.bump() {
-                            Some('\'') => break,
-                            Some(ch) => s.push(ch),
-                            None => {
-                                return Err(ParseError {
-                                    line: self.line,
-                                    msg: "Syntax error: Unterminated quoted string".into(),
-                                    incomplete: true,
-                                });
-                            }
-                        }
-                    }
-                    flush(&mut lit, &mut parts);
-                    parts.push(WordPart::Quoted(s));
-                }
-                '"' if mode != Mode::Plain => {
-                    self.bump();
-                    flush(&mut lit, &mut parts);
-                    let inner = self.scan_parts(Mode::DQuote)?;
-                    parts.push(WordPart::DoubleQuoted(inner));
-                }
-                '\\' => {
-                    self.bump();
-                    let Some(n) = self.peek() else {
-                        lit.push('\\');
-                        continue;
-                    };
-                    if n == '\n' {
-                        self.bump();
-                        continue;
-                    }
-                    let escapes = quoting_active
-                        || matches!(n, '$' | '`' | '\\')
-                        || (n == '"' && matches!(mode, Mode::DQuote | Mode::Brace { dq: true }))
-                        || (n == '}' && matches!(mode, Mode::Brace { .. }));
-                    if escapes {
-                        self.bump();
-                        flush(&mut lit, &mut parts);
-                        parts.push(WordPart::Quoted(n.to_string()));
-                    } else {
-                        lit.push('\\');
-                    }
-                }
-                '$' => {
-                    self.bump();
-                    match self.scan_dollar(mode)? {
-                        Some(p) => {
-                            flush(&mut lit, &mut parts);
-                            parts.push(p);
-                        }
-                        None => lit.push('$'),
-                    }
-                }
-                '`' => {
-                    self.bump();
-                    flush(&mut lit, &mut parts);
-                    parts.push(self.scan_backquote(mode)?);
-                }
-                _ => {
-                    self.bump();
-                    lit.push(c);
-                }
-            }
-        }
-        flush(&mut lit, &mut parts);
-        Ok(parts)
-    }
-
-    fn enter(&mut self) -> Result<(), ParseError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            Err(self.err("Syntax error: nesting too deep"))
-        } else {
-            Ok(())
-        }
-    }
-
-    /// After a `$`: an expansion, or `None` when the `$` is literal.
-    fn scan_dollar(&mut self, mode: Mode) -> Result<Option<WordPart>, ParseError> {
-        let Some(c) = self.peek() else {
-            return Ok(None);
-        };
-        match c {
-            '(' => {
-                self.enter()?;
-                let r = if self.peek_at(1) == Some('(') {
-                    self.scan_arith_or_subst()
-                } else {
-                    self.bump();
-                    parser::parse_subst(self).map(|p| WordPart::Command(Rc::new(p)))
-                };
-                self.depth -= 1;
-                r.map(Some)
-            }
-            '{' => {
-                self.bump();
-                self.enter()?;
-                let r = self.scan_braced(mode);
-                self.depth -= 1;
-                r.map(Some)
-            }
-            c if is_name_start(c) => {
-                let mut name = String::new();
-                while let Some(c) = self.peek() {
-                    if !is_name_char(c) {
-                        break;
-                    }
-                    name.push(c);
-                    self.bump();
-                }
-                Ok(Some(param(name, ParamOp::Plain)))
-            }
-            c if c.is_ascii_digit() || "@*#?-$!".contains(c) => {
-                self.bump();
-                Ok(Some(param(c.to_string(), ParamOp::Plain)))
-            }
-            _ => Ok(None),
-        }
-    }
-
-    fn scan_arith_or_subst(&mut self) -> Result<WordPart, ParseError> {
-        // Positioned at "((": find the matching "))" at paren depth 0.
-        let save = (self.pos, self.line);
-        self.bump();
-        self.bump();
-        let mut depth = 0usize;
-        let mut text = String::new();
-        loop {
-            let Some(c) = self.bump() else {
-                return Err(self.eof_err("Syntax error: Missing '))'"));
-            };
-            match c {
-                '(' => depth += 1,
-                ')' if depth > 0 => depth -= 1,
-                ')' => {
-                    if self.peek() == Some(')') {
-                        self.bump();
-                        let mut sub = Lexer::from_text(&text);
-                        sub.depth = self.depth;
-                        sub.line = save.1;
-                        return Ok(WordPart::Arith(sub.scan_parts(Mode::Plain)?));
-                    }
-                    // "$( (…) …)": a command substitution starting with a subshell.
-                    self.pos = save.0 + 1;
-                    self.line = save.1;
-                    let prog = parser::parse_subst(self)?;
-                    return Ok(WordPart::Command(Rc::new(prog)));
-                }
-                _ => {}
-            }
-            text.push(c);
-        }
-    }
-
-    fn scan_braced(&mut self, mode: Mode) -> Result<WordPart, ParseError> {
-        let dq = matches!(mode, Mode::DQuote | Mode::Brace { dq: true } | Mode::Plain);
-        let mut length = false;
-        if self.peek() == Some('#') {
-            let n = self.peek_at(1);
-            if n.is_some_and(|n| is_name_char(n) || "@*#?-$!".contains(n)) && n != Some('}') {
-                // "${#-}" and "${#?}" would be ambiguous; "${#x}" is the length of x.
-                if !(matches!(n, Some('-') | Some('?') | Some('#'))
-                    && self.peek_at(2).is_some_and(|c| c != '}'))
-                {
-                    self.bump();
-                    length = true;
-                }
-            }
-        }
-        let mut name = String::new();
-        match self.peek() {
-            Some(c) if is_name_start(c) => {
-                while let Some(c) = self.peek() {
-                    if !is_name_char(c) {
-                        break;
-                    }
-                    name.push(c);
-                    self.bump();
-                }
-            }
-            Some(c) if c.is_ascii_digit() => {
-                while let Some(c) = self.peek() {
-                    if !c.is_ascii_digit() {
-                        break;
-                    }
-                    name.push(c);
-                    self.bump();
-                }
-            }
-            Some(c) if "@*#?-$!".contains(c) => {
-                name.push(c);
-                self.bump();
-            }
-            Some(_) => return Err(self.err("Bad substitution")),
-            None => return Err(self.eof_err("Syntax error: Missing '}'")),
-        }
-        if length {
-            return match self.bump() {
-                Some('}') => Ok(param(name, ParamOp::Length)),
-                None => Err(self.eof_err("Syntax error: Missing '}'")),
-                _ => Err(self.err("Bad substitution")),
-            };
-        }
-        let colon = self.peek() == Some(':');
-        if colon {
-            self.bump();
-        }
-        let Some(c) = self.bump() else {
-            return Err(self.eof_err("Syntax error: Missing '}'"));
-        };
-        let inner = Mode::Brace { dq };
-        let op = match c {
-            '}' if !colon => ParamOp::Plain,
-            '-' => ParamOp::Default(
-                colon,
-                Word {
-                    parts: self.scan_parts(inner)?,
-                },
-            ),
-            '=' => ParamOp::Assign(
-                colon,
-                Word {
-                    parts: self.scan_parts(inner)?,
-                },
-            ),
-            '?' => ParamOp::Error(
-                colon,
-                Word {
-                    parts: self.scan_parts(inner)?,
-                },
-            ),
-            '+' => ParamOp::Alternative(
-                colon,
-                Word {
-                    parts: self.scan_parts(inner)?,
-                },
-            ),
-            '%' | '#' if !colon => {
-                let longest = self.peek() == Some(c);
-                if longest {
-                    self.bump();
-                }
-                // Patterns use unquoted rules even inside double quotes.
-                let w = Word {
-                    parts: self.scan_parts(Mode::Brace { dq: false })?,
-                };
-                if c == '%' {
-                    ParamOp::RemoveSuffix(longest, w)
-                } else {
-                    ParamOp::RemovePrefix(longest, w)
-                }
-            }
-            _ => return Err(self.err("Bad substitution")),
-        };
-        Ok(param(name, op))
-    }
-
-    fn scan_backquote(&mut self, mode: Mode) -> Result<WordPart, ParseError> {
-        let start_line = self.line;
-        let mut text = String::new();
-        loop {
-            match self.bump() {
-                None => {
-                    return Err(ParseError {
-                        line: start_line,
-                        msg: "Syntax error: EOF in backquote substitution".into(),
-                        incomplete: true,
-                    });
-                }
-                Some('`') => break,
-                Some('\\') => match self.peek() {
-                    Some(n @ ('$' | '`' | '\\')) => {
-                        self.bump();
-                        text.push(n);
-                    }
-                    Some('"') if matches!(mode, Mode::DQuote) => {
-                        self.bump();
-                        text.push('"');
-                    }
-                    Some('\n') => {
-                        self.bump();
-                    }
-                    _ => text.push('\\'),
-                },
-                Some(c) => text.push(c),
-            }
-        }
-        self.enter()?;
-        let mut sub = Lexer::from_text(&text);
-        sub.depth = self.depth;
-        sub.line = start_line;
-        let r = parser::parse_subst_string(&mut sub);
-        self.depth -= 1;
-        Ok(WordPart::Command(Rc::new(r?)))
-    }
 }
 
 /// Parses text the way a here-document body is parsed (expansions, no quote removal), e.g. PS1.
@@ -769,7 +434,7 @@ pub fn parse_plain_word(text: &str) -> Result<Word, ParseError> {
     })
 }
 
-fn param(name: String, op: ParamOp) -> WordPart {
+pub(crate) fn param(name: String, op: ParamOp) -> WordPart {
     WordPart::Param(Box::new(ParamExpr { name, op }))
 }
 
