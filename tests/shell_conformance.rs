@@ -78,3 +78,13 @@ fn builtins_match_dash() {
 fn errors_and_statuses_match_dash() {
     check_file("errors.cases");
 }
+
+#[test]
+fn pathname_expansion_matches_dash() {
+    check_file("glob.cases");
+}
+
+#[test]
+fn functions_loops_traps_builtins_and_redirections_match_dash() {
+    check_file("more.cases");
+}

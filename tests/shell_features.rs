@@ -196,3 +196,19 @@ fn huge_here_document_does_not_block() {
     );
     assert_eq!(out.stdout.trim(), "20000");
 }
+
+#[test]
+fn kill_job_id_works_without_job_control() {
+    // dash signals a process group that does not exist in a non-interactive shell; wirelab
+    // signals the job's processes.
+    let out = sh("sleep 5 & kill %1; wait $!; echo $?");
+    assert_eq!(out.stdout, "143\n");
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn waited_jobs_are_forgotten() {
+    // POSIX: once waited for, a job leaves the list (dash still lists it as Done once).
+    let out = sh("sleep 0 & wait; jobs; echo end");
+    assert_eq!(out.stdout, "end\n");
+}

@@ -469,7 +469,7 @@ impl Shell {
                     }
                 }
                 let Ok(saved) = self.apply_redirects(&sc.redirects, true) else {
-                    return Err(self.fatal(1));
+                    return Err(self.fatal(2));
                 };
                 let r = f(self, &argv);
                 self.restore_fds(saved);

@@ -225,6 +225,18 @@ fn kill(sh: &mut Shell, argv: &[String]) -> Status {
     for t in &argv[i..] {
         let target = if t.starts_with('%') {
             match sh.jobs.resolve(t) {
+                Ok(id) if !sh.opts.monitor => {
+                    // Without job control the job has no process group of its own.
+                    let pids: Vec<i32> = sh
+                        .jobs
+                        .get(id)
+                        .map(|j| j.procs.iter().map(|p| p.pid).collect())
+                        .unwrap_or_default();
+                    for pid in pids {
+                        let _ = send_signal(Pid::from_raw(pid), signal);
+                    }
+                    continue;
+                }
                 Ok(id) => sh.jobs.get(id).map(|j| -j.pgid).unwrap_or(0),
                 Err(e) => {
                     sh.error(&format!("kill: {e}"));

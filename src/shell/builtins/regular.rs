@@ -319,7 +319,7 @@ fn command(sh: &mut Shell, argv: &[String]) -> Status {
                 Some(l) => sh.out(&format!("{l}\n")),
                 None => {
                     if big_v {
-                        sh.error(&format!("{n}: not found"));
+                        sh.out(&format!("{n}: not found\n"));
                     }
                     status = 127;
                 }

@@ -50,16 +50,12 @@ pub fn dot(sh: &mut Shell, argv: &[String]) -> Status {
         return Err(sh.fatal(2));
     };
     let text = String::from_utf8_lossy(&text).into_owned();
-    let saved_pos =
-        (argv.len() > 2).then(|| std::mem::replace(&mut sh.positional, argv[2..].to_vec()));
+    // Like dash, extra operands of `.` do not replace the positional parameters.
     sh.source_depth += 1;
     let line = sh.lineno;
     let r = sh.run_source(Box::new(StrSource::new(&text)));
     sh.lineno = line;
     sh.source_depth -= 1;
-    if let Some(p) = saved_pos {
-        sh.positional = p;
-    }
     match r {
         Err(Flow::Return(s)) => Ok(s),
         other => other,
@@ -106,6 +102,10 @@ fn eval(sh: &mut Shell, argv: &[String]) -> Status {
 fn exec(sh: &mut Shell, argv: &[String]) -> Status {
     if argv.len() < 2 {
         return Ok(0);
+    }
+    if sh.find_in_path(&argv[1]).is_none() {
+        sh.error(&format!("exec: {}: not found", argv[1]));
+        return Err(Flow::Exit(127));
     }
     let st = sh.exec_external(&argv[1..], &[]);
     Err(Flow::Exit(st))
