@@ -36,6 +36,7 @@ fn main() {
         }
         Some(Command::Raft { verb }) => wirelab::raft::cli::run(verb),
         Some(Command::Check(args)) => wirelab::check_cli::run(args),
+        Some(Command::Shell(args)) => wirelab::shell::run_cli(args),
         Some(Command::Node { role }) => match role {
             NodeRole::Raft(a) => wirelab::raft::node::run_cli(a),
         },

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::*;
+use common::cluster::*;
 
 fn wirelab(state: &Path, args: &[&str]) -> Output {
     Command::new(exe())

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::*;
+use common::cluster::*;
 use wirelab::cluster::NodeStatus;
 use wirelab::raft::client::{Client, ClientOptions};
 use wirelab::raft::codec::{Op, Reply};

@@ -1,0 +1,217 @@
+//! The interactive shell as a person sees it, driven through tmux: the prompt, multi-line
+//! input, Ctrl-Z / jobs / bg / fg / Ctrl-C job control, Ctrl-C on the line, Ctrl-D to exit.
+//! Each test uses its own tmux server socket, waits for screen text instead of sleeping, and
+//! kills its server when done.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    _home: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(name: &str) -> Option<Tmux> {
+        if !common::require_tool("tmux") {
+            return None;
+        }
+        let home = tempfile::tempdir().expect("tempdir");
+        let socket = format!("wl-{name}-{}", std::process::id());
+        let cmd = format!(
+            "env -i PATH=/usr/bin:/bin HOME={h} XDG_DATA_HOME={h}/data TERM=xterm-256color {bin} shell",
+            h = home.path().display(),
+            bin = common::wirelab()
+        );
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "100",
+                "-y",
+                "30",
+            ])
+            .args(["-c", &home.path().display().to_string(), &cmd])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "tmux failed to start");
+        let t = Tmux {
+            socket,
+            _home: home,
+        };
+        t.wait_prompts(1);
+        Some(t)
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["-L", &self.socket, "send-keys"];
+        args.extend_from_slice(keys);
+        let _ = Command::new("tmux").args(&args).status();
+    }
+
+    /// Waits until `text` is on screen; panics with the screen after 10 s.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!("timed out waiting for {text:?}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until at least `n` prompt lines (`… $` with or without typed text) are on screen.
+    fn wait_prompts(&self, n: usize) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            let count = s
+                .lines()
+                .filter(|l| l.trim_end().ends_with(" $") || l.contains(" $ "))
+                .count();
+            if count >= n {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!("timed out waiting for {n} prompts; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `text` occurs at least `n` times on screen.
+    fn wait_count(&self, text: &str, n: usize) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.matches(text).count() >= n {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!("timed out waiting for {n}x {text:?}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn ctrl_z_stops_the_foreground_job_and_fg_bg_jobs_manage_it() {
+    let Some(t) = Tmux::start("jobctl") else {
+        return;
+    };
+    t.keys(&["sleep 100", "Enter"]);
+    t.wait_for("sleep 100\n");
+    // Give the child a moment to take the terminal, then stop it.
+    std::thread::sleep(Duration::from_millis(200));
+    t.keys(&["C-z"]);
+    t.wait_for("Stopped");
+    t.wait_for("[148] $");
+    t.keys(&["jobs", "Enter"]);
+    t.wait_count("Stopped", 2);
+    t.keys(&["bg", "Enter"]);
+    t.wait_for("[1] sleep 100 &");
+    t.keys(&["jobs", "Enter"]);
+    t.wait_for("Running");
+    t.keys(&["fg", "Enter"]);
+    t.wait_count("sleep 100", 5);
+    std::thread::sleep(Duration::from_millis(200));
+    t.keys(&["C-c"]);
+    t.wait_for("[130] $");
+    t.keys(&["jobs; echo jobs-done", "Enter"]);
+    let s = t.wait_for("jobs-done\n");
+    assert_eq!(s.matches("Running").count(), 1, "{s}");
+}
+
+#[test]
+fn unfinished_if_continues_on_the_next_line() {
+    let Some(t) = Tmux::start("multiline") else {
+        return;
+    };
+    t.keys(&["if true", "Enter"]);
+    t.wait_for("\n>");
+    t.keys(&["then echo multi-ok; fi", "Enter"]);
+    t.wait_for("multi-ok\n");
+}
+
+#[test]
+fn ctrl_c_clears_the_line_and_ctrl_d_exits() {
+    let Some(t) = Tmux::start("ctrlc") else {
+        return;
+    };
+    t.keys(&["echo never-run"]);
+    t.wait_for("never-run");
+    t.keys(&["C-c"]);
+    t.wait_for("[130] $");
+    t.keys(&["echo $?", "Enter"]);
+    t.wait_for("130\n");
+    assert!(
+        !t.screen().lines().any(|l| l.trim() == "never-run"),
+        "{}",
+        t.screen()
+    );
+    t.keys(&["trap 'echo bye-bye > $HOME/exited' EXIT", "Enter"]);
+    t.wait_prompts(3);
+    t.keys(&["C-d"]);
+    let start = Instant::now();
+    let marker = t._home.path().join("exited");
+    while !marker.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        marker.exists(),
+        "EXIT trap did not run on Ctrl-D; screen:\n{}",
+        t.screen()
+    );
+}
+
+#[test]
+fn tab_completes_builtins_and_history_persists() {
+    let Some(t) = Tmux::start("complete") else {
+        return;
+    };
+    t.keys(&["ech", "Tab"]);
+    t.wait_for("$ echo");
+    t.keys(&["completed-word", "Enter"]);
+    t.wait_for("completed-word\n");
+    let hist = t._home.path().join("data/wirelab/history");
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&hist).unwrap_or_default();
+        if text.contains("echo completed-word") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "history not written: {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
