@@ -69,6 +69,12 @@ pub enum RaftVerb {
         #[arg(long)]
         json: bool,
     },
+    /// Print the current leader's id (exit 1 when there is none).
+    Leader {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
     /// Store a value (exit 0 when committed).
     Put {
         /// Key.

@@ -11,6 +11,8 @@
 //! - [`cli`]: the command-line definitions.
 //! - [`raft`]: the Raft KV store: the deterministic core, durable log storage, the node runtime,
 //!   the client, and the bench and chaos commands.
+//! - [`labs`]: clusters hosted by this process and the shell's lab builtins (`raft`, `labs`,
+//!   `logs`).
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
 //!   command language of the product, extended with lab builtins.
 
@@ -18,6 +20,7 @@ pub mod check;
 pub mod check_cli;
 pub mod cli;
 pub mod cluster;
+pub mod labs;
 pub mod raft;
 pub mod shell;
 pub mod wire;

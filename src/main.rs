@@ -36,7 +36,17 @@ fn main() {
         }
         Some(Command::Raft { verb }) => wirelab::raft::cli::run(verb),
         Some(Command::Check(args)) => wirelab::check_cli::run(args),
-        Some(Command::Shell(args)) => wirelab::shell::run_cli(args),
+        Some(Command::Shell(args)) => {
+            let host = wirelab::labs::LabHost::global().clone();
+            let code = wirelab::shell::run_cli_with(
+                args,
+                vec![std::sync::Arc::new(
+                    wirelab::labs::builtins::LabBuiltins::new(host.clone()),
+                )],
+            );
+            host.stop_all();
+            code
+        }
         Some(Command::Node { role }) => match role {
             NodeRole::Raft(a) => wirelab::raft::node::run_cli(a),
         },

@@ -451,6 +451,9 @@ impl Supervisor {
         slot.stdin = child.stdin.take();
         slot.started_at = Instant::now();
         slot.ready = false;
+        // A new incarnation starts with no reported state: nothing of the old one may pass
+        // for it.
+        slot.state.clear();
         slot.sample = None;
         slot.cpu_percent = 0.0;
         let log_path = self.inner.run_dir.join(format!("node-{id}.log"));
@@ -518,7 +521,7 @@ impl Supervisor {
             let mut slots = self.lock();
             slots
                 .values_mut()
-                .filter(|s| s.status == NodeStatus::Running && s.ready)
+                .filter(|s| s.status == NodeStatus::Running)
                 .map(|s| {
                     write_command(s, &ControlCommand::Report);
                     (s.spec.id, s.state_seq)
@@ -788,7 +791,13 @@ fn info_of(s: &Slot) -> NodeInfo {
         } else {
             0
         },
-        rss_bytes: s.sample.map(|(_, p)| p.rss_bytes).unwrap_or(0),
+        rss_bytes: match (s.sample, s.pid) {
+            (Some((_, p)), _) => p.rss_bytes,
+            (None, Some(pid)) if s.status.is_alive() => {
+                procstat::sample(pid as i32).map_or(0, |p| p.rss_bytes)
+            }
+            _ => 0,
+        },
         cpu_percent: s.cpu_percent,
         incarnation: s.incarnation,
         faults: s.faults.clone(),

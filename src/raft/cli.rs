@@ -3,6 +3,7 @@
 //! Exit codes (other tools script against them): 0 success; 1 not found or a failed compare;
 //! 2 an error (including an unknown outcome: the write may or may not have happened).
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,17 +16,54 @@ use super::lab::{self, LabConfig};
 use crate::cli::{RaftVerb, RunDirArg};
 use crate::cluster::control::{self, ControlRequest};
 use crate::cluster::rundir::{self, read_cluster_file, resolve_run_dir};
-use crate::cluster::{NodeEvent, NodeInfo, SupEventKind};
+use crate::cluster::{NodeEvent, NodeInfo, SupEventKind, Supervisor};
+
+/// Where the cluster a verb acts on lives.
+#[derive(Clone, Copy)]
+pub enum Target<'a> {
+    /// A cluster supervised by this very process (the shell or the dashboard started it).
+    InProcess(&'a Supervisor),
+    /// A cluster in this run dir unless `--run-dir` says otherwise, reached through its control
+    /// socket (a forked shell child must not touch its parent's supervisor threads' locks).
+    Dir(&'a Path),
+    /// Whatever `--run-dir` (or the newest run) says: reached through its control socket.
+    RunDir,
+}
+
+impl Target<'_> {
+    fn run_dir(&self, run: &RunDirArg) -> Result<PathBuf, rundir::RunDirError> {
+        match (self, &run.run_dir) {
+            (Target::InProcess(sup), None) => Ok(sup.run_dir().to_path_buf()),
+            (Target::Dir(dir), None) => Ok(dir.to_path_buf()),
+            _ => resolve_run_dir("raft", run.run_dir.as_deref()),
+        }
+    }
+}
 
 /// Runs a `wirelab raft` verb and returns the process exit code.
 pub fn run(verb: RaftVerb) -> i32 {
-    match run_inner(verb) {
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    run_with(verb, Target::RunDir, &mut out, &mut err)
+}
+
+/// Runs a verb against `target`, writing to `out` and `err`; returns the exit code. `up` here
+/// is the foreground supervisor of the CLI; a shell starts in-process clusters itself.
+pub fn run_with(
+    verb: RaftVerb,
+    target: Target<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let code = match run_inner(verb, target, out, err) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("wirelab raft: {e}");
+            let _ = writeln!(err, "raft: {e}");
             2
         }
-    }
+    };
+    let _ = out.flush();
+    code
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -35,67 +73,115 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn run_inner(verb: RaftVerb) -> anyhow::Result<i32> {
+fn run_inner(
+    verb: RaftVerb,
+    target: Target<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let ctl = |run: &RunDirArg, req: ControlRequest| control_request(target, run, req);
     match verb {
         RaftVerb::Up { nodes, run, detach } => up(nodes, run.run_dir, detach),
-        RaftVerb::Status { run, json } => status(&run, json),
+        RaftVerb::Status { run, json } => status(ctl(&run, ControlRequest::Status)?, json, out),
+        RaftVerb::Leader { run } => {
+            // An election may be under way: give it a moment before saying "none".
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            loop {
+                let resp = ctl(&run, ControlRequest::Status)?;
+                if let Some(l) = current_leader(&resp.nodes) {
+                    writeln!(out, "{l}")?;
+                    return Ok(0);
+                }
+                if std::time::Instant::now() > deadline {
+                    writeln!(err, "no leader")?;
+                    return Ok(1);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         RaftVerb::Put { key, value, run } => client_op(
+            target,
             &run,
             Op::Put {
                 key,
                 value: value.into_bytes(),
             },
+            out,
+            err,
         ),
-        RaftVerb::Get { key, run } => client_op(&run, Op::Get { key }),
-        RaftVerb::Del { key, run } => client_op(&run, Op::Del { key }),
+        RaftVerb::Get { key, run } => client_op(target, &run, Op::Get { key }, out, err),
+        RaftVerb::Del { key, run } => client_op(target, &run, Op::Del { key }, out, err),
         RaftVerb::Cas { key, old, new, run } => client_op(
+            target,
             &run,
             Op::Cas {
                 key,
                 expected: old.into_bytes(),
                 new: new.into_bytes(),
             },
+            out,
+            err,
         ),
-        RaftVerb::Kill { node, run } => act(
-            &run,
-            ControlRequest::Kill { node },
-            &format!("node {node} killed (SIGKILL)"),
-        ),
-        RaftVerb::Pause { node, run } => act(
-            &run,
-            ControlRequest::Pause { node },
-            &format!("node {node} paused (SIGSTOP)"),
-        ),
-        RaftVerb::Resume { node, run } => act(
-            &run,
-            ControlRequest::Resume { node },
-            &format!("node {node} resumed (SIGCONT)"),
-        ),
-        RaftVerb::Restart { node, run } => act(
-            &run,
-            ControlRequest::Restart { node },
-            &format!("node {node} restarted from its data dir"),
-        ),
+        RaftVerb::Kill { node, run } => {
+            ctl(&run, ControlRequest::Kill { node })?;
+            writeln!(out, "node {node} killed (SIGKILL)")?;
+            Ok(0)
+        }
+        RaftVerb::Pause { node, run } => {
+            ctl(&run, ControlRequest::Pause { node })?;
+            writeln!(out, "node {node} paused (SIGSTOP)")?;
+            Ok(0)
+        }
+        RaftVerb::Resume { node, run } => {
+            ctl(&run, ControlRequest::Resume { node })?;
+            writeln!(out, "node {node} resumed (SIGCONT)")?;
+            Ok(0)
+        }
+        RaftVerb::Restart { node, run } => {
+            ctl(&run, ControlRequest::Restart { node })?;
+            writeln!(out, "node {node} restarted from its data dir")?;
+            Ok(0)
+        }
         RaftVerb::Partition { nodes, run } => {
             let names: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
-            act(
-                &run,
-                ControlRequest::Partition { nodes },
-                &format!("node(s) {} cut off from the rest", names.join(",")),
-            )
+            ctl(&run, ControlRequest::Partition { nodes })?;
+            writeln!(out, "node(s) {} cut off from the rest", names.join(","))?;
+            Ok(0)
         }
-        RaftVerb::Heal { run } => act(&run, ControlRequest::Heal, "network healed"),
-        RaftVerb::Stop { run } => act(&run, ControlRequest::Stop, "cluster stopped"),
+        RaftVerb::Heal { run } => {
+            ctl(&run, ControlRequest::Heal)?;
+            writeln!(out, "network healed")?;
+            Ok(0)
+        }
+        RaftVerb::Stop { run } => {
+            ctl(&run, ControlRequest::Stop)?;
+            writeln!(out, "cluster stopped")?;
+            Ok(0)
+        }
         RaftVerb::Bench(args) => Ok(super::bench::run(args)),
         RaftVerb::Chaos(args) => Ok(super::chaos::run(args)),
     }
 }
 
-fn act(run: &RunDirArg, req: ControlRequest, done: &str) -> anyhow::Result<i32> {
-    let dir = resolve_run_dir("raft", run.run_dir.as_deref())?;
-    control::request(&dir, "raft", &req)?;
-    println!("{done}");
-    Ok(0)
+/// Sends a control request to the target cluster.
+pub fn control_request(
+    target: Target<'_>,
+    run: &RunDirArg,
+    req: ControlRequest,
+) -> anyhow::Result<control::ControlResponse> {
+    match (target, &run.run_dir) {
+        (Target::InProcess(sup), None) => {
+            let resp = control::handle(sup, &req);
+            match resp.error {
+                Some(e) if !resp.ok => Err(anyhow::anyhow!(e)),
+                _ => Ok(resp),
+            }
+        }
+        _ => {
+            let dir = target.run_dir(run)?;
+            Ok(control::request(&dir, "raft", &req)?)
+        }
+    }
 }
 
 /// The client addresses of the cluster in `run_dir`, from `cluster.json`.
@@ -112,8 +198,14 @@ pub fn cluster_addrs(run_dir: &Path) -> anyhow::Result<Vec<(u64, SocketAddr)>> {
         .collect()
 }
 
-fn client_op(run: &RunDirArg, op: Op) -> anyhow::Result<i32> {
-    let dir = resolve_run_dir("raft", run.run_dir.as_deref())?;
+fn client_op(
+    target: Target<'_>,
+    run: &RunDirArg,
+    op: Op,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let dir = target.run_dir(run)?;
     let nodes = cluster_addrs(&dir)?;
     let rt = runtime()?;
     let mut client = Client::new(nodes, ClientOptions::default());
@@ -121,43 +213,41 @@ fn client_op(run: &RunDirArg, op: Op) -> anyhow::Result<i32> {
     let result = rt.block_on(client.execute(op));
     Ok(match result {
         Ok(Reply::Value(Some(v))) => {
-            println!("{}", String::from_utf8_lossy(&v));
+            writeln!(out, "{}", String::from_utf8_lossy(&v))?;
             0
         }
-        Ok(Reply::Value(None)) => {
-            eprintln!("not found");
+        Ok(Reply::Value(None)) | Ok(Reply::Deleted(false)) => {
+            writeln!(err, "not found")?;
             1
         }
-        Ok(Reply::Done) => 0,
-        Ok(Reply::Deleted(true)) => 0,
-        Ok(Reply::Deleted(false)) => {
-            eprintln!("not found");
-            1
-        }
-        Ok(Reply::Cas { swapped: true, .. }) => 0,
+        Ok(Reply::Done) | Ok(Reply::Deleted(true)) | Ok(Reply::Cas { swapped: true, .. }) => 0,
         Ok(Reply::Cas {
             swapped: false,
             current,
         }) => {
             match current {
-                Some(v) => eprintln!(
+                Some(v) => writeln!(
+                    err,
                     "compare failed: current value is {:?}",
                     String::from_utf8_lossy(&v)
-                ),
-                None => eprintln!("compare failed: key is absent"),
+                )?,
+                None => writeln!(err, "compare failed: key is absent")?,
             }
             1
         }
         Ok(other) => {
-            eprintln!("unexpected reply: {other:?}");
+            writeln!(err, "unexpected reply: {other:?}")?;
             2
         }
         Err(ClientError::Unknown(d)) if is_write => {
-            eprintln!("no answer within {d:?}: the write may or may not have been applied");
+            writeln!(
+                err,
+                "no answer within {d:?}: the write may or may not have been applied"
+            )?;
             2
         }
         Err(e) => {
-            eprintln!("{e}");
+            writeln!(err, "{e}")?;
             2
         }
     })
@@ -203,22 +293,29 @@ pub fn current_leader(nodes: &[NodeInfo]) -> Option<u64> {
         .map(|n| n.id)
 }
 
-fn status(run: &RunDirArg, as_json: bool) -> anyhow::Result<i32> {
-    let dir = resolve_run_dir("raft", run.run_dir.as_deref())?;
-    let resp = control::request(&dir, "raft", &ControlRequest::Status)?;
+fn status(
+    resp: control::ControlResponse,
+    as_json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
     let leader = current_leader(&resp.nodes);
     if as_json {
         let rows: Vec<Value> = resp.nodes.iter().map(status_row).collect();
-        println!(
+        let run_dir = resp
+            .nodes
+            .first()
+            .and_then(|n| n.data_dir.parent().map(|p| p.to_path_buf()));
+        writeln!(
+            out,
             "{}",
             serde_json::to_string_pretty(&json!({
-                "run_dir": dir,
+                "run_dir": run_dir,
                 "leader": leader,
                 "nodes": rows,
             }))?
-        );
+        )?;
     } else {
-        print!("{}", format_table(&resp.nodes));
+        write!(out, "{}", format_table(&resp.nodes))?;
     }
     Ok(0)
 }

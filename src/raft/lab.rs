@@ -10,6 +10,23 @@ use crate::cluster::{self, NodeSpec, Supervisor, SupervisorError};
 /// The text of `labs/raft/lab.toml`, as built into the binary.
 pub const LAB_TOML: &str = include_str!("../../labs/raft/lab.toml");
 
+/// The lab's scenario scripts (`labs/raft/*.sh`, in the shell's dialect), by name.
+pub const SCENARIOS: &[(&str, &str)] = &[
+    ("failover", include_str!("../../labs/raft/failover.sh")),
+    ("partition", include_str!("../../labs/raft/partition.sh")),
+    ("pause", include_str!("../../labs/raft/pause.sh")),
+    ("crash-all", include_str!("../../labs/raft/crash-all.sh")),
+];
+
+/// The first comment line of a script: what it shows.
+pub fn scenario_summary(script: &str) -> &str {
+    script
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# "))
+        .unwrap_or("")
+}
+
 /// The parsed lab file.
 #[derive(Clone, Debug, Deserialize)]
 pub struct LabConfig {

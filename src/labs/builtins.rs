@@ -1,0 +1,424 @@
+//! The lab builtins of the wirelab shell: `raft …`, `labs`, `logs NODE`, `scenario`.
+//!
+//! `raft` takes the same verbs and flags as `wirelab raft` (one clap definition serves both);
+//! in a shell, `raft up` starts the cluster inside the shell process and returns once it has a
+//! leader, and the other verbs act on that cluster unless `--run-dir` names another. Inside a
+//! pipeline the builtin runs in a forked child, which reaches the cluster through its control
+//! socket rather than the parent's supervisor (whose threads did not survive the fork).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use super::LabHost;
+use crate::cli::RaftVerb;
+use crate::cluster::rundir::{self, CONTROL_SOCKET};
+use crate::raft::cli::{Target, current_leader, format_table, run_with};
+use crate::raft::lab::{SCENARIOS, scenario_summary};
+use crate::shell::{BuiltinCtx, BuiltinProvider};
+
+/// `raft …` as a shell builtin.
+#[derive(Debug, Parser)]
+#[command(name = "raft", about = "The Raft KV lab", disable_version_flag = true)]
+struct RaftBuiltin {
+    #[command(subcommand)]
+    verb: RaftVerb,
+}
+
+/// `logs [-n N] NODE`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "logs",
+    about = "Print a node's log lines (NODE: raft-2, or 2)",
+    disable_version_flag = true
+)]
+struct LogsBuiltin {
+    /// Only the last N lines.
+    #[arg(short = 'n')]
+    lines: Option<usize>,
+    /// The node.
+    node: String,
+    /// Run dir (default: this shell's cluster, else the newest run).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+}
+
+const RAFT_VERBS: [&str; 17] = [
+    "leader",
+    "up",
+    "status",
+    "put",
+    "get",
+    "del",
+    "cas",
+    "kill",
+    "pause",
+    "resume",
+    "restart",
+    "partition",
+    "heal",
+    "stop",
+    "bench",
+    "chaos",
+    "help",
+];
+
+/// The provider of the lab builtins, over a [`LabHost`].
+pub struct LabBuiltins {
+    host: LabHost,
+}
+
+impl LabBuiltins {
+    /// Builtins acting on `host`'s clusters.
+    pub fn new(host: LabHost) -> Self {
+        Self { host }
+    }
+
+    fn raft(&self, ctx: &mut BuiltinCtx<'_>, argv: &[String]) -> i32 {
+        let mut out = ctx.stdout();
+        let mut err = ctx.stderr();
+        let parsed = match RaftBuiltin::try_parse_from(argv) {
+            Ok(p) => p,
+            Err(e) => {
+                let code = if e.use_stderr() { 2 } else { 0 };
+                let text = e.render().to_string();
+                if code == 0 {
+                    let _ = out.write_all(text.as_bytes());
+                } else {
+                    let _ = err.write_all(text.as_bytes());
+                }
+                return code;
+            }
+        };
+        let hosted = self.host.get("raft");
+        match (parsed.verb, hosted) {
+            (RaftVerb::Up { nodes, run, .. }, _) => {
+                if ctx.in_child() {
+                    let _ = writeln!(
+                        err,
+                        "raft up: cannot start a cluster inside a pipeline or subshell"
+                    );
+                    return 2;
+                }
+                match self.host.start_raft(nodes, run.run_dir) {
+                    Ok(sup) => {
+                        let _ = writeln!(out, "raft cluster up in {}", sup.run_dir().display());
+                        let _ = write!(out, "{}", format_table(&sup.nodes()));
+                        0
+                    }
+                    Err(e) => {
+                        let _ = writeln!(err, "raft up: {e}");
+                        2
+                    }
+                }
+            }
+            (RaftVerb::Stop { run }, Some(_)) if run.run_dir.is_none() && !ctx.in_child() => {
+                self.host.stop("raft");
+                let _ = writeln!(out, "cluster stopped");
+                0
+            }
+            (verb, Some(sup)) if !ctx.in_child() => {
+                run_with(verb, Target::InProcess(&sup), &mut out, &mut err)
+            }
+            (verb, Some(sup)) => run_with(verb, Target::Dir(sup.run_dir()), &mut out, &mut err),
+            (verb, None) => run_with(verb, Target::RunDir, &mut out, &mut err),
+        }
+    }
+
+    fn labs(&self, ctx: &mut BuiltinCtx<'_>) -> i32 {
+        let mut out = ctx.stdout();
+        let mut rows = Vec::new();
+        let hosted: Vec<PathBuf> = self
+            .host
+            .running()
+            .iter()
+            .map(|(_, s)| s.run_dir().to_path_buf())
+            .collect();
+        if let Ok(entries) = std::fs::read_dir(rundir::runs_dir()) {
+            for e in entries.flatten() {
+                let dir = e.path();
+                if !dir.join(CONTROL_SOCKET).exists() {
+                    continue;
+                }
+                let Ok(cf) = rundir::read_cluster_file(&dir) else {
+                    continue;
+                };
+                let Ok(resp) = crate::cluster::control::request(
+                    &dir,
+                    &cf.lab,
+                    &crate::cluster::control::ControlRequest::Status,
+                ) else {
+                    continue;
+                };
+                let running = resp.nodes.iter().filter(|n| n.status.is_alive()).count();
+                let leader = current_leader(&resp.nodes).map_or("-".to_string(), |l| l.to_string());
+                let owner = if hosted.iter().any(|h| same_dir(h, &dir)) {
+                    "this shell".to_string()
+                } else {
+                    cf.supervisor_pid.map_or("?".into(), |p| format!("pid {p}"))
+                };
+                rows.push(format!(
+                    "{:<6} {:>3}/{:<3} {:>6}  {:<11} {}",
+                    cf.lab,
+                    running,
+                    resp.nodes.len(),
+                    leader,
+                    owner,
+                    dir.display()
+                ));
+            }
+        }
+        if rows.is_empty() {
+            let _ = writeln!(out, "no lab is running (start one with `raft up`)");
+            return 0;
+        }
+        rows.sort();
+        let _ = writeln!(
+            out,
+            "{:<6} {:>7} {:>6}  {:<11} RUN DIR",
+            "LAB", "NODES", "LEADER", "SUPERVISOR"
+        );
+        for r in rows {
+            let _ = writeln!(out, "{r}");
+        }
+        0
+    }
+
+    fn logs(&self, ctx: &mut BuiltinCtx<'_>, argv: &[String]) -> i32 {
+        let mut out = ctx.stdout();
+        let mut err = ctx.stderr();
+        let args = match LogsBuiltin::try_parse_from(argv) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = err.write_all(e.render().to_string().as_bytes());
+                return if e.use_stderr() { 2 } else { 0 };
+            }
+        };
+        let (lab, id) = match parse_node(&args.node) {
+            Some(x) => x,
+            None => {
+                let _ = writeln!(
+                    err,
+                    "logs: {:?} is not a node (use raft-2, or 2)",
+                    args.node
+                );
+                return 2;
+            }
+        };
+        let dir = match (&args.run_dir, self.host.get(&lab)) {
+            (Some(d), _) => d.clone(),
+            (None, Some(sup)) => sup.run_dir().to_path_buf(),
+            (None, None) => match rundir::resolve_run_dir(&lab, None) {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = writeln!(err, "logs: {e}");
+                    return 2;
+                }
+            },
+        };
+        let path = dir.join(format!("node-{id}.log"));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = writeln!(err, "logs: {}: {e}", path.display());
+                return 2;
+            }
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let skip = args.lines.map_or(0, |n| lines.len().saturating_sub(n));
+        for line in &lines[skip..] {
+            if writeln!(out, "{}", humanize_log_line(line)).is_err() {
+                break;
+            }
+        }
+        0
+    }
+
+    fn scenario(&self, ctx: &mut BuiltinCtx<'_>, argv: &[String]) -> i32 {
+        let mut out = ctx.stdout();
+        let mut err = ctx.stderr();
+        let find = |name: &str| SCENARIOS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
+        match argv.get(1..).unwrap_or_default() {
+            [] => {
+                for (name, script) in SCENARIOS {
+                    let _ = writeln!(out, "raft/{name:<10} {}", scenario_summary(script));
+                }
+                0
+            }
+            [verb, name] if verb == "show" => match find(strip_lab(name)) {
+                Some(script) => {
+                    let _ = out.write_all(script.as_bytes());
+                    0
+                }
+                None => no_such_scenario(&mut err, name),
+            },
+            [verb, name, rest @ ..] if verb == "run" => match find(strip_lab(name)) {
+                // A scenario runs in a wirelab shell process of its own, with a cluster of its
+                // own, so its `set -e` and its `raft up` cannot disturb this shell.
+                Some(script) => match std::env::current_exe().and_then(|exe| {
+                    std::process::Command::new(exe)
+                        .args(["shell", "-c", script, name])
+                        .args(rest)
+                        .status()
+                }) {
+                    Ok(status) => status.code().unwrap_or(2),
+                    Err(e) => {
+                        let _ = writeln!(err, "scenario: {e}");
+                        2
+                    }
+                },
+                None => no_such_scenario(&mut err, name),
+            },
+            _ => {
+                let _ = writeln!(err, "usage: scenario [show NAME | run NAME]");
+                2
+            }
+        }
+    }
+
+    fn node_ids(&self) -> Vec<u64> {
+        if let Some(sup) = self.host.get("raft") {
+            return sup.ids();
+        }
+        rundir::resolve_run_dir("raft", None)
+            .ok()
+            .and_then(|d| rundir::read_cluster_file(&d).ok())
+            .map(|cf| cf.nodes.iter().map(|n| n.id).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn strip_lab(name: &str) -> &str {
+    name.strip_prefix("raft/").unwrap_or(name)
+}
+
+fn no_such_scenario(err: &mut dyn Write, name: &str) -> i32 {
+    let names: Vec<&str> = SCENARIOS.iter().map(|(n, _)| *n).collect();
+    let _ = writeln!(
+        err,
+        "scenario: no scenario {name:?} (there are: {})",
+        names.join(", ")
+    );
+    2
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// `raft-2` → ("raft", 2); `2` → ("raft", 2).
+fn parse_node(s: &str) -> Option<(String, u64)> {
+    match s.rsplit_once('-') {
+        Some((lab, id)) if !lab.is_empty() => Some((lab.to_string(), id.parse().ok()?)),
+        _ => Some(("raft".into(), s.parse().ok()?)),
+    }
+}
+
+/// `1795494534169 info  msg` → `04:28:54.169 info  msg` (UTC); other lines unchanged.
+pub fn humanize_log_line(line: &str) -> String {
+    let Some((ts, rest)) = line.split_once(' ') else {
+        return line.to_string();
+    };
+    let Ok(ms) = ts.parse::<u64>() else {
+        return line.to_string();
+    };
+    let secs = ms / 1000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03} {rest}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60,
+        ms % 1000
+    )
+}
+
+impl BuiltinProvider for LabBuiltins {
+    fn names(&self) -> Vec<String> {
+        vec![
+            "raft".into(),
+            "labs".into(),
+            "logs".into(),
+            "scenario".into(),
+        ]
+    }
+
+    fn run(&self, ctx: &mut BuiltinCtx<'_>, argv: &[String]) -> i32 {
+        match argv.first().map(String::as_str) {
+            Some("raft") => self.raft(ctx, argv),
+            Some("labs") => self.labs(ctx),
+            Some("logs") => self.logs(ctx, argv),
+            Some("scenario") => self.scenario(ctx, argv),
+            _ => 127,
+        }
+    }
+
+    fn complete(&self, words: &[String], partial: &str) -> Vec<String> {
+        let w: Vec<&str> = words.iter().map(String::as_str).collect();
+        let candidates: Vec<String> = match w.as_slice() {
+            ["raft"] => RAFT_VERBS.iter().map(|s| s.to_string()).collect(),
+            [
+                "raft",
+                "kill" | "pause" | "resume" | "restart" | "partition",
+                ..,
+            ] => self.node_ids().iter().map(|i| i.to_string()).collect(),
+            ["logs", ..] => self
+                .node_ids()
+                .iter()
+                .map(|i| format!("raft-{i}"))
+                .collect(),
+            ["scenario"] => vec!["show".into(), "run".into()],
+            ["scenario", "show" | "run"] => {
+                SCENARIOS.iter().map(|(n, _)| format!("raft/{n}")).collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut c: Vec<String> = candidates
+            .into_iter()
+            .filter(|c| c.starts_with(partial))
+            .collect();
+        c.sort();
+        c
+    }
+
+    fn prompt_segment(&self) -> Option<String> {
+        let sup = self.host.get("raft")?;
+        let nodes = sup.nodes();
+        let alive = nodes.iter().filter(|n| n.status.is_alive()).count();
+        Some(format!("raft:{alive}/{}", nodes.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_parse() {
+        assert_eq!(parse_node("raft-2"), Some(("raft".into(), 2)));
+        assert_eq!(parse_node("3"), Some(("raft".into(), 3)));
+        assert_eq!(parse_node("raft-x"), None);
+        assert_eq!(parse_node("-1"), None);
+    }
+
+    #[test]
+    fn log_lines_get_wall_clock_times() {
+        assert_eq!(
+            humanize_log_line("1795494534169 info  elected"),
+            "04:28:54.169 info  elected"
+        );
+        assert_eq!(humanize_log_line("free text"), "free text");
+    }
+
+    #[test]
+    fn completion_offers_verbs() {
+        let b = LabBuiltins::new(LabHost::new());
+        assert_eq!(
+            b.complete(&["raft".into()], "pa"),
+            vec!["partition", "pause"]
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! Labs hosted by this process, and the shell builtins that drive them.
+//!
+//! The CLI's `wirelab raft up` is a foreground supervisor of its own; inside the shell (and the
+//! dashboard, which runs its actions through a shell) `raft up` instead starts the cluster in
+//! this process and returns, so the next command can break it. [`LabHost`] keeps those
+//! clusters; they stop with the process (or `raft stop`), and each also serves its control
+//! socket, so `wirelab raft kill 2` from another terminal reaches it too.
+//!
+//! - [`builtins`]: the `raft`, `labs` and `logs` builtins ([`builtins::LabBuiltins`]).
+
+pub mod builtins;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use crate::cluster::{Supervisor, control};
+use crate::raft::cli::current_leader;
+use crate::raft::lab::{self, LabConfig};
+
+/// The clusters this process supervises, by lab name. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct LabHost {
+    labs: Arc<Mutex<BTreeMap<String, Supervisor>>>,
+}
+
+impl LabHost {
+    /// A host with no labs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The process-wide host (the shell's and the dashboard's).
+    pub fn global() -> &'static LabHost {
+        static HOST: OnceLock<LabHost> = OnceLock::new();
+        HOST.get_or_init(LabHost::new)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Supervisor>> {
+        match self.labs.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The running cluster of `lab`, if this process hosts one.
+    pub fn get(&self, lab: &str) -> Option<Supervisor> {
+        self.lock().get(lab).cloned()
+    }
+
+    /// Every hosted cluster.
+    pub fn running(&self) -> Vec<(String, Supervisor)> {
+        self.lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Starts a Raft cluster in this process (or restarts the one in `run_dir` from disk),
+    /// serves its control socket, and waits until it has a leader.
+    pub fn start_raft(&self, nodes: usize, run_dir: Option<PathBuf>) -> anyhow::Result<Supervisor> {
+        self.start_raft_with(nodes, run_dir, None, |_| {})
+    }
+
+    /// [`LabHost::start_raft`] with an explicit node executable and a configuration tweak.
+    pub fn start_raft_with(
+        &self,
+        nodes: usize,
+        run_dir: Option<PathBuf>,
+        exe: Option<PathBuf>,
+        tweak: impl FnOnce(&mut LabConfig),
+    ) -> anyhow::Result<Supervisor> {
+        if let Some(sup) = self.get("raft") {
+            anyhow::bail!(
+                "a raft cluster already runs here ({}); `raft stop` first",
+                sup.run_dir().display()
+            );
+        }
+        if nodes == 0 || nodes > 9 {
+            anyhow::bail!("--nodes must be between 1 and 9 (got {nodes})");
+        }
+        let mut cfg = LabConfig::builtin()?;
+        tweak(&mut cfg);
+        let dir = run_dir.unwrap_or_else(|| crate::cluster::rundir::new_run_dir("raft"));
+        let sup = lab::launch(&cfg, nodes, &dir, exe)?;
+        let weak_host = self.clone();
+        control::serve(&sup, move || {
+            weak_host.stop("raft");
+        })?;
+        if let Err(e) = sup.wait_ready(Duration::from_secs(10)).and_then(|_| {
+            sup.wait_until(Duration::from_secs(10), "a leader", |n| {
+                current_leader(n).is_some()
+            })
+        }) {
+            sup.shutdown(Duration::from_secs(1));
+            anyhow::bail!("{e}");
+        }
+        self.lock().insert("raft".into(), sup.clone());
+        Ok(sup)
+    }
+
+    /// Stops the hosted cluster of `lab`; false if there was none.
+    pub fn stop(&self, lab: &str) -> bool {
+        let sup = self.lock().remove(lab);
+        match sup {
+            Some(sup) => {
+                sup.shutdown(Duration::from_secs(2));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops every hosted cluster.
+    pub fn stop_all(&self) {
+        let all: Vec<String> = self.lock().keys().cloned().collect();
+        for lab in all {
+            self.stop(&lab);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The lab builtins inside the wirelab shell: scenario scripts, pipelines, redirections.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn shell(state: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(common::wirelab())
+        .arg("shell")
+        .args(args)
+        .env("XDG_STATE_HOME", state)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run wirelab shell");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_raft_scenario_script_passes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/raft");
+    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sh"))
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 4);
+    // Every script on disk is also embedded in the binary.
+    for s in &scripts {
+        let name = s.file_stem().unwrap().to_str().unwrap();
+        assert!(
+            wirelab::raft::lab::SCENARIOS
+                .iter()
+                .any(|(n, _)| *n == name),
+            "{name}.sh is not embedded in raft::lab::SCENARIOS"
+        );
+    }
+    std::thread::scope(|scope| {
+        for script in &scripts {
+            scope.spawn(move || {
+                let state = tempfile::tempdir().unwrap();
+                let (code, out, err) = shell(state.path(), &[script.to_str().unwrap()]);
+                assert_eq!(code, 0, "{} failed:\n{out}\n{err}", script.display());
+            });
+        }
+    });
+}
+
+#[test]
+fn lab_builtins_work_in_pipelines_and_redirections() {
+    let state = tempfile::tempdir().unwrap();
+    let script = r#"
+        set -e
+        raft up > /dev/null
+        raft put k v
+        raft get k > got.txt
+        read value < got.txt
+        rm got.txt
+        echo "value=$value"
+        leader=$(raft leader)
+        logs raft-$leader | grep -c "elected leader"
+        raft status | grep -c running
+        raft get missing || echo "missing: status $?"
+        labs | grep -c "this shell"
+        raft stop
+    "#;
+    let (code, out, err) = shell(state.path(), &["-c", script]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "value=v",
+            "1",
+            "3",
+            "missing: status 1",
+            "1",
+            "cluster stopped"
+        ],
+        "{err}"
+    );
+}
+
+#[test]
+fn raft_builtin_reports_usage_errors_like_a_command() {
+    let state = tempfile::tempdir().unwrap();
+    let (code, _, err) = shell(state.path(), &["-c", "raft frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("frobnicate"), "{err}");
+    let (code, out, _) = shell(state.path(), &["-c", "raft --help | head -1"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Raft"), "{out}");
+}
