@@ -38,6 +38,9 @@ use crate::wire::fault::Verdict;
 use crate::wire::frame::{encode_frame, read_frame};
 use crate::wire::{FaultFilter, MAX_FRAME};
 
+/// How many trailing log entries a `state` event describes.
+const LOG_TAIL: usize = 24;
+
 /// Settings of one node, from its command line.
 #[derive(Clone, Debug)]
 pub struct NodeArgs {
@@ -579,6 +582,13 @@ impl NodeLoop {
         fields.insert("election_elapsed".into(), json!(s.election_elapsed));
         fields.insert("election_timeout".into(), json!(s.election_timeout));
         fields.insert("keys".into(), json!(self.kv.len()));
+        // The last few entries' terms, for the dashboard's log view (index of the first, then
+        // one term per entry).
+        let first = s.last_index.saturating_sub(LOG_TAIL as u64 - 1).max(s.snapshot_index + 1);
+        let terms: Vec<u64> = (first..=s.last_index)
+            .filter_map(|i| self.core.entry_term(i))
+            .collect();
+        fields.insert("log_tail".into(), json!({"first": first, "terms": terms}));
         fields.insert("writes_applied".into(), json!(self.writes_applied));
         fields.insert("reads_served".into(), json!(self.reads_served));
         fields.insert(
