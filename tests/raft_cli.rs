@@ -139,6 +139,56 @@ fn cli_verbs_have_the_documented_exit_codes() {
 }
 
 #[test]
+fn up_on_an_existing_run_dir_restarts_the_same_cluster_from_disk() {
+    let state = tempfile::tempdir().unwrap();
+    let run = state.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let up = |_: ()| {
+        let o = wirelab(
+            state.path(),
+            &["raft", "up", "--detach", "--run-dir", run_s],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    up(());
+    let _stop = Stopper(state.path(), &run);
+    let first = wirelab::cluster::rundir::read_cluster_file(&run).unwrap();
+    assert_eq!(
+        wirelab(
+            state.path(),
+            &["raft", "put", "durable", "yes", "--run-dir", run_s]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    assert!(
+        wirelab(state.path(), &["raft", "stop", "--run-dir", run_s])
+            .status
+            .success()
+    );
+    let pids: Vec<u32> = first.nodes.iter().filter_map(|n| n.pid).collect();
+    wait_for(Duration::from_secs(10), "the first cluster to stop", || {
+        pids.iter().all(|p| !alive(*p))
+    });
+    up(());
+    let second = wirelab::cluster::rundir::read_cluster_file(&run).unwrap();
+    let addrs = |c: &wirelab::cluster::ClusterFile| {
+        c.nodes.iter().map(|n| n.addr.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        addrs(&first),
+        addrs(&second),
+        "the restarted cluster keeps its addresses"
+    );
+    let got = wirelab(
+        state.path(),
+        &["raft", "get", "durable", "--run-dir", run_s],
+    );
+    assert_eq!((got.status.code(), text(&got).as_str()), (Some(0), "yes"));
+}
+
+#[test]
 fn missing_run_dir_is_a_clear_error() {
     let state = tempfile::tempdir().unwrap();
     let o = wirelab(state.path(), &["raft", "status"]);

@@ -584,7 +584,10 @@ impl NodeLoop {
         fields.insert("keys".into(), json!(self.kv.len()));
         // The last few entries' terms, for the dashboard's log view (index of the first, then
         // one term per entry).
-        let first = s.last_index.saturating_sub(LOG_TAIL as u64 - 1).max(s.snapshot_index + 1);
+        let first = s
+            .last_index
+            .saturating_sub(LOG_TAIL as u64 - 1)
+            .max(s.snapshot_index + 1);
         let terms: Vec<u64> = (first..=s.last_index)
             .filter_map(|i| self.core.entry_term(i))
             .collect();
@@ -927,5 +930,59 @@ pub fn run_cli(a: crate::cli::RaftNodeArgs) -> i32 {
     match run(args) {
         Ok(()) => 0,
         Err(_) => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: Index, term: Term) -> Entry {
+        Entry {
+            term,
+            index,
+            kind: EntryKind::Normal,
+            data: vec![],
+        }
+    }
+
+    fn parts(truncate_from: Option<Index>, entries: Vec<Entry>) -> WriteParts {
+        WriteParts {
+            hard_state: None,
+            snapshot: None,
+            truncate_from,
+            entries,
+        }
+    }
+
+    #[test]
+    fn merged_writes_drop_entries_a_later_truncation_cut() {
+        let mut m = MergedWrite::default();
+        m.add(parts(None, (10..=20).map(|i| entry(i, 2)).collect()));
+        m.add(parts(Some(15), (15..=16).map(|i| entry(i, 3)).collect()));
+        assert_eq!(m.truncate_from, None);
+        let got: Vec<(Index, Term)> = m.entries.iter().map(|e| (e.index, e.term)).collect();
+        let want: Vec<(Index, Term)> = (10..15).map(|i| (i, 2)).chain([(15, 3), (16, 3)]).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn merged_writes_keep_a_truncation_that_reaches_the_disk() {
+        let mut m = MergedWrite::default();
+        m.add(parts(None, (10..=12).map(|i| entry(i, 2)).collect()));
+        m.add(parts(Some(8), vec![entry(8, 3)]));
+        m.add(parts(Some(9), vec![entry(9, 4)]));
+        assert_eq!(m.truncate_from, Some(8));
+        let got: Vec<(Index, Term)> = m.entries.iter().map(|e| (e.index, e.term)).collect();
+        assert_eq!(got, vec![(8, 3), (9, 4)]);
+    }
+
+    #[test]
+    fn peers_parse_and_reject_garbage() {
+        let p = parse_peers("1=127.0.0.1:1,2=127.0.0.1:2").unwrap();
+        assert_eq!(p.len(), 2);
+        assert!(parse_peers("1-127.0.0.1:1").is_err());
+        assert!(parse_peers("x=127.0.0.1:1").is_err());
+        assert!(parse_peers("1=nowhere").is_err());
     }
 }
