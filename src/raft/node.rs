@@ -83,9 +83,28 @@ pub fn parse_peers(s: &str) -> Result<Vec<(NodeId, SocketAddr)>, String> {
         .collect()
 }
 
+/// Most requests one client connection may have in flight; past it the node stops reading
+/// from that connection until answers go out (backpressure instead of unbounded queues).
+const MAX_IN_FLIGHT_PER_CONN: usize = 1024;
+/// Most client connections served at once.
+const MAX_CLIENT_CONNS: usize = 4096;
+
+/// Where to send a request's answer, holding one of its connection's in-flight permits until
+/// the answer is sent (or the request is dropped).
+struct ClientConn {
+    tx: mpsc::UnboundedSender<Response>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl ClientConn {
+    fn send(self, resp: Response) -> Result<(), Box<mpsc::error::SendError<Response>>> {
+        self.tx.send(resp).map_err(Box::new)
+    }
+}
+
 enum Input {
     Peer(NodeId, Message),
-    Client(Request, mpsc::UnboundedSender<Response>),
+    Client(Request, ClientConn),
     Persisted(Persisted),
     Control(ControlCommand),
 }
@@ -114,13 +133,13 @@ struct PendingWrite {
     client: u64,
     seq: u64,
     req_id: u64,
-    conn: mpsc::UnboundedSender<Response>,
+    conn: ClientConn,
 }
 
 struct PendingRead {
     key: String,
     req_id: u64,
-    conn: mpsc::UnboundedSender<Response>,
+    conn: ClientConn,
 }
 
 /// Runs the node until stdin closes or a fatal error. Returns the error message on failure.
@@ -339,7 +358,7 @@ impl NodeLoop {
         Ok(false)
     }
 
-    fn client_request(&mut self, req: Request, conn: mpsc::UnboundedSender<Response>) {
+    fn client_request(&mut self, req: Request, conn: ClientConn) {
         let id = req.id;
         if let Op::Get { key } = req.op {
             let ctx = self.next_ctx;
@@ -729,17 +748,20 @@ async fn accept_loop(
     filter: FaultFilter,
     emitter: Arc<Emitter>,
 ) {
+    let conns = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENT_CONNS));
     loop {
+        let Ok(permit) = conns.clone().acquire_owned().await else {
+            return;
+        };
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_conn(
-            stream,
-            inbox.clone(),
-            filter.clone(),
-            emitter.clone(),
-        ));
+        let (inbox, filter, emitter) = (inbox.clone(), filter.clone(), emitter.clone());
+        tokio::spawn(async move {
+            serve_conn(stream, inbox, filter, emitter).await;
+            drop(permit);
+        });
     }
 }
 
@@ -786,14 +808,22 @@ async fn serve_conn(
         Ok(Hello::Client) => {
             let (tx, rx) = mpsc::unbounded_channel::<Response>();
             tokio::spawn(client_writer(wr, rx));
+            let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PER_CONN));
             loop {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    return;
+                };
                 match read_frame(&mut rd, &mut buf, MAX_FRAME).await {
                     Ok(true) => {}
                     _ => return,
                 }
                 match codec::decode_request(&buf) {
                     Ok(req) => {
-                        if inbox.send(Input::Client(req, tx.clone())).is_err() {
+                        let conn = ClientConn {
+                            tx: tx.clone(),
+                            _permit: permit,
+                        };
+                        if inbox.send(Input::Client(req, conn)).is_err() {
                             return;
                         }
                     }
