@@ -8,3 +8,5 @@
 //!   and a control socket in the run dir.
 //! - [`raft`]: the Raft KV store: the deterministic core, durable log storage, the node runtime,
 //!   the client, and the bench and chaos commands.
+
+pub mod forge;
