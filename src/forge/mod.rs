@@ -3,7 +3,19 @@
 //! # Layout
 //! - [`parser`]: the incremental, smuggling-strict request parser over a reused buffer.
 //! - [`request`] / [`response`]: what handlers receive and return.
+//! - [`router`]: the radix-trie router (`:param`, `*wildcard`, 404, 405 + Allow).
+//! - [`middleware`]: handlers, the onion-model middleware engine, and [`App`].
+//! - [`date`]: HTTP dates.
 //! - [`error`]: typed parse and serve errors.
+pub mod date;
 pub mod error;
+pub mod middleware;
 pub mod parser;
 pub mod request;
+pub mod response;
+pub mod router;
+
+pub use middleware::{App, Handler, Middleware, Next, Wrapped};
+pub use request::{Method, Request, Version};
+pub use response::{Body, BoxFuture, Response};
+pub use router::Router;

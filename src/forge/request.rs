@@ -67,11 +67,6 @@ impl Method {
             .into_iter()
             .find(|m| m.as_str().as_bytes() == token)
     }
-
-    /// A small index for per-method tables.
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
 }
 
 /// The protocol version of a request.
