@@ -5,6 +5,7 @@
 //! - [`request`] / [`response`]: what handlers receive and return.
 //! - [`router`]: the radix-trie router (`:param`, `*wildcard`, 404, 405 + Allow).
 //! - [`middleware`]: handlers, the onion-model middleware engine, and [`App`].
+//! - [`server`]: the tokio server: keep-alive, pipelining, limits, timeouts, graceful shutdown.
 //! - [`date`]: HTTP dates.
 //! - [`error`]: typed parse and serve errors.
 pub mod date;
@@ -14,8 +15,10 @@ pub mod parser;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod server;
 
 pub use middleware::{App, Handler, Middleware, Next, Wrapped};
 pub use request::{Method, Request, Version};
 pub use response::{Body, BoxFuture, Response};
 pub use router::Router;
+pub use server::{Server, ServerConfig};
