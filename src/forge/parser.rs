@@ -378,9 +378,7 @@ fn parse_request_line(line: &[u8], req: &mut Request) -> Result<(), ParseError> 
     let tstart = sp1 + 1;
     req.target = Span::new(tstart, tstart + target.len());
     // origin-form, `*` for OPTIONS, or absolute-form (whose authority we drop).
-    let path_start = if target[0] == b'/' {
-        0
-    } else if target == b"*" && req.method == Method::Options {
+    let path_start = if target[0] == b'/' || (target == b"*" && req.method == Method::Options) {
         0
     } else {
         let lower = target.to_ascii_lowercase();

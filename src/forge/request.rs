@@ -102,7 +102,7 @@ impl Span {
 /// Typed values that middleware attaches to a request (for example verified JWT claims).
 #[derive(Default)]
 pub struct Extensions {
-    map: Option<Box<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
+    map: Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
 }
 
 impl Extensions {

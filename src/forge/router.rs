@@ -156,10 +156,8 @@ impl Node {
         path: &'n str,
         params: &mut Vec<(Arc<str>, &'n str)>,
     ) -> Option<&'n Endpoint> {
-        if path.is_empty() {
-            if let Some(ep) = &self.endpoint {
-                return Some(ep);
-            }
+        if let (true, Some(ep)) = (path.is_empty(), &self.endpoint) {
+            return Some(ep);
         }
         if let Some(first) = path.as_bytes().first() {
             for child in &self.children {
