@@ -6,10 +6,13 @@
 //! - [`router`]: the radix-trie router (`:param`, `*wildcard`, 404, 405 + Allow).
 //! - [`middleware`]: handlers, the onion-model middleware engine, and [`App`].
 //! - [`server`]: the tokio server: keep-alive, pipelining, limits, timeouts, graceful shutdown.
+//! - [`layers`]: shipped middleware (access log, metrics, health, CORS, rate limit, JWT,
+//!   compression, timeout, body limit).
 //! - [`date`]: HTTP dates.
 //! - [`error`]: typed parse and serve errors.
 pub mod date;
 pub mod error;
+pub mod layers;
 pub mod middleware;
 pub mod parser;
 pub mod request;
