@@ -6,6 +6,7 @@
 //! - [`router`]: the radix-trie router (`:param`, `*wildcard`, 404, 405 + Allow).
 //! - [`middleware`]: handlers, the onion-model middleware engine, and [`App`].
 //! - [`server`]: the tokio server: keep-alive, pipelining, limits, timeouts, graceful shutdown.
+//! - [`static_files`]: files with content types, ranges, ETags and 304s, traversal-proof.
 //! - [`layers`]: shipped middleware (access log, metrics, health, CORS, rate limit, JWT,
 //!   compression, timeout, body limit).
 //! - [`date`]: HTTP dates.
@@ -19,6 +20,7 @@ pub mod request;
 pub mod response;
 pub mod router;
 pub mod server;
+pub mod static_files;
 
 pub use middleware::{App, Handler, Middleware, Next, Wrapped};
 pub use request::{Method, Request, Version};
