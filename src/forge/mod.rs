@@ -7,6 +7,8 @@
 //! - [`middleware`]: handlers, the onion-model middleware engine, and [`App`].
 //! - [`server`]: the tokio server: keep-alive, pipelining, limits, timeouts, graceful shutdown.
 //! - [`static_files`]: files with content types, ranges, ETags and 304s, traversal-proof.
+//! - [`websocket`]: RFC 6455 sessions over an upgraded connection.
+//! - [`sse`]: Server-Sent Events with ids, retry and keep-alive comments.
 //! - [`layers`]: shipped middleware (access log, metrics, health, CORS, rate limit, JWT,
 //!   compression, timeout, body limit).
 //! - [`date`]: HTTP dates.
@@ -20,7 +22,9 @@ pub mod request;
 pub mod response;
 pub mod router;
 pub mod server;
+pub mod sse;
 pub mod static_files;
+pub mod websocket;
 
 pub use middleware::{App, Handler, Middleware, Next, Wrapped};
 pub use request::{Method, Request, Version};
