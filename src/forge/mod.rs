@@ -13,6 +13,7 @@
 //!   compression, timeout, body limit).
 //! - [`date`]: HTTP dates.
 //! - [`error`]: typed parse and serve errors.
+mod chunked;
 pub mod date;
 pub mod error;
 pub mod layers;

@@ -12,6 +12,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::chunked::{ChunkState, decode_chunked};
 use super::error::ParseError;
 use super::request::{Extensions, Method, Request, Span, Version};
 
@@ -39,8 +40,6 @@ impl Default for Limits {
     }
 }
 
-/// Longest chunk-size line (size, extensions, CRLF) we accept.
-const MAX_CHUNK_LINE: usize = 1024;
 /// Empty lines tolerated before a request line (RFC 9112 2.2 robustness).
 const MAX_LEADING_CRLF: usize = 4;
 
@@ -65,14 +64,6 @@ enum BodyState {
         data: BytesMut,
         trailers: Vec<(String, String)>,
     },
-}
-
-#[derive(Debug)]
-enum ChunkState {
-    Size,
-    Data(usize),
-    DataCrlf,
-    Trailers { count: usize, bytes: usize },
 }
 
 /// What the head said about framing and persistence.
@@ -272,7 +263,7 @@ fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
-fn trim_ows(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
@@ -328,7 +319,7 @@ pub(crate) fn parse_field_line(
     Ok((0..colon, vstart..vstart + value.len()))
 }
 
-fn trim_ows_start(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows_start(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
@@ -546,160 +537,6 @@ impl TeSummary {
             Err(ParseError::UnsupportedTransferCoding)
         } else {
             Ok(true)
-        }
-    }
-}
-
-/// Advances the chunked decoder over `buf`, appending chunk data to `data` and trailer fields to
-/// `trailers`; `Ok(true)` once the last chunk and the trailer section are consumed.
-fn decode_chunked(
-    state: &mut ChunkState,
-    buf: &mut BytesMut,
-    data: &mut BytesMut,
-    trailers: &mut Vec<(String, String)>,
-    limits: &Limits,
-) -> Result<bool, ParseError> {
-    loop {
-        match state {
-            ChunkState::Size => {
-                let window = &buf[..buf.len().min(MAX_CHUNK_LINE)];
-                let Some(lf) = window.iter().position(|&b| b == b'\n') else {
-                    if buf.len() >= MAX_CHUNK_LINE {
-                        return Err(ParseError::BadChunkSize);
-                    }
-                    return Ok(false);
-                };
-                if lf == 0 || buf[lf - 1] != b'\r' {
-                    return Err(ParseError::BareLf);
-                }
-                let size = parse_chunk_line(&buf[..lf - 1])?;
-                buf.advance(lf + 1);
-                if size == 0 {
-                    *state = ChunkState::Trailers { count: 0, bytes: 0 };
-                    continue;
-                }
-                if data.len() as u64 + size > limits.max_body as u64 {
-                    return Err(ParseError::BodyTooLarge);
-                }
-                data.reserve(size as usize);
-                *state = ChunkState::Data(size as usize);
-            }
-            ChunkState::Data(remaining) => {
-                if buf.is_empty() {
-                    return Ok(false);
-                }
-                let n = (*remaining).min(buf.len());
-                data.extend_from_slice(&buf[..n]);
-                buf.advance(n);
-                *remaining -= n;
-                if *remaining == 0 {
-                    *state = ChunkState::DataCrlf;
-                }
-            }
-            ChunkState::DataCrlf => {
-                match buf.len() {
-                    0 => return Ok(false),
-                    1 if buf[0] == b'\r' => return Ok(false),
-                    _ if buf.starts_with(b"\r\n") => buf.advance(2),
-                    _ => return Err(ParseError::BadChunkTerminator),
-                }
-                *state = ChunkState::Size;
-            }
-            ChunkState::Trailers { count, bytes } => {
-                let Some(lf) = buf.iter().position(|&b| b == b'\n') else {
-                    if *bytes + buf.len() > limits.max_head {
-                        return Err(ParseError::HeadersTooLarge);
-                    }
-                    return Ok(false);
-                };
-                if lf == 0 || buf[lf - 1] != b'\r' {
-                    return Err(ParseError::BareLf);
-                }
-                *bytes += lf + 1;
-                if *bytes > limits.max_head {
-                    return Err(ParseError::HeadersTooLarge);
-                }
-                if lf == 1 {
-                    buf.advance(2);
-                    return Ok(true);
-                }
-                let line = &buf[..lf - 1];
-                let (name, value) = parse_field_line(line)?;
-                *count += 1;
-                if *count > limits.max_headers {
-                    return Err(ParseError::TooManyHeaders);
-                }
-                trailers.push((
-                    String::from_utf8_lossy(&line[name]).to_ascii_lowercase(),
-                    String::from_utf8_lossy(&line[value]).into_owned(),
-                ));
-                buf.advance(lf + 1);
-            }
-        }
-    }
-}
-
-/// Parses `chunk-size [chunk-ext]` (the line without its CRLF).
-fn parse_chunk_line(line: &[u8]) -> Result<u64, ParseError> {
-    if line.contains(&b'\r') {
-        return Err(ParseError::BareCr);
-    }
-    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 || digits > 16 {
-        return Err(ParseError::BadChunkSize);
-    }
-    let size = line[..digits].iter().try_fold(0u64, |acc, &b| {
-        let d = (b as char).to_digit(16).unwrap_or(0) as u64;
-        acc.checked_mul(16)
-            .and_then(|a| a.checked_add(d))
-            .ok_or(ParseError::BadChunkSize)
-    })?;
-    validate_chunk_ext(&line[digits..])?;
-    Ok(size)
-}
-
-/// `chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`.
-fn validate_chunk_ext(mut s: &[u8]) -> Result<(), ParseError> {
-    let bad = ParseError::BadChunkExtension;
-    loop {
-        if s.is_empty() {
-            return Ok(());
-        }
-        match trim_ows_start(s) {
-            [b';', rest @ ..] => s = trim_ows_start(rest),
-            _ => return Err(bad),
-        }
-        let name_len = s.iter().take_while(|&&b| is_tchar(b)).count();
-        if name_len == 0 {
-            return Err(bad);
-        }
-        s = &s[name_len..];
-        let after = trim_ows_start(s);
-        if let [b'=', rest @ ..] = after {
-            s = trim_ows_start(rest);
-            if let [b'"', rest @ ..] = s {
-                s = skip_quoted(rest).ok_or(bad)?;
-            } else {
-                let n = s.iter().take_while(|&&b| is_tchar(b)).count();
-                if n == 0 {
-                    return Err(bad);
-                }
-                s = &s[n..];
-            }
-        }
-    }
-}
-
-/// Skips the rest of a quoted-string (after the opening quote); returns what follows it.
-fn skip_quoted(mut s: &[u8]) -> Option<&[u8]> {
-    loop {
-        match s {
-            [b'"', rest @ ..] => return Some(rest),
-            [b'\\', c, rest @ ..] if *c == b'\t' || *c >= 0x20 && *c != 0x7f => s = rest,
-            [c, rest @ ..] if *c == b'\t' || (*c >= 0x20 && *c != 0x7f && *c != b'\\') => {
-                s = rest;
-            }
-            _ => return None,
         }
     }
 }
