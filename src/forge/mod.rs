@@ -11,10 +11,14 @@
 //! - [`sse`]: Server-Sent Events with ids, retry and keep-alive comments.
 //! - [`layers`]: shipped middleware (access log, metrics, health, CORS, rate limit, JWT,
 //!   compression, timeout, body limit).
+//! - [`tls`]: rustls acceptor from PEM, self-signed certificates for demos.
+//! - [`demo`] / [`cli`]: the demo app and `wirelab forge serve`.
 //! - [`date`]: HTTP dates.
 //! - [`error`]: typed parse and serve errors.
 mod chunked;
+pub mod cli;
 pub mod date;
+pub mod demo;
 pub mod error;
 pub mod layers;
 pub mod middleware;
@@ -25,6 +29,7 @@ pub mod router;
 pub mod server;
 pub mod sse;
 pub mod static_files;
+pub mod tls;
 pub mod websocket;
 
 pub use middleware::{App, Handler, Middleware, Next, Wrapped};
