@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! forge: an HTTP/1.1 server framework on tokio's `TcpListener`.
 //!
 //! # Layout

@@ -261,8 +261,7 @@ pub(crate) fn write_response_head(
 ) -> Framing {
     out.reserve(256);
     out.put_slice(b"HTTP/1.1 ");
-    let mut code = itoa_buf(u64::from(res.status));
-    out.put_slice(code.as_bytes());
+    put_decimal(out, u64::from(res.status));
     out.put_u8(b' ');
     out.put_slice(reason(res.status).as_bytes());
     out.put_slice(b"\r\n");
@@ -294,8 +293,9 @@ pub(crate) fn write_response_head(
             Framing::Chunked => put_field(out, "transfer-encoding", "chunked"),
             Framing::UntilClose => {}
             _ => {
-                code = itoa_buf(res.body.len().unwrap_or(0));
-                put_field(out, "content-length", &code);
+                out.put_slice(b"content-length: ");
+                put_decimal(out, res.body.len().unwrap_or(0));
+                out.put_slice(b"\r\n");
             }
         }
     }
@@ -308,11 +308,8 @@ pub(crate) fn write_response_head(
     }
     out.put_slice(b"\r\n");
     if omit_body {
-        return if matches!(framing, Framing::Done | Framing::FullAfter) {
-            Framing::Done
-        } else {
-            framing
-        };
+        // HEAD: the head describes the body, which is never sent.
+        return Framing::Done;
     }
     if let (Body::Full(b), Framing::Done, false) = (&res.body, framing, bodyless) {
         out.put_slice(b);
@@ -332,8 +329,19 @@ fn put_field(out: &mut BytesMut, name: &str, value: &str) {
     out.put_slice(b"\r\n");
 }
 
-fn itoa_buf(n: u64) -> String {
-    n.to_string()
+/// Writes `n` in decimal without allocating.
+fn put_decimal(out: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
 }
 
 /// The reason phrase of a status code.
@@ -410,6 +418,19 @@ mod tests {
         assert!(!close.contains("content-length"));
         let ka10 = render(&Response::text("x"), Version::Http10, true, false);
         assert!(ka10.contains("connection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn head_of_a_streamed_body_sends_no_body() {
+        let mut res = Response::new(200);
+        res.set_body(Body::Stream {
+            stream: Box::pin(futures::stream::empty()),
+            len: Some(12_345),
+        });
+        let mut out = BytesMut::new();
+        let framing = write_response_head(&res, &mut out, Version::Http11, true, true, "D");
+        assert_eq!(framing, Framing::Done);
+        assert!(String::from_utf8_lossy(&out).contains("content-length: 12345\r\n"));
     }
 
     #[test]

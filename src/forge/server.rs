@@ -25,7 +25,7 @@ use super::date::DateCache;
 use super::error::ServeError;
 use super::middleware::App;
 use super::parser::{Limits, RequestParser};
-use super::request::{Method, Request};
+use super::request::{Method, Request, Version};
 use super::response::{Body, Framing, Io, Response, Upgraded, write_response_head};
 
 /// Tunables of a server.
@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Longest wait between reads of a request body.
     pub body_timeout: Duration,
+    /// Longest a single write may wait on a client that does not read (slow readers).
+    pub write_timeout: Duration,
     /// How long shutdown waits for in-flight requests before cutting connections.
     pub shutdown_grace: Duration,
 }
@@ -53,6 +55,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -205,7 +208,7 @@ impl ConnShared {
                             continue;
                         }
                         Ok(After::Close) => {
-                            let _ = flush(&mut io, &mut out).await;
+                            let _ = flush(&mut io, &mut out, cfg.write_timeout).await;
                             let _ = io.shutdown().await;
                             return;
                         }
@@ -227,10 +230,14 @@ impl ConnShared {
                     return;
                 }
             }
-            if flush(&mut io, &mut out).await.is_err() {
+            if flush(&mut io, &mut out, cfg.write_timeout).await.is_err() {
                 return;
             }
-            if parser.take_continue() && io.write_all(CONTINUE).await.is_err() {
+            if parser.take_continue()
+                && write_timed(&mut io, CONTINUE, cfg.write_timeout)
+                    .await
+                    .is_err()
+            {
                 return;
             }
             let idle = parser.is_idle() && inbuf.is_empty();
@@ -287,28 +294,32 @@ impl ConnShared {
         if res.status() == 101 {
             if let Some(on_upgrade) = res.take_upgrade() {
                 write_response_head(&res, out, version, true, true, date.now());
-                flush(io, out).await?;
+                flush(io, out, self.config.write_timeout).await?;
                 return Ok(After::Upgrade(on_upgrade));
             }
             res = Response::error(500);
+        }
+        if omit_body && version == Version::Http10 && res.body().len().is_none() {
+            // The head says the (unsent) body would run until close.
+            keep_alive = false;
         }
         let framing = write_response_head(&res, out, version, keep_alive, omit_body, date.now());
         match framing {
             Framing::Done => {}
             Framing::FullAfter => {
-                flush(io, out).await?;
+                flush(io, out, self.config.write_timeout).await?;
                 if let Body::Full(b) = res.body() {
-                    io.write_all(b).await?;
+                    write_timed(io, b, self.config.write_timeout).await?;
                 }
             }
             Framing::Sized | Framing::Chunked | Framing::UntilClose => {
-                flush(io, out).await?;
+                flush(io, out, self.config.write_timeout).await?;
                 let complete = self.stream_body(res.take_body(), framing, io).await?;
                 keep_alive &= complete && framing != Framing::UntilClose;
             }
         }
         if out.len() >= OUT_FLUSH_AT {
-            flush(io, out).await?;
+            flush(io, out, self.config.write_timeout).await?;
         }
         Ok(if keep_alive {
             After::KeepAlive
@@ -339,23 +350,23 @@ impl ConnShared {
             if chunk.is_empty() {
                 continue;
             }
+            let limit = self.config.write_timeout;
             if framing == Framing::Chunked {
-                let size = format!("{:X}\r\n", chunk.len());
-                io.write_all(size.as_bytes()).await?;
-                io.write_all(&chunk).await?;
-                io.write_all(b"\r\n").await?;
+                let mut framed = BytesMut::with_capacity(chunk.len() + 20);
+                framed.extend_from_slice(format!("{:X}\r\n", chunk.len()).as_bytes());
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                write_timed(io, &framed, limit).await?;
             } else {
                 let room = len.map_or(u64::MAX, |l| l - sent.min(l));
                 let take = (chunk.len() as u64).min(room) as usize;
-                io.write_all(&chunk[..take]).await?;
+                write_timed(io, &chunk[..take], limit).await?;
             }
             sent += chunk.len() as u64;
-            io.flush().await?;
         }
         if framing == Framing::Chunked {
-            io.write_all(b"0\r\n\r\n").await?;
+            write_timed(io, b"0\r\n\r\n", self.config.write_timeout).await?;
         }
-        io.flush().await?;
         Ok(complete && len.is_none_or(|l| sent == l))
     }
 
@@ -368,27 +379,36 @@ impl ConnShared {
         status: u16,
     ) {
         let res = Response::error(status);
-        write_response_head(
-            &res,
-            out,
-            super::request::Version::Http11,
-            false,
-            false,
-            date.now(),
-        );
-        if flush(io, out).await.is_err() {
+        write_response_head(&res, out, Version::Http11, false, false, date.now());
+        if flush(io, out, self.config.write_timeout).await.is_err() {
             return;
         }
         linger_close(io).await;
     }
 }
 
-async fn flush<S: Io>(io: &mut S, out: &mut BytesMut) -> std::io::Result<()> {
+/// Writes `data` and flushes, failing if the client does not take it within `limit`.
+async fn write_timed<S: Io>(io: &mut S, data: &[u8], limit: Duration) -> std::io::Result<()> {
+    let write = async {
+        io.write_all(data).await?;
+        io.flush().await
+    };
+    match timeout(limit, write).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "client is not reading",
+        )),
+    }
+}
+
+/// Sends the pending responses in `out` in one write.
+async fn flush<S: Io>(io: &mut S, out: &mut BytesMut, limit: Duration) -> std::io::Result<()> {
     if !out.is_empty() {
-        io.write_all(out).await?;
+        write_timed(io, out, limit).await?;
         out.clear();
     }
-    io.flush().await
+    Ok(())
 }
 
 /// Half-closes and discards what the client still sends for a moment, so the error response is
