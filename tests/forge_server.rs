@@ -17,6 +17,12 @@ fn app() -> App {
     r.post("/echo", |r: Request| async move {
         Response::new(200).with_body(r.body().clone())
     });
+    r.get("/panic", |_r: Request| async move {
+        if std::hint::black_box(true) {
+            panic!("handler bug");
+        }
+        Response::text("unreachable")
+    });
     r.get("/n/:n", |r: Request| async move {
         Response::text(r.param("n").unwrap_or("").to_owned())
     });
@@ -205,4 +211,16 @@ async fn graceful_shutdown_drains_in_flight_request_and_refuses_new_ones() {
     srv.stop().await;
     assert_eq!(served.load(Ordering::SeqCst), 1);
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn panicking_handler_gets_500_and_the_server_keeps_serving() {
+    let srv = TestServer::start(app()).await;
+    let res = request(srv.addr, &get("/panic")).await;
+    assert_eq!(
+        (res.status, res.header("connection").as_deref()),
+        (500, Some("close"))
+    );
+    assert_eq!(request(srv.addr, &get("/")).await.status, 200);
+    srv.stop().await;
 }

@@ -78,6 +78,7 @@ pub struct RequestParser {
     limits: Limits,
     state: State,
     continue_pending: bool,
+    leading_empty: usize,
 }
 
 impl RequestParser {
@@ -91,6 +92,7 @@ impl RequestParser {
                 lines: 0,
             },
             continue_pending: false,
+            leading_empty: 0,
         }
     }
 
@@ -214,13 +216,6 @@ impl RequestParser {
         else {
             return Ok(None);
         };
-        if *scanned == 0 {
-            let mut skipped = 0;
-            while buf.starts_with(b"\r\n") && skipped < MAX_LEADING_CRLF {
-                buf.advance(2);
-                skipped += 1;
-            }
-        }
         while let Some(off) = buf[*scanned..].iter().position(|&b| b == b'\n') {
             let lf = *scanned + off;
             if lf == 0 || buf[lf - 1] != b'\r' {
@@ -233,9 +228,21 @@ impl RequestParser {
                 return Err(ParseError::HeadersTooLarge);
             }
             let empty = lf - *line_start == 1;
+            if empty && *lines == 0 {
+                // An empty line before the request line (RFC 9112 2.2): drop it.
+                self.leading_empty += 1;
+                if self.leading_empty > MAX_LEADING_CRLF {
+                    return Err(ParseError::BadRequestLine);
+                }
+                buf.advance(lf + 1);
+                *scanned = 0;
+                *line_start = 0;
+                continue;
+            }
             *scanned = lf + 1;
             *line_start = lf + 1;
-            if empty && *lines > 0 {
+            if empty {
+                self.leading_empty = 0;
                 return Ok(Some(lf + 1));
             }
             *lines += 1;

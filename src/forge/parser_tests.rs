@@ -112,6 +112,20 @@ fn leading_empty_lines_and_absolute_form_are_accepted() {
 }
 
 #[test]
+fn leading_empty_lines_split_across_reads_are_skipped_but_bounded() {
+    let mut p = RequestParser::new(Limits::default());
+    let mut buf = BytesMut::from(&b"\r"[..]);
+    assert!(p.parse(&mut buf).unwrap().is_none());
+    buf.extend_from_slice(b"\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(p.parse(&mut buf).unwrap().unwrap().path(), "/");
+    let e = reject(&format!(
+        "{}GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        "\r\n".repeat(5)
+    ));
+    assert_eq!(e, ParseError::BadRequestLine);
+}
+
+#[test]
 fn identical_content_length_twice_is_still_rejected() {
     let e = reject("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na");
     assert_eq!(e, ParseError::DuplicateContentLength);

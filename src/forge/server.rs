@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures::StreamExt;
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -144,7 +146,7 @@ impl Server {
             let tls = self.tls.clone();
             tracker.spawn(async move {
                 let _permit = permit;
-                gauge.fetch_add(1, Ordering::Relaxed);
+                let _open = OpenConnection::new(gauge);
                 match tls {
                     None => conn.run(tcp).await,
                     Some(acceptor) => {
@@ -154,7 +156,6 @@ impl Server {
                         }
                     }
                 }
-                gauge.fetch_sub(1, Ordering::Relaxed);
             });
         }
         drop(listener);
@@ -167,6 +168,22 @@ impl Server {
             let _ = timeout(Duration::from_secs(1), tracker.wait()).await;
         }
         Ok(())
+    }
+}
+
+/// Counts a connection as open for as long as it lives (even if its task unwinds).
+struct OpenConnection(Arc<AtomicI64>);
+
+impl OpenConnection {
+    fn new(gauge: Arc<AtomicI64>) -> OpenConnection {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(gauge)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -286,8 +303,13 @@ impl ConnShared {
         let omit_body = req.method() == Method::Head;
         let mut keep_alive = req.keep_alive() && !self.shutdown.is_cancelled();
         req.peer = Some(self.peer);
+        // A panicking handler costs its request a 500 and the connection, not the process.
+        let handled = AssertUnwindSafe(self.app.handle(req)).catch_unwind();
         let mut res = tokio::select! {
-            res = self.app.handle(req) => res,
+            res = handled => res.unwrap_or_else(|_| {
+                keep_alive = false;
+                Response::error(500)
+            }),
             _ = self.hard_stop.cancelled() => return Ok(After::Close),
         };
         keep_alive &= !self.shutdown.is_cancelled();

@@ -61,10 +61,15 @@ impl RateLimit {
         // Roll the window forward.
         let elapsed = now.saturating_duration_since(w.start);
         if elapsed >= self.window {
-            let windows = elapsed.as_nanos() / self.window.as_nanos();
-            w.previous = if windows == 1 { w.current } else { 0 };
+            if elapsed < 2 * self.window {
+                w.previous = w.current;
+                w.start += self.window;
+            } else {
+                // Quiet for two windows or more: nothing of the past still weighs.
+                w.previous = 0;
+                w.start = now;
+            }
             w.current = 0;
-            w.start += self.window * windows as u32;
         }
         let frac = now.saturating_duration_since(w.start).as_secs_f64() / self.window.as_secs_f64();
         let estimate = w.previous as f64 * (1.0 - frac) + w.current as f64;
