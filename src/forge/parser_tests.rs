@@ -266,3 +266,45 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Any body, cut into any chunks and delivered in any pieces, decodes to itself.
+    #[test]
+    fn chunked_bodies_round_trip_across_arbitrary_reads(
+        body in proptest::collection::vec(any::<u8>(), 0..2000),
+        cuts in proptest::collection::vec(1usize..300, 1..20),
+        reads in proptest::collection::vec(1usize..64, 1..40),
+    ) {
+        let mut raw = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut rest = &body[..];
+        let mut i = 0;
+        while !rest.is_empty() {
+            let n = cuts[i % cuts.len()].min(rest.len());
+            raw.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+            raw.extend_from_slice(&rest[..n]);
+            raw.extend_from_slice(b"\r\n");
+            rest = &rest[n..];
+            i += 1;
+        }
+        raw.extend_from_slice(b"0\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+        let mut p = RequestParser::new(Limits::default());
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        let mut pos = 0;
+        let mut r = 0;
+        while pos < raw.len() {
+            let n = reads[r % reads.len()].min(raw.len() - pos);
+            buf.extend_from_slice(&raw[pos..pos + n]);
+            pos += n;
+            r += 1;
+            while let Some(req) = p.parse(&mut buf).unwrap() {
+                got.push(req);
+            }
+        }
+        prop_assert_eq!(got.len(), 2);
+        prop_assert_eq!(got[0].body().as_ref(), &body[..]);
+        prop_assert_eq!(got[1].path(), "/next");
+    }
+}
