@@ -224,3 +224,30 @@ async fn panicking_handler_gets_500_and_the_server_keeps_serving() {
     assert_eq!(request(srv.addr, &get("/")).await.status, 200);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_cuts_requests_that_outlive_the_grace_period() {
+    let mut r = Router::new();
+    let entered = Arc::new(Notify::new());
+    let e = entered.clone();
+    r.get("/forever", move |_r: Request| {
+        let e = e.clone();
+        async move {
+            e.notify_one();
+            std::future::pending::<()>().await;
+            Response::text("never")
+        }
+    });
+    let cfg = ServerConfig {
+        shutdown_grace: Duration::from_millis(200),
+        ..ServerConfig::default()
+    };
+    let srv = TestServer::start_cfg(App::new(r), cfg).await;
+    let mut c = Client::connect(srv.addr).await;
+    c.send(get("/forever").as_bytes()).await;
+    entered.notified().await;
+    let started = std::time::Instant::now();
+    srv.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(c.is_closed().await);
+}
