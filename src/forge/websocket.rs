@@ -126,7 +126,8 @@ pub struct WebSocket {
     buf: BytesMut,
     config: WsConfig,
     shutdown: CancellationToken,
-    fragments: Option<(u8, BytesMut)>,
+    /// A fragmented message in progress: opcode, data, and how much of it is known-valid UTF-8.
+    fragments: Option<(u8, BytesMut, usize)>,
     close_sent: bool,
     finished: bool,
     going_away: bool,
@@ -205,7 +206,7 @@ impl WebSocket {
             }
             0xA => Ok(None),
             0x0 => {
-                let Some((opcode, mut data)) = self.fragments.take() else {
+                let Some((opcode, mut data, mut checked)) = self.fragments.take() else {
                     return Err(proto);
                 };
                 if data.len() + f.payload.len() > self.config.max_message {
@@ -215,7 +216,10 @@ impl WebSocket {
                 if f.fin {
                     return message(opcode, data).map(Some);
                 }
-                self.fragments = Some((opcode, data));
+                if opcode == 0x1 {
+                    checked = check_utf8_prefix(&data, checked)?;
+                }
+                self.fragments = Some((opcode, data, checked));
                 Ok(None)
             }
             0x1 | 0x2 => {
@@ -225,7 +229,12 @@ impl WebSocket {
                 if f.fin {
                     return message(f.opcode, f.payload).map(Some);
                 }
-                self.fragments = Some((f.opcode, f.payload));
+                let checked = if f.opcode == 0x1 {
+                    check_utf8_prefix(&f.payload, 0)?
+                } else {
+                    0
+                };
+                self.fragments = Some((f.opcode, f.payload, checked));
                 Ok(None)
             }
             _ => Err(proto),
@@ -405,6 +414,18 @@ fn message(opcode: u8, data: BytesMut) -> Result<Message, WsError> {
             .map_err(|_| WsError::Protocol(close_code::INVALID_DATA))
     } else {
         Ok(Message::Binary(data.freeze()))
+    }
+}
+
+/// Fails fast on text fragments: validates `data[from..]`, allowing only an incomplete sequence
+/// at the very end; returns how far the data is known valid.
+fn check_utf8_prefix(data: &[u8], from: usize) -> Result<usize, WsError> {
+    // `from` is where the last check stopped: at a char boundary, before any incomplete tail.
+    let start = from.min(data.len());
+    match std::str::from_utf8(&data[start..]) {
+        Ok(_) => Ok(data.len()),
+        Err(e) if e.error_len().is_none() => Ok(start + e.valid_up_to()),
+        Err(_) => Err(WsError::Protocol(close_code::INVALID_DATA)),
     }
 }
 

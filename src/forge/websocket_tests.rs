@@ -109,6 +109,10 @@ async fn text_binary_and_fragmented_messages_echo() {
         .unwrap();
     assert_eq!(server_frame(&mut c).await, (2, vec![0, 1, 2]));
     // Fragmented, with a ping in the middle (answered at once).
+    // A multi-byte character split across fragments is fine.
+    c.write_all(&client_frame(false, 1, &[0xC3])).await.unwrap();
+    c.write_all(&client_frame(true, 0, &[0xA9])).await.unwrap();
+    assert_eq!(server_frame(&mut c).await, (1, "é".as_bytes().to_vec()));
     c.write_all(&client_frame(false, 1, b"frag")).await.unwrap();
     c.write_all(&client_frame(true, 9, b"p")).await.unwrap();
     c.write_all(&client_frame(false, 0, b"men")).await.unwrap();
@@ -155,6 +159,9 @@ async fn protocol_violations_close_with_the_right_code() {
     invalid_utf8 = client_frame(false, 1, &[0xE2, 0x82]);
     let tail = client_frame(true, 0, &[0x28]);
     assert_eq!(violation(&[invalid_utf8, tail], cfg).await.0, 1007);
+    // Fail fast: a bad first fragment closes before the message ends.
+    let bad_first = client_frame(false, 1, &[b'o', b'k', 0xFF]);
+    assert_eq!(violation(&[bad_first], cfg).await.0, 1007);
     let unmasked = vec![0x81, 0x02, b'h', b'i'];
     assert_eq!(violation(&[unmasked], cfg).await.0, 1002);
     assert_eq!(violation(&[client_frame(true, 0, b"x")], cfg).await.0, 1002);
