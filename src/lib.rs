@@ -8,5 +8,7 @@
 //!   and a control socket in the run dir.
 //! - [`raft`]: the Raft KV store: the deterministic core, durable log storage, the node runtime,
 //!   the client, and the bench and chaos commands.
+//! - [`forge`]: the HTTP/1.1 framework (strict parser, radix router, middleware, static files,
+//!   WebSocket, SSE, TLS) behind every node's HTTP face and `wirelab forge serve`.
 
 pub mod forge;
