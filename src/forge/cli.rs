@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -113,7 +114,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         access_log: !args.quiet,
         tick: Duration::from_secs(1),
     };
-    let (app, metrics) = demo_app(&opts)?;
+    let (app, metrics) = demo_app(&opts).with_context(|| match &args.root {
+        Some(root) => format!("cannot serve --root {}", root.display()),
+        None => "cannot build the demo app".to_owned(),
+    })?;
     let config = ServerConfig {
         max_connections: args.max_connections,
         shutdown_grace: Duration::from_secs(args.grace),
@@ -124,7 +128,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_connection_gauge(metrics.connection_gauge());
     if args.tls {
         let (cert, key) = match (&args.cert, &args.key) {
-            (Some(c), Some(k)) => (std::fs::read(c)?, std::fs::read(k)?),
+            (Some(c), Some(k)) => (
+                std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
+                std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
+            ),
             _ => {
                 let (c, k) = tls::self_signed(&["localhost", "127.0.0.1"])?;
                 (c.into_bytes(), k.into_bytes())
@@ -132,7 +139,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         server = server.with_tls(tls::acceptor_from_pem(&cert, &key)?);
     }
-    let listener = TcpListener::bind(args.addr).await?;
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let scheme = if args.tls { "https" } else { "http" };
     println!("forge listening on {scheme}://{}", listener.local_addr()?);
     println!("demo token for /secret: {}", demo_token(&secret));
