@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::demo::{DemoOptions, demo_app, demo_token};
+use super::demo::{DemoOptions, bare_app, demo_app, demo_token};
 use super::server::{Server, ServerConfig};
 use super::tls;
 
@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// Do not log each request to stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Serve only `GET /` → `hello`, with no middleware: the benchmark baseline.
+    #[arg(long, conflicts_with_all = ["root", "quiet"])]
+    pub bare: bool,
     /// Most concurrent connections.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
@@ -114,7 +117,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         access_log: !args.quiet,
         tick: Duration::from_secs(1),
     };
-    let (app, metrics) = demo_app(&opts).with_context(|| match &args.root {
+    let (app, metrics) = if args.bare {
+        Ok((bare_app(), super::layers::Metrics::new()))
+    } else {
+        demo_app(&opts)
+    }
+    .with_context(|| match &args.root {
         Some(root) => format!("cannot serve --root {}", root.display()),
         None => "cannot build the demo app".to_owned(),
     })?;

@@ -131,6 +131,13 @@ fn ticker(req: &Request, every: Duration) -> Response {
     sse::stream(events, Duration::from_secs(15))
 }
 
+/// Only `GET /` → `hello`, no middleware: what `wirelab forge serve --bare` benchmarks.
+pub fn bare_app() -> App {
+    let mut r = Router::new();
+    r.get("/", |_r: Request| async { Response::text("hello") });
+    App::new(r)
+}
+
 /// A demo token for `/secret`, valid for an hour.
 pub fn demo_token(secret: &[u8]) -> String {
     let now = SystemTime::now()
