@@ -248,6 +248,40 @@ async fn shutdown_cuts_requests_that_outlive_the_grace_period() {
     entered.notified().await;
     let started = std::time::Instant::now();
     srv.stop().await;
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(c.is_closed().await);
+}
+
+#[tokio::test]
+async fn client_that_never_reads_is_dropped_after_the_write_timeout() {
+    let cfg = ServerConfig {
+        write_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    let srv = TestServer::start_cfg(app(), cfg).await;
+    let stream = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    let (_read_half, mut write_half) = stream.into_split();
+    // Pipeline requests forever without reading a byte of the responses.
+    let flood = tokio::spawn(async move {
+        let batch = get("/").repeat(1000);
+        for _ in 0..2000 {
+            if tokio::io::AsyncWriteExt::write_all(&mut write_half, batch.as_bytes())
+                .await
+                .is_err()
+            {
+                return true;
+            }
+        }
+        false
+    });
+    let cut = tokio::time::timeout(Duration::from_secs(20), flood)
+        .await
+        .expect("server kept a non-reading client forever")
+        .unwrap();
+    assert!(cut, "server never pushed back");
+    srv.stop().await;
 }

@@ -239,6 +239,16 @@ impl Router {
         self.route(Method::Post, pattern, handler)
     }
 
+    /// Shorthand for a PUT route.
+    pub fn put(&mut self, pattern: &str, handler: impl Handler) -> &mut Router {
+        self.route(Method::Put, pattern, handler)
+    }
+
+    /// Shorthand for a DELETE route.
+    pub fn delete(&mut self, pattern: &str, handler: impl Handler) -> &mut Router {
+        self.route(Method::Delete, pattern, handler)
+    }
+
     /// Finds the handler for `req`, filling its path parameters and matched route.
     pub fn resolve(&self, req: &mut Request) -> Resolved {
         let mut raw = Vec::new();
