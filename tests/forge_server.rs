@@ -23,6 +23,9 @@ fn app() -> App {
         }
         Response::text("unreachable")
     });
+    r.get("/bye", |_r: Request| async {
+        Response::text("bye").with_header("connection", "close")
+    });
     r.get("/n/:n", |r: Request| async move {
         Response::text(r.param("n").unwrap_or("").to_owned())
     });
@@ -78,6 +81,17 @@ async fn connection_close_is_honoured() {
     let mut c = Client::connect(srv.addr).await;
     c.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .await;
+    let res = c.read_response().await.unwrap();
+    assert_eq!(res.header("connection").as_deref(), Some("close"));
+    assert!(c.is_closed().await);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn handler_can_ask_to_close_the_connection() {
+    let srv = TestServer::start(app()).await;
+    let mut c = Client::connect(srv.addr).await;
+    c.send(get("/bye").as_bytes()).await;
     let res = c.read_response().await.unwrap();
     assert_eq!(res.header("connection").as_deref(), Some("close"));
     assert!(c.is_closed().await);

@@ -259,6 +259,11 @@ impl Router {
             .and_then(|p| std::str::from_utf8(p).ok())
             .filter(|p| !p.is_empty())
             .unwrap_or("/");
+        if path == "*" && req.method() == Method::Options {
+            // `OPTIONS *` asks about the server, not a resource.
+            let all: Vec<&str> = Method::ALL.into_iter().map(Method::as_str).collect();
+            return Resolved::Options(all.join(", "));
+        }
         let Some(ep) = self.root.lookup(path, &mut raw) else {
             return Resolved::NotFound;
         };

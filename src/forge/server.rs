@@ -312,7 +312,10 @@ impl ConnShared {
             }),
             _ = self.hard_stop.cancelled() => return Ok(After::Close),
         };
-        keep_alive &= !self.shutdown.is_cancelled();
+        keep_alive &= !self.shutdown.is_cancelled()
+            && !res
+                .header("connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         if res.status() == 101 {
             if let Some(on_upgrade) = res.take_upgrade() {
                 write_response_head(&res, out, version, true, true, date.now());
