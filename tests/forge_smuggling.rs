@@ -18,32 +18,142 @@ fn corpus() -> Vec<(&'static str, String, u16)> {
     let line = |l: &str| format!("{l}\r\n{H}\r\n");
     vec![
         // CL.TE / TE.CL: both framings present.
-        ("cl_te", post("Content-Length: 6\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\nG"), 400),
-        ("te_cl", post("Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", "5c\r\nGPOST / HTTP/1.1\r\n\r\n0\r\n\r\n"), 400),
-        ("cl_te_lowercase", post("content-length: 4\r\ntransfer-encoding: chunked\r\n", "0\r\n\r\n"), 400),
-        ("te_cl_zero", post("Transfer-Encoding: chunked\r\nContent-Length: 0\r\n", "0\r\n\r\n"), 400),
-        ("te_identity_cl", post("Transfer-Encoding: identity\r\nContent-Length: 1\r\n", "a"), 400),
+        (
+            "cl_te",
+            post(
+                "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n",
+                "0\r\n\r\nG",
+            ),
+            400,
+        ),
+        (
+            "te_cl",
+            post(
+                "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n",
+                "5c\r\nGPOST / HTTP/1.1\r\n\r\n0\r\n\r\n",
+            ),
+            400,
+        ),
+        (
+            "cl_te_lowercase",
+            post(
+                "content-length: 4\r\ntransfer-encoding: chunked\r\n",
+                "0\r\n\r\n",
+            ),
+            400,
+        ),
+        (
+            "te_cl_zero",
+            post(
+                "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n",
+                "0\r\n\r\n",
+            ),
+            400,
+        ),
+        (
+            "te_identity_cl",
+            post("Transfer-Encoding: identity\r\nContent-Length: 1\r\n", "a"),
+            400,
+        ),
         // TE.TE obfuscations.
-        ("te_space_before_colon", post("Transfer-Encoding : chunked\r\n", "0\r\n\r\n"), 400),
-        ("te_tab_before_colon", post("Transfer-Encoding\t: chunked\r\n", "0\r\n\r\n"), 400),
-        ("te_xchunked", post("Transfer-Encoding: xchunked\r\n", "0\r\n\r\n"), 400),
-        ("te_chunked_identity", post("Transfer-Encoding: chunked, identity\r\n", "0\r\n\r\n"), 400),
-        ("te_identity_chunked", post("Transfer-Encoding: identity, chunked\r\n", "0\r\n\r\n"), 501),
-        ("te_gzip", post("Transfer-Encoding: gzip\r\n", "0\r\n\r\n"), 400),
-        ("te_gzip_chunked", post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"), 501),
-        ("te_twice", post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), 400),
-        ("te_then_identity", post("Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", "0\r\n\r\n"), 400),
-        ("te_folded", post("Transfer-Encoding:\r\n chunked\r\n", "0\r\n\r\n"), 400),
-        ("te_quoted", post("Transfer-Encoding: \"chunked\"\r\n", "0\r\n\r\n"), 400),
-        ("te_trailing_semicolon", post("Transfer-Encoding: chunked;\r\n", "0\r\n\r\n"), 400),
-        ("te_vertical_tab", post("Transfer-Encoding: chunked\x0b\r\n", "0\r\n\r\n"), 400),
-        ("te_nul", post("Transfer-Encoding: chunked\0\r\n", "0\r\n\r\n"), 400),
-        ("te_leading_comma", post("Transfer-Encoding: , chunked\r\n", "0\r\n\r\n"), 400),
+        (
+            "te_space_before_colon",
+            post("Transfer-Encoding : chunked\r\n", "0\r\n\r\n"),
+            400,
+        ),
+        (
+            "te_tab_before_colon",
+            post("Transfer-Encoding\t: chunked\r\n", "0\r\n\r\n"),
+            400,
+        ),
+        (
+            "te_xchunked",
+            post("Transfer-Encoding: xchunked\r\n", "0\r\n\r\n"),
+            400,
+        ),
+        (
+            "te_chunked_identity",
+            post("Transfer-Encoding: chunked, identity\r\n", "0\r\n\r\n"),
+            400,
+        ),
+        (
+            "te_identity_chunked",
+            post("Transfer-Encoding: identity, chunked\r\n", "0\r\n\r\n"),
+            501,
+        ),
+        (
+            "te_gzip",
+            post("Transfer-Encoding: gzip\r\n", "0\r\n\r\n"),
+            400,
+        ),
+        (
+            "te_gzip_chunked",
+            post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"),
+            501,
+        ),
+        (
+            "te_twice",
+            post(
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+                "0\r\n\r\n",
+            ),
+            400,
+        ),
+        (
+            "te_then_identity",
+            post(
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n",
+                "0\r\n\r\n",
+            ),
+            400,
+        ),
+        (
+            "te_folded",
+            post("Transfer-Encoding:\r\n chunked\r\n", "0\r\n\r\n"),
+            400,
+        ),
+        (
+            "te_quoted",
+            post("Transfer-Encoding: \"chunked\"\r\n", "0\r\n\r\n"),
+            400,
+        ),
+        (
+            "te_trailing_semicolon",
+            post("Transfer-Encoding: chunked;\r\n", "0\r\n\r\n"),
+            400,
+        ),
+        (
+            "te_vertical_tab",
+            post("Transfer-Encoding: chunked\x0b\r\n", "0\r\n\r\n"),
+            400,
+        ),
+        (
+            "te_nul",
+            post("Transfer-Encoding: chunked\0\r\n", "0\r\n\r\n"),
+            400,
+        ),
+        (
+            "te_leading_comma",
+            post("Transfer-Encoding: , chunked\r\n", "0\r\n\r\n"),
+            400,
+        ),
         ("te_empty", post("Transfer-Encoding: \r\n", ""), 400),
-        ("te_http10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".into(), 400),
+        (
+            "te_http10",
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".into(),
+            400,
+        ),
         // Content-Length forms.
-        ("cl_duplicate_same", post("Content-Length: 1\r\nContent-Length: 1\r\n", "a"), 400),
-        ("cl_duplicate_diff", post("Content-Length: 1\r\nContent-Length: 2\r\n", "ab"), 400),
+        (
+            "cl_duplicate_same",
+            post("Content-Length: 1\r\nContent-Length: 1\r\n", "a"),
+            400,
+        ),
+        (
+            "cl_duplicate_diff",
+            post("Content-Length: 1\r\nContent-Length: 2\r\n", "ab"),
+            400,
+        ),
         ("cl_list", post("Content-Length: 1, 1\r\n", "a"), 400),
         ("cl_plus", post("Content-Length: +1\r\n", "a"), 400),
         ("cl_negative", post("Content-Length: -1\r\n", ""), 400),
@@ -51,12 +161,32 @@ fn corpus() -> Vec<(&'static str, String, u16)> {
         ("cl_inner_space", post("Content-Length: 1 0\r\n", "a"), 400),
         ("cl_empty", post("Content-Length: \r\n", ""), 400),
         ("cl_float", post("Content-Length: 1.0\r\n", "a"), 400),
-        ("cl_overflow", post("Content-Length: 18446744073709551616\r\n", ""), 400),
-        ("cl_space_before_colon", post("Content-Length : 1\r\n", "a"), 400),
-        ("cl_too_large", post("Content-Length: 999999999\r\n", ""), 413),
+        (
+            "cl_overflow",
+            post("Content-Length: 18446744073709551616\r\n", ""),
+            400,
+        ),
+        (
+            "cl_space_before_colon",
+            post("Content-Length : 1\r\n", "a"),
+            400,
+        ),
+        (
+            "cl_too_large",
+            post("Content-Length: 999999999\r\n", ""),
+            413,
+        ),
         // Line endings and control characters.
-        ("bare_lf_request_line", format!("GET / HTTP/1.1\n{H}\r\n"), 400),
-        ("bare_lf_everywhere", "GET / HTTP/1.1\nHost: t\n\n".into(), 400),
+        (
+            "bare_lf_request_line",
+            format!("GET / HTTP/1.1\n{H}\r\n"),
+            400,
+        ),
+        (
+            "bare_lf_everywhere",
+            "GET / HTTP/1.1\nHost: t\n\n".into(),
+            400,
+        ),
         ("bare_cr_in_value", get("X-A: a\rb\r\n"), 400),
         ("bare_cr_before_crlf", get("X-A: a\r\r\n"), 400),
         ("bare_cr_in_target", line("GET /a\rb HTTP/1.1"), 400),
@@ -70,7 +200,11 @@ fn corpus() -> Vec<(&'static str, String, u16)> {
         ("header_no_colon", get("NoColon\r\n"), 400),
         ("header_empty_name", get(": v\r\n"), 400),
         ("header_space_in_name", get("X Y: v\r\n"), 400),
-        ("header_host_space_colon", "GET / HTTP/1.1\r\nHost : t\r\n\r\n".into(), 400),
+        (
+            "header_host_space_colon",
+            "GET / HTTP/1.1\r\nHost : t\r\n\r\n".into(),
+            400,
+        ),
         ("header_utf8_name", get("X-\u{e9}: v\r\n"), 400),
         // Request line.
         ("double_space", line("GET  / HTTP/1.1"), 400),
@@ -91,32 +225,92 @@ fn corpus() -> Vec<(&'static str, String, u16)> {
         ("ftp_absolute_form", line("GET ftp://t/ HTTP/1.1"), 400),
         ("missing_host", "GET / HTTP/1.1\r\n\r\n".into(), 400),
         ("duplicate_host", get("Host: u\r\n"), 400),
-        ("host_with_path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n".into(), 400),
-        ("host_with_userinfo", "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n".into(), 400),
+        (
+            "host_with_path",
+            "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n".into(),
+            400,
+        ),
+        (
+            "host_with_userinfo",
+            "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n".into(),
+            400,
+        ),
         ("expect_unknown", get("Expect: 200-ok\r\n"), 417),
         // Limits.
-        ("overlong_request_line", line(&format!("GET /{} HTTP/1.1", "a".repeat(9000))), 414),
+        (
+            "overlong_request_line",
+            line(&format!("GET /{} HTTP/1.1", "a".repeat(9000))),
+            414,
+        ),
         ("too_many_headers", get(&"X-A: b\r\n".repeat(101)), 431),
-        ("huge_header", get(&format!("X-A: {}\r\n", "b".repeat(40_000))), 431),
+        (
+            "huge_header",
+            get(&format!("X-A: {}\r\n", "b".repeat(40_000))),
+            431,
+        ),
         // Chunked bodies.
         ("chunk_size_not_hex", chunked("zz\r\n"), 400),
-        ("chunk_size_negative", chunked("-5\r\nhello\r\n0\r\n\r\n"), 400),
-        ("chunk_size_overlong", chunked("00000000000000001\r\na\r\n0\r\n\r\n"), 400),
+        (
+            "chunk_size_negative",
+            chunked("-5\r\nhello\r\n0\r\n\r\n"),
+            400,
+        ),
+        (
+            "chunk_size_overlong",
+            chunked("00000000000000001\r\na\r\n0\r\n\r\n"),
+            400,
+        ),
         ("chunk_size_huge", chunked("FFFFFFFFFFFFFFFF\r\n"), 413),
         ("chunk_size_0x", chunked("0x5\r\nhello\r\n0\r\n\r\n"), 400),
-        ("chunk_size_trailing_space", chunked("5 \r\nhello\r\n0\r\n\r\n"), 400),
-        ("chunk_size_leading_space", chunked(" 5\r\nhello\r\n0\r\n\r\n"), 400),
+        (
+            "chunk_size_trailing_space",
+            chunked("5 \r\nhello\r\n0\r\n\r\n"),
+            400,
+        ),
+        (
+            "chunk_size_leading_space",
+            chunked(" 5\r\nhello\r\n0\r\n\r\n"),
+            400,
+        ),
         ("chunk_size_empty", chunked("\r\nhello\r\n0\r\n\r\n"), 400),
-        ("chunk_ext_no_name", chunked("5;=v\r\nhello\r\n0\r\n\r\n"), 400),
-        ("chunk_ext_bare_cr", chunked("5;a\rb\r\nhello\r\n0\r\n\r\n"), 400),
-        ("chunk_ext_unterminated_quote", chunked("5;a=\"x\r\nhello\r\n0\r\n\r\n"), 400),
-        ("chunk_ext_bad_char", chunked("5;a=b,c\r\nhello\r\n0\r\n\r\n"), 400),
-        ("chunk_data_too_long", chunked("3\r\nabcdef\r\n0\r\n\r\n"), 400),
+        (
+            "chunk_ext_no_name",
+            chunked("5;=v\r\nhello\r\n0\r\n\r\n"),
+            400,
+        ),
+        (
+            "chunk_ext_bare_cr",
+            chunked("5;a\rb\r\nhello\r\n0\r\n\r\n"),
+            400,
+        ),
+        (
+            "chunk_ext_unterminated_quote",
+            chunked("5;a=\"x\r\nhello\r\n0\r\n\r\n"),
+            400,
+        ),
+        (
+            "chunk_ext_bad_char",
+            chunked("5;a=b,c\r\nhello\r\n0\r\n\r\n"),
+            400,
+        ),
+        (
+            "chunk_data_too_long",
+            chunked("3\r\nabcdef\r\n0\r\n\r\n"),
+            400,
+        ),
         ("chunk_bare_lf_size", chunked("5\nhello\r\n0\r\n\r\n"), 400),
-        ("chunk_bare_lf_after_data", chunked("5\r\nhello\n0\r\n\r\n"), 400),
+        (
+            "chunk_bare_lf_after_data",
+            chunked("5\r\nhello\n0\r\n\r\n"),
+            400,
+        ),
         ("trailer_obs_fold", chunked("0\r\nX: a\r\n b\r\n\r\n"), 400),
         ("trailer_no_colon", chunked("0\r\nbroken\r\n\r\n"), 400),
-        ("trailer_space_before_colon", chunked("0\r\nX : a\r\n\r\n"), 400),
+        (
+            "trailer_space_before_colon",
+            chunked("0\r\nX : a\r\n\r\n"),
+            400,
+        ),
     ]
 }
 
@@ -159,7 +353,11 @@ async fn every_malformed_request_gets_its_status_closes_and_reaches_no_handler()
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "a malformed request reached a handler");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "a malformed request reached a handler"
+    );
     srv.stop().await;
 }
 
@@ -192,7 +390,9 @@ async fn valid_variants_next_to_the_corpus_are_accepted() {
         format!("POST / HTTP/1.1\r\n{H}Content-Length:  1 \r\n\r\na"),
         format!("\r\nGET / HTTP/1.1\r\n{H}\r\n"),
         format!("GET http://t/ HTTP/1.1\r\n{H}\r\n"),
-        format!("POST / HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n1;a=b;c=\"d e\"\r\na\r\n0\r\nT: v\r\n\r\n"),
+        format!(
+            "POST / HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n1;a=b;c=\"d e\"\r\na\r\n0\r\nT: v\r\n\r\n"
+        ),
     ] {
         let mut c = Client::connect(srv.addr).await;
         c.send(raw.as_bytes()).await;
