@@ -22,6 +22,12 @@ pub enum Command {
         #[command(subcommand)]
         verb: RaftVerb,
     },
+    /// forge, the HTTP/1.1 framework: serve the demo app.
+    Forge {
+        /// The verb.
+        #[command(subcommand)]
+        verb: crate::forge::cli::ForgeVerb,
+    },
     /// Check a recorded history for linearizability.
     Check(CheckArgs),
     /// The wirelab shell: interactive, a script FILE [ARGS], or -c COMMAND [NAME ARGS].

@@ -11,8 +11,10 @@
 //! - [`cli`]: the command-line definitions.
 //! - [`raft`]: the Raft KV store: the deterministic core, durable log storage, the node runtime,
 //!   the client, and the bench and chaos commands.
+//! - [`forge`]: the HTTP/1.1 framework (strict parser, radix router, middleware, static files,
+//!   WebSocket, SSE, TLS) behind `wirelab forge serve`.
 //! - [`labs`]: clusters hosted by this process and the shell's lab builtins (`raft`, `labs`,
-//!   `logs`).
+//!   `logs`, `scenario`).
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
 //!   command language of the product, extended with lab builtins.
 
@@ -20,6 +22,7 @@ pub mod check;
 pub mod check_cli;
 pub mod cli;
 pub mod cluster;
+pub mod forge;
 pub mod labs;
 pub mod raft;
 pub mod shell;

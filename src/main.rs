@@ -36,6 +36,7 @@ fn main() {
         }
         Some(Command::Raft { verb }) => wirelab::raft::cli::run(verb),
         Some(Command::Check(args)) => wirelab::check_cli::run(args),
+        Some(Command::Forge { verb }) => wirelab::forge::cli::run(verb),
         Some(Command::Shell(args)) => {
             let host = wirelab::labs::LabHost::global().clone();
             let code = wirelab::shell::run_cli_with(

@@ -1,0 +1,186 @@
+//! `wirelab forge …`: the command-line face of forge. [`ForgeVerb`] is a clap subcommand enum
+//! the top-level CLI embeds as `Forge { #[command(subcommand)] verb: ForgeVerb }`; [`run`]
+//! executes one, [`run_cli`] parses and executes standalone arguments.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::demo::{DemoOptions, bare_app, demo_app, demo_token};
+use super::server::{Server, ServerConfig};
+use super::tls;
+
+/// The forge verbs.
+#[derive(Debug, Subcommand)]
+pub enum ForgeVerb {
+    /// Serve the demo app (hello, echo, static files, WebSocket, SSE, JWT, metrics).
+    Serve(ServeArgs),
+}
+
+/// Options of `wirelab forge serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the real address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Directory served under /static/.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Serve HTTPS (a self-signed certificate unless --cert and --key are given).
+    #[arg(long)]
+    pub tls: bool,
+    /// PEM certificate chain for --tls.
+    #[arg(long, requires = "tls", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key for --tls.
+    #[arg(long, requires = "tls", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// HS256 secret for /secret (else $WIRELAB_FORGE_JWT_SECRET, else random per run).
+    #[arg(long)]
+    pub jwt_secret: Option<String>,
+    /// Do not log each request to stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Serve only `GET /` → `hello`, with no middleware: the benchmark baseline.
+    #[arg(long, conflicts_with_all = ["root", "quiet"])]
+    pub bare: bool,
+    /// Most concurrent connections.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds to let in-flight requests finish on shutdown.
+    #[arg(long, default_value_t = 10)]
+    pub grace: u64,
+}
+
+/// Standalone parser for `forge <verb> …` (used by [`run_cli`]).
+#[derive(Debug, Parser)]
+#[command(name = "forge", about = "forge: the HTTP/1.1 framework")]
+struct ForgeCli {
+    #[command(subcommand)]
+    verb: ForgeVerb,
+}
+
+/// Parses `args` (program name first, then the verb) and runs it; returns the exit code.
+pub fn run_cli<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    match ForgeCli::try_parse_from(args) {
+        Ok(cli) => run(cli.verb),
+        Err(e) => {
+            let _ = e.print();
+            e.exit_code()
+        }
+    }
+}
+
+/// Runs one verb to completion; returns the exit code.
+pub fn run(verb: ForgeVerb) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wirelab forge: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let result = match verb {
+        ForgeVerb::Serve(args) => runtime.block_on(serve(args)),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("wirelab forge: {e:#}");
+            1
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let from_env = std::env::var("WIRELAB_FORGE_JWT_SECRET").ok();
+    let secret = match args.jwt_secret.as_ref().or(from_env.as_ref()) {
+        Some(s) => s.as_bytes().to_vec(),
+        None => rand::random::<[u8; 32]>().to_vec(),
+    };
+    let opts = DemoOptions {
+        root: args.root.clone(),
+        jwt_secret: secret.clone(),
+        access_log: !args.quiet,
+        tick: Duration::from_secs(1),
+    };
+    let (app, metrics) = if args.bare {
+        Ok((bare_app(), super::layers::Metrics::new()))
+    } else {
+        demo_app(&opts)
+    }
+    .with_context(|| match &args.root {
+        Some(root) => format!("cannot serve --root {}", root.display()),
+        None => "cannot build the demo app".to_owned(),
+    })?;
+    let config = ServerConfig {
+        max_connections: args.max_connections,
+        shutdown_grace: Duration::from_secs(args.grace),
+        ..ServerConfig::default()
+    };
+    let mut server = Server::new(app)
+        .with_config(config)
+        .with_connection_gauge(metrics.connection_gauge());
+    if args.tls {
+        let (cert, key) = match (&args.cert, &args.key) {
+            (Some(c), Some(k)) => (
+                std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
+                std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
+            ),
+            _ => {
+                let (c, k) = tls::self_signed(&["localhost", "127.0.0.1"])?;
+                (c.into_bytes(), k.into_bytes())
+            }
+        };
+        server = server.with_tls(tls::acceptor_from_pem(&cert, &key)?);
+    }
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let scheme = if args.tls { "https" } else { "http" };
+    println!("forge listening on {scheme}://{}", listener.local_addr()?);
+    println!("demo token for /secret: {}", demo_token(&secret));
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    server.serve(listener, shutdown).await?;
+    eprintln!("forge stopped");
+    Ok(())
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM.
+async fn cancel_on_signal(token: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("forge: shutting down, draining in-flight requests");
+    token.cancel();
+}

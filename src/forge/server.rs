@@ -1,0 +1,462 @@
+//! The server: accepts on a tokio `TcpListener` (optionally through TLS), bounds concurrent
+//! connections with a semaphore, and runs one task per connection that reads into a reused
+//! buffer, parses pipelined requests in order, and batches their responses into as few writes as
+//! it can. Slow clients meet the header timeout (slowloris), idle keep-alive connections the idle
+//! timeout. Shutdown is a `CancellationToken` passed in: the listener stops, idle connections
+//! close, in-flight requests finish (answered with `Connection: close`) within the grace period,
+//! and whatever is left after it is cut.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::date::DateCache;
+use super::error::ServeError;
+use super::middleware::App;
+use super::parser::{Limits, RequestParser};
+use super::request::{Method, Request, Version};
+use super::response::{Body, Framing, Io, Response, Upgraded, write_response_head};
+
+/// Tunables of a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Parser limits (request line, headers, body).
+    pub limits: Limits,
+    /// Most connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time allowed for a whole request head once its first byte arrived (slowloris guard).
+    pub header_timeout: Duration,
+    /// Time an idle keep-alive connection is kept open waiting for the next request.
+    pub idle_timeout: Duration,
+    /// Longest wait between reads of a request body.
+    pub body_timeout: Duration,
+    /// Longest a single write may wait on a client that does not read (slow readers).
+    pub write_timeout: Duration,
+    /// How long shutdown waits for in-flight requests before cutting connections.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            limits: Limits::default(),
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An HTTP/1.1 server for one [`App`].
+pub struct Server {
+    app: Arc<App>,
+    config: Arc<ServerConfig>,
+    tls: Option<TlsAcceptor>,
+    open_connections: Arc<AtomicI64>,
+}
+
+impl Server {
+    /// A server for `app` with default settings.
+    pub fn new(app: App) -> Server {
+        Server {
+            app: Arc::new(app),
+            config: Arc::new(ServerConfig::default()),
+            tls: None,
+            open_connections: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    /// Replaces the settings.
+    pub fn with_config(mut self, config: ServerConfig) -> Server {
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// Serves TLS through `acceptor` instead of plain TCP.
+    pub fn with_tls(mut self, acceptor: TlsAcceptor) -> Server {
+        self.tls = Some(acceptor);
+        self
+    }
+
+    /// Uses `gauge` as the open-connection count (share it with the metrics middleware).
+    pub fn with_connection_gauge(mut self, gauge: Arc<AtomicI64>) -> Server {
+        self.open_connections = gauge;
+        self
+    }
+
+    /// The live count of open connections.
+    pub fn connection_gauge(&self) -> Arc<AtomicI64> {
+        self.open_connections.clone()
+    }
+
+    /// Accepts and serves connections until `shutdown` is cancelled, then drains in-flight
+    /// requests for at most the configured grace period.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), ServeError> {
+        let tracker = TaskTracker::new();
+        let hard_stop = CancellationToken::new();
+        let slots = Arc::new(Semaphore::new(self.config.max_connections.max(1)));
+        loop {
+            let permit = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                p = slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let (tcp, peer) = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(_) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = tcp.set_nodelay(true);
+            let conn = ConnShared {
+                app: self.app.clone(),
+                config: self.config.clone(),
+                shutdown: shutdown.clone(),
+                hard_stop: hard_stop.clone(),
+                peer,
+            };
+            let gauge = self.open_connections.clone();
+            let tls = self.tls.clone();
+            tracker.spawn(async move {
+                let _permit = permit;
+                let _open = OpenConnection::new(gauge);
+                match tls {
+                    None => conn.run(tcp).await,
+                    Some(acceptor) => {
+                        let handshake = timeout(conn.config.header_timeout, acceptor.accept(tcp));
+                        if let Ok(Ok(stream)) = handshake.await {
+                            conn.run(stream).await;
+                        }
+                    }
+                }
+            });
+        }
+        drop(listener);
+        tracker.close();
+        if timeout(self.config.shutdown_grace, tracker.wait())
+            .await
+            .is_err()
+        {
+            hard_stop.cancel();
+            let _ = timeout(Duration::from_secs(1), tracker.wait()).await;
+        }
+        Ok(())
+    }
+}
+
+/// Counts a connection as open for as long as it lives (even if its task unwinds).
+struct OpenConnection(Arc<AtomicI64>);
+
+impl OpenConnection {
+    fn new(gauge: Arc<AtomicI64>) -> OpenConnection {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(gauge)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What one connection task shares with the server.
+struct ConnShared {
+    app: Arc<App>,
+    config: Arc<ServerConfig>,
+    shutdown: CancellationToken,
+    hard_stop: CancellationToken,
+    peer: SocketAddr,
+}
+
+/// Flush pending pipelined responses once they reach this size.
+const OUT_FLUSH_AT: usize = 64 * 1024;
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+enum After {
+    KeepAlive,
+    Close,
+    Upgrade(super::response::UpgradeFn),
+}
+
+impl ConnShared {
+    async fn run<S: Io + 'static>(self, mut io: S) {
+        let cfg = &self.config;
+        let mut parser = RequestParser::new(cfg.limits);
+        let mut inbuf = BytesMut::with_capacity(8 * 1024);
+        let mut out = BytesMut::with_capacity(8 * 1024);
+        let mut date = DateCache::default();
+        let mut idle_since = Instant::now();
+        let mut head_started: Option<Instant> = None;
+        loop {
+            match parser.parse(&mut inbuf) {
+                Ok(Some(req)) => {
+                    head_started = None;
+                    match self.respond(req, &mut io, &mut out, &mut date).await {
+                        Ok(After::KeepAlive) => {
+                            idle_since = Instant::now();
+                            continue;
+                        }
+                        Ok(After::Close) => {
+                            let _ = flush(&mut io, &mut out, cfg.write_timeout).await;
+                            let _ = io.shutdown().await;
+                            return;
+                        }
+                        Ok(After::Upgrade(on_upgrade)) => {
+                            on_upgrade(Upgraded {
+                                io: Box::new(io),
+                                read_buf: inbuf,
+                                shutdown: self.shutdown.clone(),
+                            })
+                            .await;
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.reject(&mut io, &mut out, &mut date, e.status()).await;
+                    return;
+                }
+            }
+            if flush(&mut io, &mut out, cfg.write_timeout).await.is_err() {
+                return;
+            }
+            if parser.take_continue()
+                && write_timed(&mut io, CONTINUE, cfg.write_timeout)
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            let idle = parser.is_idle() && inbuf.is_empty();
+            if idle && self.shutdown.is_cancelled() {
+                return;
+            }
+            if !idle && !parser.in_body() && head_started.is_none() {
+                head_started = Some(Instant::now());
+            }
+            let deadline = if parser.in_body() {
+                Instant::now() + cfg.body_timeout
+            } else if let Some(start) = head_started {
+                start + cfg.header_timeout
+            } else {
+                idle_since + cfg.idle_timeout
+            };
+            if inbuf.capacity() - inbuf.len() < 2048 {
+                inbuf.reserve(8 * 1024);
+            }
+            let read = tokio::select! {
+                r = timeout_at(deadline, io.read_buf(&mut inbuf)) => r,
+                _ = self.shutdown.cancelled(), if idle => return,
+                _ = self.hard_stop.cancelled() => return,
+            };
+            match read {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(_)) => {}
+                Err(_elapsed) if idle => return,
+                Err(_elapsed) => {
+                    self.reject(&mut io, &mut out, &mut date, 408).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs one request through the app and serializes its response.
+    async fn respond<S: Io>(
+        &self,
+        mut req: Request,
+        io: &mut S,
+        out: &mut BytesMut,
+        date: &mut DateCache,
+    ) -> std::io::Result<After> {
+        let version = req.version();
+        let omit_body = req.method() == Method::Head;
+        let mut keep_alive = req.keep_alive() && !self.shutdown.is_cancelled();
+        req.peer = Some(self.peer);
+        // A panicking handler costs its request a 500 and the connection, not the process.
+        let handled = AssertUnwindSafe(self.app.handle(req)).catch_unwind();
+        let mut res = tokio::select! {
+            res = handled => res.unwrap_or_else(|_| {
+                keep_alive = false;
+                Response::error(500)
+            }),
+            _ = self.hard_stop.cancelled() => return Ok(After::Close),
+        };
+        keep_alive &= !self.shutdown.is_cancelled()
+            && !res
+                .header("connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        if res.status() == 101 {
+            if let Some(on_upgrade) = res.take_upgrade() {
+                write_response_head(&res, out, version, true, true, date.now());
+                flush(io, out, self.config.write_timeout).await?;
+                return Ok(After::Upgrade(on_upgrade));
+            }
+            res = Response::error(500);
+        }
+        if omit_body && version == Version::Http10 && res.body().len().is_none() {
+            // The head says the (unsent) body would run until close.
+            keep_alive = false;
+        }
+        let framing = write_response_head(&res, out, version, keep_alive, omit_body, date.now());
+        match framing {
+            Framing::Done => {}
+            Framing::FullAfter => {
+                flush(io, out, self.config.write_timeout).await?;
+                if let Body::Full(b) = res.body() {
+                    write_timed(io, b, self.config.write_timeout).await?;
+                }
+            }
+            Framing::Sized | Framing::Chunked | Framing::UntilClose => {
+                flush(io, out, self.config.write_timeout).await?;
+                let complete = self.stream_body(res.take_body(), framing, io).await?;
+                keep_alive &= complete && framing != Framing::UntilClose;
+            }
+        }
+        if out.len() >= OUT_FLUSH_AT {
+            flush(io, out, self.config.write_timeout).await?;
+        }
+        Ok(if keep_alive {
+            After::KeepAlive
+        } else {
+            After::Close
+        })
+    }
+
+    /// Writes a streamed body; `Ok(false)` if it ended early (shutdown or a short stream), after
+    /// which the connection must close.
+    async fn stream_body<S: Io>(
+        &self,
+        body: Body,
+        framing: Framing,
+        io: &mut S,
+    ) -> std::io::Result<bool> {
+        let Body::Stream { mut stream, len } = body else {
+            return Ok(true);
+        };
+        let mut sent: u64 = 0;
+        let mut complete = true;
+        loop {
+            let next = tokio::select! {
+                c = stream.next() => c,
+                _ = self.shutdown.cancelled() => { complete = false; None }
+            };
+            let Some(chunk) = next else { break };
+            if chunk.is_empty() {
+                continue;
+            }
+            let limit = self.config.write_timeout;
+            if framing == Framing::Chunked {
+                let mut framed = BytesMut::with_capacity(chunk.len() + 20);
+                framed.extend_from_slice(format!("{:X}\r\n", chunk.len()).as_bytes());
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                write_timed(io, &framed, limit).await?;
+            } else {
+                let room = len.map_or(u64::MAX, |l| l - sent.min(l));
+                let take = (chunk.len() as u64).min(room) as usize;
+                write_timed(io, &chunk[..take], limit).await?;
+            }
+            sent += chunk.len() as u64;
+        }
+        if framing == Framing::Chunked {
+            write_timed(io, b"0\r\n\r\n", self.config.write_timeout).await?;
+        }
+        Ok(complete && len.is_none_or(|l| sent == l))
+    }
+
+    /// Answers a request we refuse to parse further and closes without resetting the peer.
+    async fn reject<S: Io>(
+        &self,
+        io: &mut S,
+        out: &mut BytesMut,
+        date: &mut DateCache,
+        status: u16,
+    ) {
+        let res = Response::error(status);
+        write_response_head(&res, out, Version::Http11, false, false, date.now());
+        if flush(io, out, self.config.write_timeout).await.is_err() {
+            return;
+        }
+        linger_close(io).await;
+    }
+}
+
+/// Writes `data` and flushes, failing if the client does not take it within `limit`.
+async fn write_timed<S: Io>(io: &mut S, data: &[u8], limit: Duration) -> std::io::Result<()> {
+    let write = async {
+        io.write_all(data).await?;
+        io.flush().await
+    };
+    match timeout(limit, write).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "client is not reading",
+        )),
+    }
+}
+
+/// Sends the pending responses in `out` in one write.
+async fn flush<S: Io>(io: &mut S, out: &mut BytesMut, limit: Duration) -> std::io::Result<()> {
+    if !out.is_empty() {
+        write_timed(io, out, limit).await?;
+        out.clear();
+    }
+    Ok(())
+}
+
+/// Half-closes and discards what the client still sends for a moment, so the error response is
+/// not lost to a TCP reset caused by unread data.
+async fn linger_close<S: Io>(io: &mut S) {
+    let _ = io.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_millis(500);
+    let mut drained = 0usize;
+    while drained < 256 * 1024 {
+        match timeout_at(deadline, io.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => drained += n,
+            _ => break,
+        }
+    }
+}
+
+/// Binds `addr` and serves `app` until `shutdown` is cancelled (a convenience for tools).
+pub async fn bind_and_serve(
+    addr: SocketAddr,
+    server: Server,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(addr).await?;
+    server.serve(listener, shutdown).await
+}
