@@ -216,6 +216,12 @@ pub struct RaftNodeArgs {
     /// Members: `1=ADDR,2=ADDR,…`.
     #[arg(long)]
     pub peers: String,
+    /// HTTP gateway address (KV over HTTP, /status, /metrics, /healthz).
+    #[arg(long)]
+    pub http: Option<std::net::SocketAddr>,
+    /// Every member's HTTP gateway: `1=ADDR,2=ADDR,…` (for redirects to the leader).
+    #[arg(long)]
+    pub http_peers: Option<String>,
     /// Logical clock period.
     #[arg(long, default_value_t = 10)]
     pub tick_ms: u64,

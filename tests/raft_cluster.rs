@@ -294,7 +294,7 @@ fn port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let cfg = wirelab::raft::lab::LabConfig::builtin().unwrap();
-    let specs = wirelab::raft::lab::node_specs(&cfg, &[addr]);
+    let specs = wirelab::raft::lab::node_specs(&cfg, &[addr], &[]);
     let sup =
         wirelab::cluster::Supervisor::launch_with_exe("raft", dir.path(), specs, exe()).unwrap();
     let err = sup
@@ -312,7 +312,7 @@ fn data_dir_that_is_not_a_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = wirelab::raft::lab::LabConfig::builtin().unwrap();
     let addrs = wirelab::cluster::free_loopback_addrs(1).unwrap();
-    let specs = wirelab::raft::lab::node_specs(&cfg, &addrs);
+    let specs = wirelab::raft::lab::node_specs(&cfg, &addrs, &[]);
     let sup =
         wirelab::cluster::Supervisor::launch_with_exe("raft", dir.path(), specs, exe()).unwrap();
     // Replace the data dir with a plain file and restart on it.

@@ -87,14 +87,20 @@ impl LabConfig {
     }
 }
 
-/// Node specs for `n` nodes on the given addresses.
-pub fn node_specs(cfg: &LabConfig, addrs: &[SocketAddr]) -> Vec<NodeSpec> {
-    let peers = addrs
+fn member_list(addrs: &[SocketAddr]) -> String {
+    addrs
         .iter()
         .enumerate()
         .map(|(i, a)| format!("{}={a}", i + 1))
         .collect::<Vec<_>>()
-        .join(",");
+        .join(",")
+}
+
+/// Node specs for nodes on the given addresses (node `i + 1` on `addrs[i]`), each with an HTTP
+/// gateway on `http[i]` when `http` has an address for it.
+pub fn node_specs(cfg: &LabConfig, addrs: &[SocketAddr], http: &[SocketAddr]) -> Vec<NodeSpec> {
+    let peers = member_list(addrs);
+    let http_peers = member_list(http);
     addrs
         .iter()
         .enumerate()
@@ -102,24 +108,37 @@ pub fn node_specs(cfg: &LabConfig, addrs: &[SocketAddr]) -> Vec<NodeSpec> {
             id: i as u64 + 1,
             role: cfg.lab.role.clone(),
             addr: addr.to_string(),
-            args: vec![
-                "--listen".into(),
-                addr.to_string(),
-                "--peers".into(),
-                peers.clone(),
-                "--tick-ms".into(),
-                cfg.timing.tick_ms.to_string(),
-                "--election-ms".into(),
-                cfg.timing.election_ms.to_string(),
-                "--heartbeat-ms".into(),
-                cfg.timing.heartbeat_ms.to_string(),
-                "--snapshot-entries".into(),
-                cfg.log.snapshot_entries.to_string(),
-                "--max-append-entries".into(),
-                cfg.log.max_append_entries.to_string(),
-                "--max-inflight".into(),
-                cfg.log.max_inflight.to_string(),
-            ],
+            args: http
+                .get(i)
+                .map(|h| {
+                    vec![
+                        "--http".into(),
+                        h.to_string(),
+                        "--http-peers".into(),
+                        http_peers.clone(),
+                    ]
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .chain([
+                    "--listen".into(),
+                    addr.to_string(),
+                    "--peers".into(),
+                    peers.clone(),
+                    "--tick-ms".into(),
+                    cfg.timing.tick_ms.to_string(),
+                    "--election-ms".into(),
+                    cfg.timing.election_ms.to_string(),
+                    "--heartbeat-ms".into(),
+                    cfg.timing.heartbeat_ms.to_string(),
+                    "--snapshot-entries".into(),
+                    cfg.log.snapshot_entries.to_string(),
+                    "--max-append-entries".into(),
+                    cfg.log.max_append_entries.to_string(),
+                    "--max-inflight".into(),
+                    cfg.log.max_inflight.to_string(),
+                ])
+                .collect(),
         })
         .collect()
 }
@@ -132,17 +151,41 @@ pub fn launch(
     run_dir: &Path,
     exe: Option<std::path::PathBuf>,
 ) -> Result<Supervisor, SupervisorError> {
-    let addrs: Vec<SocketAddr> = match cluster::rundir::read_cluster_file(run_dir) {
-        Ok(cf) if cf.lab == "raft" && !cf.nodes.is_empty() => cf
-            .nodes
-            .iter()
-            .map(|n| n.addr.parse())
-            .collect::<Result<_, _>>()
-            .map_err(|e| SupervisorError::Io(format!("bad address in cluster.json: {e}")))?,
-        _ => cluster::free_loopback_addrs(nodes)
-            .map_err(|e| SupervisorError::Io(format!("cannot allocate ports: {e}")))?,
+    let bad = |e: std::net::AddrParseError| {
+        SupervisorError::Io(format!("bad address in cluster.json: {e}"))
     };
-    let specs = node_specs(cfg, &addrs);
+    let (addrs, http): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        match cluster::rundir::read_cluster_file(run_dir) {
+            Ok(cf) if cf.lab == "raft" && !cf.nodes.is_empty() => {
+                let addrs = cf
+                    .nodes
+                    .iter()
+                    .map(|n| n.addr.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(bad)?;
+                let http = cf
+                    .nodes
+                    .iter()
+                    .filter_map(|n| n.http.as_ref().map(|h| h.parse()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(bad)?;
+                // A run from before gateways existed (or with some missing) gets fresh ones.
+                let http = if http.len() == cf.nodes.len() {
+                    http
+                } else {
+                    cluster::free_loopback_addrs(cf.nodes.len())
+                        .map_err(|e| SupervisorError::Io(format!("cannot allocate ports: {e}")))?
+                };
+                (addrs, http)
+            }
+            _ => {
+                let mut all = cluster::free_loopback_addrs(nodes * 2)
+                    .map_err(|e| SupervisorError::Io(format!("cannot allocate ports: {e}")))?;
+                let http = all.split_off(nodes);
+                (all, http)
+            }
+        };
+    let specs = node_specs(cfg, &addrs, &http);
     match exe {
         Some(exe) => Supervisor::launch_with_exe("raft", run_dir, specs, exe),
         None => Supervisor::launch("raft", run_dir, specs),
@@ -162,12 +205,15 @@ mod tests {
             "127.0.0.1:1".parse().unwrap(),
             "127.0.0.1:2".parse().unwrap(),
         ];
-        let specs = node_specs(&cfg, &addrs);
+        let http: Vec<SocketAddr> = vec![
+            "127.0.0.1:3".parse().unwrap(),
+            "127.0.0.1:4".parse().unwrap(),
+        ];
+        let specs = node_specs(&cfg, &addrs, &http);
         assert_eq!(specs.len(), 2);
-        assert!(
-            specs[1]
-                .args
-                .contains(&"1=127.0.0.1:1,2=127.0.0.1:2".to_string())
-        );
+        let has = |i: usize, s: &str| specs[i].args.iter().any(|a| a == s);
+        assert!(has(1, "1=127.0.0.1:1,2=127.0.0.1:2"));
+        assert!(has(1, "127.0.0.1:4"));
+        assert!(has(0, "1=127.0.0.1:3,2=127.0.0.1:4"));
     }
 }

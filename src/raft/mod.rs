@@ -13,6 +13,8 @@
 //! - [`codec`]: the binary protocol between peers and with clients.
 //! - [`kv`]: the replicated state machine with exactly-once client sessions.
 //! - [`node`]: the node process: event loop, storage thread, peer and client connections.
+//! - [`gateway`]: each node's HTTP face through [`crate::forge`]: KV over HTTP with 307s to
+//!   the leader, `/status`, `/metrics`, `/healthz`.
 //! - [`client`]: leader discovery, retries with the same request id, unknown outcomes.
 //! - [`sim`]: a deterministic simulated cluster (lossy, reordering network; slow disks;
 //!   crashes) that checks the Raft safety properties; the core's tests run on it.
@@ -25,6 +27,7 @@ pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod core;
+pub mod gateway;
 pub mod kv;
 pub mod lab;
 pub mod message;

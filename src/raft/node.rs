@@ -52,6 +52,10 @@ pub struct NodeArgs {
     pub listen: SocketAddr,
     /// Every member's address, this node included.
     pub peers: Vec<(NodeId, SocketAddr)>,
+    /// Address of this node's HTTP gateway, if it has one.
+    pub http: Option<SocketAddr>,
+    /// Every member's HTTP gateway address (for redirects to the leader).
+    pub http_peers: Vec<(NodeId, SocketAddr)>,
     /// Logical clock period.
     pub tick_ms: u64,
     /// Minimum election timeout.
@@ -91,9 +95,9 @@ const MAX_CLIENT_CONNS: usize = 4096;
 
 /// Where to send a request's answer, holding one of its connection's in-flight permits until
 /// the answer is sent (or the request is dropped).
-struct ClientConn {
-    tx: mpsc::UnboundedSender<Response>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+pub(super) struct ClientConn {
+    pub(super) tx: mpsc::UnboundedSender<Response>,
+    pub(super) _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl ClientConn {
@@ -102,14 +106,14 @@ impl ClientConn {
     }
 }
 
-enum Input {
+pub(super) enum Input {
     Peer(NodeId, Message),
     Client(Request, ClientConn),
     Persisted(Persisted),
     Control(ControlCommand),
 }
 
-struct Persisted {
+pub(super) struct Persisted {
     last: Option<(Index, Term)>,
     messages: Vec<Envelope>,
 }
@@ -247,9 +251,39 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
     let storage_tx = spawn_storage_thread(storage, inbox_tx.clone(), emitter.clone())
         .map_err(|e| format!("cannot start storage thread: {e}"))?;
 
+    let shared_state = Arc::new(std::sync::Mutex::new(Map::new()));
+    if let Some(http) = args.http {
+        let listener = TcpListener::bind(http)
+            .await
+            .map_err(|e| format!("cannot listen for HTTP on {http}: {e}"))?;
+        let gw = super::gateway::Gateway {
+            inbox: inbox_tx.clone(),
+            http_peers: Arc::new(
+                args.http_peers
+                    .iter()
+                    .map(|(id, a)| (*id, a.to_string()))
+                    .collect(),
+            ),
+            state: shared_state.clone(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(4096)),
+        };
+        let (app, metrics) = super::gateway::app(gw);
+        let server =
+            crate::forge::Server::new(app).with_connection_gauge(metrics.connection_gauge());
+        let em = emitter.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server
+                .serve(listener, tokio_util::sync::CancellationToken::new())
+                .await
+            {
+                em.log("error", format!("HTTP gateway stopped: {e}"));
+            }
+        });
+    }
+
     emitter.emit(&NodeEvent::Ready {
         addr: args.listen.to_string(),
-        http: None,
+        http: args.http.map(|a| a.to_string()),
     });
 
     let mut node = NodeLoop {
@@ -267,6 +301,7 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
         last_snapshot_index: 0,
         last_applied_term: 0,
         last_state: Value::Null,
+        shared_state,
         last_state_at: Instant::now(),
         writes_applied: 0,
         reads_served: 0,
@@ -312,6 +347,7 @@ struct NodeLoop {
     last_snapshot_index: Index,
     last_applied_term: Term,
     last_state: Value,
+    shared_state: Arc<std::sync::Mutex<Map<String, Value>>>,
     last_state_at: Instant,
     writes_applied: u64,
     reads_served: u64,
@@ -630,6 +666,10 @@ impl NodeLoop {
                 },
             );
         }
+        if let Ok(mut shared) = self.shared_state.lock() {
+            shared.clone_from(&fields);
+            shared.insert("id".into(), json!(self.args.id));
+        }
         self.emitter.emit(&NodeEvent::State { fields });
     }
 }
@@ -945,11 +985,20 @@ pub fn run_cli(a: crate::cli::RaftNodeArgs) -> i32 {
         });
         return 2;
     }
+    let http_peers = match a.http_peers.as_deref().map(parse_peers).transpose() {
+        Ok(p) => p.unwrap_or_default(),
+        Err(e) => {
+            Emitter::new().emit(&NodeEvent::Fatal { msg: e });
+            return 2;
+        }
+    };
     let args = NodeArgs {
         id: a.id,
         data_dir: a.data_dir,
         listen: a.listen,
         peers,
+        http: a.http,
+        http_peers,
         tick_ms: a.tick_ms,
         election_ms: a.election_ms,
         heartbeat_ms: a.heartbeat_ms,
