@@ -60,6 +60,7 @@ fn setup_job_control(sh: &mut Shell) {
         let _ = setpgid(me, me);
     }
     let _ = tcsetpgrp(borrow(tty), me);
+    sh.shell_tmodes = nix::sys::termios::tcgetattr(borrow(tty)).ok();
     sh.tty_fd = Some(tty);
     sh.opts.monitor = true;
 }

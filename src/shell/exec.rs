@@ -498,6 +498,12 @@ impl Shell {
                 r
             }
             Lookup::External => {
+                if !in_child && self.can_spawn_directly() {
+                    let text = super::display::simple_text(sc);
+                    if let Some(st) = self.spawn_external(&argv, &assigns, &sc.redirects, &text) {
+                        return Ok(st);
+                    }
+                }
                 let redirs = sc.redirects.clone();
                 let run = move |sh: &mut Shell| -> i32 {
                     if sh.apply_redirects(&redirs, false).is_err() {

@@ -11,7 +11,8 @@
 //!   quote removal; `arith.rs` evaluates `$(( ))`; `pattern.rs` matches `case`/`#`/glob patterns.
 //! - `exec.rs`: walks the tree (lists, pipelines, compound commands, functions, `set -e/-x`);
 //!   `process.rs`: fork/exec, redirections, process groups, waits, command substitution;
-//!   `sys.rs`: raw fd system calls; `display.rs`: commands back to text for job reports.
+//!   `spawn.rs`: the posix_spawn fast path for plain foreground commands; `sys.rs`: raw fd
+//!   system calls; `display.rs`: commands back to text for job reports.
 //! - `jobs.rs`: the job table and job ids; `traps.rs`: `trap` and signal dispositions.
 //! - `state.rs`: variables, options, the [`Shell`] struct; `input.rs`: line sources (stdin is
 //!   read one byte at a time so `read` in a piped script sees the script's next lines).
@@ -45,6 +46,7 @@ pub mod lexer;
 pub mod parser;
 pub mod pattern;
 pub mod process;
+pub mod spawn;
 pub mod state;
 pub mod sys;
 pub mod traps;

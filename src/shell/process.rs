@@ -270,9 +270,11 @@ impl Shell {
     /// Waits for a foreground job; gives the terminal back; reports a stop. Returns the status.
     pub fn wait_foreground(&mut self, id: usize) -> i32 {
         let monitor = self.opts.monitor && !self.in_subshell;
-        let saved_modes = self
-            .tty_fd
-            .and_then(|t| nix::sys::termios::tcgetattr(borrow_fd(t)).ok());
+        // The shell's own terminal modes, restored after any job, even one killed by a signal.
+        let saved_modes = self.shell_tmodes.clone().or_else(|| {
+            self.tty_fd
+                .and_then(|t| nix::sys::termios::tcgetattr(borrow_fd(t)).ok())
+        });
         loop {
             let Some(job) = self.jobs.get(id) else {
                 return 0;
@@ -303,6 +305,12 @@ impl Shell {
             }
         }
         if monitor && let Some(tty) = self.tty_fd {
+            if let Some(j) = self.jobs.get_mut(id)
+                && matches!(j.state(), ProcState::Stopped(_))
+            {
+                // Remember the stopped job's modes so `fg` can give them back.
+                j.tmodes = nix::sys::termios::tcgetattr(borrow_fd(tty)).ok();
+            }
             let _ = tcsetpgrp(borrow_fd(tty), getpgrp());
             if let Some(m) = &saved_modes {
                 let _ = nix::sys::termios::tcsetattr(
