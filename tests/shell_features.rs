@@ -212,3 +212,13 @@ fn waited_jobs_are_forgotten() {
     let out = sh("sleep 0 & wait; jobs; echo end");
     assert_eq!(out.stdout, "end\n");
 }
+
+#[test]
+fn runaway_eval_and_dot_recursion_is_stopped() {
+    let out = sh("x='eval \"$x\"'; eval \"$x\"; echo unreachable");
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("nesting too deep"), "{}", out.stderr);
+    let out = sh("echo '. ./self.sh' > self.sh; . ./self.sh; echo unreachable");
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("nesting too deep"), "{}", out.stderr);
+}

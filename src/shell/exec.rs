@@ -75,8 +75,14 @@ impl Shell {
 
     /// `eval`: runs a string in the current shell.
     pub fn eval_string(&mut self, s: &str) -> Status {
+        if self.source_depth >= MAX_FUNC_DEPTH / 4 {
+            self.error("eval: nesting too deep");
+            return Err(self.fatal(2));
+        }
         let line = self.lineno;
+        self.source_depth += 1;
         let r = self.run_source(Box::new(StrSource::new(s)));
+        self.source_depth -= 1;
         self.lineno = line;
         r
     }

@@ -32,6 +32,8 @@
 //! [`run_cli_with`] takes the providers for the `wirelab shell` command; the dashboard can hold
 //! its own [`Shell`] and call [`Shell::eval_string`].
 
+#![deny(missing_docs)]
+
 pub mod arith;
 pub mod ast;
 pub mod builtins;

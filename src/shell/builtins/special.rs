@@ -50,6 +50,10 @@ pub fn dot(sh: &mut Shell, argv: &[String]) -> Status {
         return Err(sh.fatal(2));
     };
     let text = String::from_utf8_lossy(&text).into_owned();
+    if sh.source_depth >= crate::shell::state::MAX_FUNC_DEPTH / 4 {
+        sh.error(&format!("{}: nesting too deep", argv[0]));
+        return Err(sh.fatal(2));
+    }
     // Like dash, extra operands of `.` do not replace the positional parameters.
     sh.source_depth += 1;
     let line = sh.lineno;
