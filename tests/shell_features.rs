@@ -222,3 +222,17 @@ fn runaway_eval_and_dot_recursion_is_stopped() {
     assert_eq!(out.status, 2);
     assert!(out.stderr.contains("nesting too deep"), "{}", out.stderr);
 }
+
+#[test]
+fn interactive_flag_without_a_terminal_uses_the_plain_reader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_in(
+        dir.path(),
+        wirelab(),
+        &["shell", "-i"],
+        Some("echo hi\nif true\nthen echo two; fi\n"),
+    );
+    assert_eq!(out.stdout, "hi\ntwo\n");
+    assert!(out.stderr.contains("$ "), "{:?}", out.stderr);
+    assert!(out.stderr.contains("> "), "{:?}", out.stderr);
+}

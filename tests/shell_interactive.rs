@@ -15,13 +15,17 @@ struct Tmux {
 
 impl Tmux {
     fn start(name: &str) -> Option<Tmux> {
+        Tmux::start_with(name, "xterm-256color")
+    }
+
+    fn start_with(name: &str, term: &str) -> Option<Tmux> {
         if !common::require_tool("tmux") {
             return None;
         }
         let home = tempfile::tempdir().expect("tempdir");
         let socket = format!("wl-{name}-{}", std::process::id());
         let cmd = format!(
-            "env -i PATH=/usr/bin:/bin HOME={h} XDG_DATA_HOME={h}/data TERM=xterm-256color {bin} shell",
+            "env -i PATH=/usr/bin:/bin HOME={h} XDG_DATA_HOME={h}/data TERM={term} {bin} shell",
             h = home.path().display(),
             bin = common::wirelab()
         );
@@ -51,9 +55,16 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output();
+        self.capture(false)
+    }
+
+    /// The screen, with colour escapes when `escapes`.
+    fn capture(&self, escapes: bool) -> String {
+        let mut args = vec!["-L", self.socket.as_str(), "capture-pane", "-p"];
+        if escapes {
+            args.push("-e");
+        }
+        let out = Command::new("tmux").args(&args).output();
         out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default()
     }
@@ -214,4 +225,49 @@ fn tab_completes_builtins_and_history_persists() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn finished_background_jobs_are_reported_before_the_next_prompt() {
+    let Some(t) = Tmux::start("report") else {
+        return;
+    };
+    t.keys(&["sleep 0.1 &", "Enter"]);
+    t.wait_for("[1] ");
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["Enter"]);
+    t.wait_for("Done");
+    t.wait_for("sleep 0.1");
+}
+
+#[test]
+fn highlighting_marks_unknown_commands_red_and_known_ones_green() {
+    let Some(t) = Tmux::start("highlight") else {
+        return;
+    };
+    t.keys(&["nosuchcmd_zz"]);
+    let s = t.wait_for("nosuchcmd_zz");
+    let s2 = t.capture(true);
+    assert!(
+        s2.contains("31m") || s2.contains("91m"),
+        "no red in {s2:?} ({s})"
+    );
+    t.keys(&["C-u", "echo"]);
+    t.wait_for("$ echo");
+    let s3 = t.capture(true);
+    assert!(
+        s3.contains("32m") || s3.contains("92m"),
+        "no green in {s3:?}"
+    );
+}
+
+#[test]
+fn dumb_terminal_gets_the_plain_line_reader_with_ps2() {
+    let Some(t) = Tmux::start_with("dumb", "dumb") else {
+        return;
+    };
+    t.keys(&["if true", "Enter"]);
+    t.wait_for("\n>");
+    t.keys(&["then echo plain-ok; fi", "Enter"]);
+    t.wait_for("plain-ok\n");
 }
