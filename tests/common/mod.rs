@@ -87,7 +87,22 @@ pub fn wait_with_deadline(mut child: Child, deadline: Duration) -> Outcome {
 
 /// Runs `program args…` in `dir` with stdin from `/dev/null` (or `stdin` when given).
 pub fn run_in(dir: &Path, program: &str, args: &[&str], stdin: Option<&str>) -> Outcome {
+    run_in_as(dir, program, None, args, stdin)
+}
+
+/// Like [`run_in`], with `argv[0]` set to `arg0` when given.
+pub fn run_in_as(
+    dir: &Path,
+    program: &str,
+    arg0: Option<&str>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Outcome {
+    use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(program);
+    if let Some(a) = arg0 {
+        cmd.arg0(a);
+    }
     cmd.args(args)
         .current_dir(dir)
         .env("PWD", dir)
