@@ -26,9 +26,11 @@
 //! ask it for completions), whose
 //! [`BuiltinProvider::complete`] also feeds tab completion (`raft kill <TAB>`). The builtin
 //! reads fd 0 and writes fds 1 and 2 through [`BuiltinCtx::stdin`]/[`BuiltinCtx::stdout`]/
-//! [`BuiltinCtx::stderr`]: redirections and pipes are already in place. Alone or last-and-alone
-//! on a line it runs inside the shell process (so it can share state such as a supervisor);
-//! inside a multi-command pipeline it runs in a forked child, as dash runs builtins there.
+//! [`BuiltinCtx::stderr`] (or an owned duplicate from [`BuiltinCtx::dup_file`]): redirections and
+//! pipes are already in place. Alone on its line (with or without redirections) it runs inside
+//! the shell process, so it can share state such as a supervisor; inside a multi-command
+//! pipeline it runs in a forked child, as dash runs builtins there. A long-running builtin polls
+//! [`BuiltinCtx::interrupted`] to stop on Ctrl-C in an interactive shell.
 //! [`run_cli_with`] takes the providers for the `wirelab shell` command; the dashboard can hold
 //! its own [`Shell`] and call [`Shell::eval_string`].
 

@@ -167,19 +167,29 @@ impl Shell {
             return Ok(r);
         }
         let bytes = text.as_bytes().to_vec();
-        // SAFETY: the child only writes to a pipe and exits.
+        // Double fork: the writer is adopted by init, so no zombie is left behind and the
+        // shell's job bookkeeping never sees it.
+        // SAFETY: the children only fork, write to a pipe and exit.
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
                 sys::close(r);
-                default_signal(Signal::SIGPIPE);
-                let _ = sys::write_all(w, &bytes);
+                // SAFETY: as above.
+                if let Ok(ForkResult::Child) = unsafe { fork() } {
+                    default_signal(Signal::SIGPIPE);
+                    let _ = sys::write_all(w, &bytes);
+                }
                 sys::exit_now(0);
             }
-            Ok(ForkResult::Parent { .. }) => {
+            Ok(ForkResult::Parent { child }) => {
                 sys::close(w);
+                while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
                 Ok(r)
             }
-            Err(e) => Err(format!("fork: {e}")),
+            Err(e) => {
+                sys::close(r);
+                sys::close(w);
+                Err(format!("fork: {e}"))
+            }
         }
     }
 

@@ -99,6 +99,11 @@ pub fn any_pending() -> bool {
     ANY_PENDING.load(Ordering::SeqCst)
 }
 
+/// Whether SIGINT arrived and has not been handled yet (without consuming it).
+pub fn sigint_pending() -> bool {
+    PENDING[libc::SIGINT as usize].load(Ordering::SeqCst)
+}
+
 /// Whether SIGINT arrived (for the interactive shell), consuming it.
 pub fn take_sigint() -> bool {
     let hit = PENDING[libc::SIGINT as usize].swap(false, Ordering::SeqCst);
