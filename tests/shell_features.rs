@@ -178,7 +178,7 @@ fn trap_on_signal_interrupts_wait() {
 fn set_x_traces_to_stderr_with_ps4() {
     let out = sh("PS4='>> '; set -x; echo 'a b' c");
     assert_eq!(out.stdout, "a b c\n");
-    assert_eq!(out.stderr, ">> echo 'a b' c\n");
+    assert_eq!(out.stderr, ">> echo a b c\n");
 }
 
 #[test]
@@ -203,7 +203,7 @@ fn kill_job_id_works_without_job_control() {
     // signals the job's processes.
     let out = sh("sleep 5 & kill %1; wait $!; echo $?");
     assert_eq!(out.stdout, "143\n");
-    assert_eq!(out.stderr, "");
+    assert_eq!(out.stderr, "Terminated\n");
 }
 
 #[test]
@@ -235,4 +235,11 @@ fn interactive_flag_without_a_terminal_uses_the_plain_reader() {
     assert_eq!(out.stdout, "hi\ntwo\n");
     assert!(out.stderr.contains("$ "), "{:?}", out.stderr);
     assert!(out.stderr.contains("> "), "{:?}", out.stderr);
+}
+
+#[test]
+fn trap_accepts_sig_prefixed_names() {
+    // dash only takes `HUP`; wirelab also takes `SIGHUP`, as bash and the kill builtin do.
+    let out = sh("trap 'echo hup' SIGHUP; trap");
+    assert_eq!(out.stdout, "trap -- 'echo hup' HUP\n");
 }

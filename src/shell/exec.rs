@@ -529,23 +529,14 @@ impl Shell {
     }
 
     fn trace(&mut self, assigns: &[(String, String)], argv: &[String]) {
-        let ps4 = self.get("PS4").unwrap_or("+ ").to_string();
-        let mut line = ps4;
-        let mut first = true;
-        for (n, v) in assigns {
-            if !first {
-                line.push(' ');
-            }
-            first = false;
-            line.push_str(&format!("{n}={}", quote(v)));
-        }
-        for a in argv {
-            if !first {
-                line.push(' ');
-            }
-            first = false;
-            line.push_str(&quote(a));
-        }
+        // Like dash: PS4, then the words as they are after expansion, unquoted.
+        let mut line = self.get("PS4").unwrap_or("+ ").to_string();
+        let words: Vec<String> = assigns
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .chain(argv.iter().cloned())
+            .collect();
+        line.push_str(&words.join(" "));
         line.push('\n');
         builtins::write_fd(2, line.as_bytes());
     }

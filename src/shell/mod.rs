@@ -145,7 +145,7 @@ pub fn run_cli_with(args: ShellArgs, providers: Vec<Arc<dyn BuiltinProvider>>) -
         }
         sh.positional = args.args.iter().skip(1).cloned().collect();
         sh.opts.interactive = args.interactive;
-        sh.run_source(Box::new(input::LinesSource::new(cmd.clone())))
+        sh.run_source(Box::new(input::LinesSource::command_string(cmd.clone())))
     } else if !args.stdin && !args.args.is_empty() {
         let file = &args.args[0];
         sh.positional = args.args[1..].to_vec();

@@ -349,15 +349,14 @@ impl Shell {
                 128 + sig
             }
             _ => {
-                if self.interactive()
-                    && status > 128
-                    && let Some(j) = self.jobs.get(id)
-                    && let Some(ProcState::Done(s)) = j.procs.last().map(|p| p.state)
-                    && s == status
+                // Like dash, say how a foreground job died (not for Ctrl-C or a broken pipe).
+                if let Some(j) = self.jobs.get(id)
+                    && let Some(ProcState::Killed(sig)) = j.procs.last().map(|p| p.state)
                 {
-                    let sig = status - 128;
                     if sig == libc::SIGINT {
-                        super::builtins::write_fd(2, b"\n");
+                        if self.interactive() {
+                            super::builtins::write_fd(2, b"\n");
+                        }
                     } else if sig != libc::SIGPIPE {
                         super::builtins::write_fd(2, format!("{}\n", signal_text(sig)).as_bytes());
                     }
@@ -399,6 +398,7 @@ impl Shell {
         };
         self.subst_status = Some(match status {
             Some(ProcState::Done(s)) => s,
+            Some(ProcState::Killed(sig)) => 128 + sig,
             _ => 0,
         });
         let mut s = String::from_utf8_lossy(&out).into_owned();

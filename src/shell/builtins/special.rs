@@ -357,7 +357,7 @@ fn trap(sh: &mut Shell, argv: &[String]) -> Status {
         match signal_number(s) {
             Some(n) => sh.traps.set(n, action.clone()),
             None => {
-                sh.error(&format!("trap: {s}: bad trap"));
+                super::write_fd(2, format!("trap: {s}: bad trap\n").as_bytes());
                 status = 1;
             }
         }
