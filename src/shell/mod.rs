@@ -17,7 +17,9 @@
 //! - `state.rs`: variables, options, the [`Shell`] struct; `input.rs`: line sources (stdin is
 //!   read one byte at a time so `read` in a piped script sees the script's next lines).
 //! - `builtins/`: special and regular builtins and the lab-builtin extension point.
-//! - `editor.rs`: the interactive line editor (reedline) with a plain fallback.
+//! - `editor.rs`: the interactive line editor (reedline) with a plain fallback;
+//!   `complete.rs`: its completion, highlighting and multi-line validation.
+//! - `capture.rs`: run a command string with its output captured (dashboard, tour).
 //!
 //! # Lab builtins (extension point)
 //! A system registers its commands on a [`Shell`] before running it, either one closure per
@@ -32,13 +34,15 @@
 //! pipeline it runs in a forked child, as dash runs builtins there. A long-running builtin polls
 //! [`BuiltinCtx::interrupted`] to stop on Ctrl-C in an interactive shell.
 //! [`run_cli_with`] takes the providers for the `wirelab shell` command; the dashboard can hold
-//! its own [`Shell`] and call [`Shell::eval_string`].
+//! its own [`Shell`] and call [`Shell::run_captured`] (output captured for its command log) or
+//! [`Shell::eval_string`] (output to the real fds).
 
 #![deny(missing_docs)]
 
 pub mod arith;
 pub mod ast;
 pub mod builtins;
+pub mod capture;
 pub mod complete;
 pub mod display;
 pub mod editor;
@@ -58,6 +62,7 @@ pub mod traps;
 use std::sync::Arc;
 
 pub use builtins::{BuiltinCtx, BuiltinProvider, FdReader, FdWriter, LabBuiltinFn};
+pub use capture::Captured;
 pub use state::{Flow, Shell};
 
 /// Command-line arguments of `wirelab shell`.
