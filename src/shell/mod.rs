@@ -9,7 +9,8 @@
 //!   number and say whether more input could complete them (the line editor's multi-line mode).
 //! - `expand.rs`: tilde, parameter, command and arithmetic expansion, IFS splitting, globbing,
 //!   quote removal; `arith.rs` evaluates `$(( ))`; `pattern.rs` matches `case`/`#`/glob patterns.
-//! - `exec.rs`: walks the tree (lists, pipelines, compound commands, functions, `set -e/-x`);
+//! - `exec.rs`: walks the tree (lists, pipelines, compound commands, `set -e`); `simple.rs`:
+//!   simple commands, lookup order, functions, `set -x`;
 //!   `process.rs`: fork/exec, redirections, process groups, waits, command substitution;
 //!   `spawn.rs`: the posix_spawn fast path for plain foreground commands; `sys.rs`: raw fd
 //!   system calls; `display.rs`: commands back to text for job reports.
@@ -54,6 +55,7 @@ pub mod lexer;
 pub mod parser;
 pub mod pattern;
 pub mod process;
+pub mod simple;
 pub mod spawn;
 pub mod state;
 pub mod sys;
