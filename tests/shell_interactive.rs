@@ -271,3 +271,22 @@ fn dumb_terminal_gets_the_plain_line_reader_with_ps2() {
     t.keys(&["then echo plain-ok; fi", "Enter"]);
     t.wait_for("plain-ok\n");
 }
+
+#[test]
+fn killing_a_stopped_job_terminates_it_and_reports_it() {
+    let Some(t) = Tmux::start("killstopped") else {
+        return;
+    };
+    t.keys(&["sleep 100 | cat", "Enter"]);
+    t.wait_for("sleep 100 | cat\n");
+    std::thread::sleep(Duration::from_millis(200));
+    t.keys(&["C-z"]);
+    t.wait_for("[148] $");
+    t.keys(&["kill %1", "Enter"]);
+    t.wait_prompts(3);
+    t.keys(&["Enter"]);
+    t.wait_for("Terminated");
+    t.keys(&["jobs; echo listed", "Enter"]);
+    let s = t.wait_for("listed\n");
+    assert!(!s.contains("Running"), "{s}");
+}

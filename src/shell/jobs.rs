@@ -208,7 +208,10 @@ impl JobTable {
             if let Some(p) = j.procs.iter_mut().find(|p| p.pid == pid) {
                 if p.state != state {
                     p.state = state;
-                    j.notified = false;
+                    // Stops and ends are news; being continued (by fg, bg or kill) is not.
+                    if state != ProcState::Running {
+                        j.notified = false;
+                    }
                 }
                 return Some(j.id);
             }

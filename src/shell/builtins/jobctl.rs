@@ -244,7 +244,23 @@ fn kill(sh: &mut Shell, argv: &[String]) -> Status {
                     }
                     continue;
                 }
-                Ok(id) => sh.jobs.get(id).map(|j| -j.pgid).unwrap_or(0),
+                Ok(id) => {
+                    let Some(job) = sh.jobs.get(id) else { continue };
+                    let pgid = job.pgid;
+                    let stopped = matches!(job.state(), ProcState::Stopped(_));
+                    if let Err(e) = send_signal(Pid::from_raw(-pgid), signal) {
+                        write_fd(2, format!("{}: kill: {}\n", sh.arg0, e.desc()).as_bytes());
+                        status = 1;
+                    } else if stopped
+                        && signal.is_some()
+                        && sig != libc::SIGSTOP
+                        && sig != libc::SIGCONT
+                    {
+                        // A stopped job only acts on the signal once it runs again.
+                        let _ = send_signal(Pid::from_raw(-pgid), Signal::SIGCONT);
+                    }
+                    continue;
+                }
                 Err(e) => {
                     sh.error(&format!("kill: {e}"));
                     status = 1;
