@@ -142,6 +142,11 @@ fn functions_loops_traps_builtins_and_redirections_match_dash() {
 }
 
 #[test]
+fn odd_syntax_and_syntax_errors_match_dash() {
+    check_file("syntax.cases");
+}
+
+#[test]
 fn edge_cases_match_dash() {
     check_file("edge.cases");
 }
@@ -171,4 +176,5 @@ const CASE_FILES: &[&str] = &[
     "glob.cases",
     "more.cases",
     "edge.cases",
+    "syntax.cases",
 ];
