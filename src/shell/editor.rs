@@ -233,6 +233,7 @@ fn refresh_snapshot(sh: &Shell, snap: &SharedSnapshot) {
         vars.sort();
         s.vars = vars;
         s.path = sh.get("PATH").unwrap_or("").to_string();
+        s.home = sh.get("HOME").map(str::to_string);
         s.providers = sh.builtins.providers();
     }
 }
