@@ -109,6 +109,35 @@ impl Tmux {
         }
     }
 
+    /// Waits until the terminal's foreground process is `name` (the job really has the tty).
+    fn wait_foreground(&self, name: &str) {
+        let start = Instant::now();
+        loop {
+            let out = Command::new("tmux")
+                .args([
+                    "-L",
+                    &self.socket,
+                    "display-message",
+                    "-p",
+                    "#{pane_current_command}",
+                ])
+                .output();
+            let cur = out
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .unwrap_or_default();
+            if cur == name {
+                return;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!(
+                    "{name} never became the foreground process (now {cur:?}); screen:\n{}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until `text` occurs at least `n` times on screen.
     fn wait_count(&self, text: &str, n: usize) -> String {
         let start = Instant::now();
@@ -139,9 +168,7 @@ fn ctrl_z_stops_the_foreground_job_and_fg_bg_jobs_manage_it() {
         return;
     };
     t.keys(&["sleep 100", "Enter"]);
-    t.wait_for("sleep 100\n");
-    // Give the child a moment to take the terminal, then stop it.
-    std::thread::sleep(Duration::from_millis(200));
+    t.wait_foreground("sleep");
     t.keys(&["C-z"]);
     t.wait_for("Stopped");
     t.wait_for("[148] $");
@@ -153,7 +180,7 @@ fn ctrl_z_stops_the_foreground_job_and_fg_bg_jobs_manage_it() {
     t.wait_for("Running");
     t.keys(&["fg", "Enter"]);
     t.wait_count("sleep 100", 5);
-    std::thread::sleep(Duration::from_millis(200));
+    t.wait_foreground("sleep");
     t.keys(&["C-c"]);
     t.wait_for("[130] $");
     t.keys(&["jobs; echo jobs-done", "Enter"]);
@@ -232,12 +259,20 @@ fn finished_background_jobs_are_reported_before_the_next_prompt() {
     let Some(t) = Tmux::start("report") else {
         return;
     };
-    t.keys(&["sleep 0.1 &", "Enter"]);
+    t.keys(&["true &", "Enter"]);
     t.wait_for("[1] ");
-    std::thread::sleep(Duration::from_millis(300));
-    t.keys(&["Enter"]);
-    t.wait_for("Done");
-    t.wait_for("sleep 0.1");
+    // Press Enter until the finished job is reported before a prompt.
+    let start = Instant::now();
+    while !t.screen().contains("Done") {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no report:\n{}",
+            t.screen()
+        );
+        t.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.wait_for("Done                       true");
 }
 
 #[test]
@@ -278,8 +313,7 @@ fn killing_a_stopped_job_terminates_it_and_reports_it() {
         return;
     };
     t.keys(&["sleep 100 | cat", "Enter"]);
-    t.wait_for("sleep 100 | cat\n");
-    std::thread::sleep(Duration::from_millis(200));
+    t.wait_foreground("sleep");
     t.keys(&["C-z"]);
     t.wait_for("[148] $");
     t.keys(&["kill %1", "Enter"]);
