@@ -243,3 +243,12 @@ fn trap_accepts_sig_prefixed_names() {
     let out = sh("trap 'echo hup' SIGHUP; trap");
     assert_eq!(out.stdout, "trap -- 'echo hup' HUP\n");
 }
+
+#[test]
+fn trapped_signal_interrupts_read() {
+    let out = sh(
+        "mkfifo f; (exec sleep 5 > f) & w=$!; trap 'echo got' USR1; \
+                  (sleep 0.2; kill -USR1 $$) & read x < f; echo st=$?; kill $w",
+    );
+    assert_eq!(out.stdout, "got\nst=138\n");
+}
