@@ -178,7 +178,7 @@ fn trap_on_signal_interrupts_wait() {
 fn set_x_traces_to_stderr_with_ps4() {
     let out = sh("PS4='>> '; set -x; echo 'a b' c");
     assert_eq!(out.stdout, "a b c\n");
-    assert_eq!(out.stderr, ">> echo 'a b' c\n");
+    assert_eq!(out.stderr, ">> echo a b c\n");
 }
 
 #[test]
@@ -203,7 +203,7 @@ fn kill_job_id_works_without_job_control() {
     // signals the job's processes.
     let out = sh("sleep 5 & kill %1; wait $!; echo $?");
     assert_eq!(out.stdout, "143\n");
-    assert_eq!(out.stderr, "");
+    assert_eq!(out.stderr, "Terminated\n");
 }
 
 #[test]
@@ -211,4 +211,44 @@ fn waited_jobs_are_forgotten() {
     // POSIX: once waited for, a job leaves the list (dash still lists it as Done once).
     let out = sh("sleep 0 & wait; jobs; echo end");
     assert_eq!(out.stdout, "end\n");
+}
+
+#[test]
+fn runaway_eval_and_dot_recursion_is_stopped() {
+    let out = sh("x='eval \"$x\"'; eval \"$x\"; echo unreachable");
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("nesting too deep"), "{}", out.stderr);
+    let out = sh("echo '. ./self.sh' > self.sh; . ./self.sh; echo unreachable");
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("nesting too deep"), "{}", out.stderr);
+}
+
+#[test]
+fn interactive_flag_without_a_terminal_uses_the_plain_reader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_in(
+        dir.path(),
+        wirelab(),
+        &["shell", "-i"],
+        Some("echo hi\nif true\nthen echo two; fi\n"),
+    );
+    assert_eq!(out.stdout, "hi\ntwo\n");
+    assert!(out.stderr.contains("$ "), "{:?}", out.stderr);
+    assert!(out.stderr.contains("> "), "{:?}", out.stderr);
+}
+
+#[test]
+fn trap_accepts_sig_prefixed_names() {
+    // dash only takes `HUP`; wirelab also takes `SIGHUP`, as bash and the kill builtin do.
+    let out = sh("trap 'echo hup' SIGHUP; trap");
+    assert_eq!(out.stdout, "trap -- 'echo hup' HUP\n");
+}
+
+#[test]
+fn trapped_signal_interrupts_read() {
+    let out = sh(
+        "mkfifo f; (exec sleep 5 > f) & w=$!; trap 'echo got' USR1; \
+                  (sleep 0.2; kill -USR1 $$) & read x < f; echo st=$?; kill $w",
+    );
+    assert_eq!(out.stdout, "got\nst=138\n");
 }

@@ -15,13 +15,17 @@ struct Tmux {
 
 impl Tmux {
     fn start(name: &str) -> Option<Tmux> {
+        Tmux::start_with(name, "xterm-256color")
+    }
+
+    fn start_with(name: &str, term: &str) -> Option<Tmux> {
         if !common::require_tool("tmux") {
             return None;
         }
         let home = tempfile::tempdir().expect("tempdir");
         let socket = format!("wl-{name}-{}", std::process::id());
         let cmd = format!(
-            "env -i PATH=/usr/bin:/bin HOME={h} XDG_DATA_HOME={h}/data TERM=xterm-256color {bin} shell",
+            "env -i PATH=/usr/bin:/bin HOME={h} XDG_DATA_HOME={h}/data TERM={term} {bin} shell",
             h = home.path().display(),
             bin = common::wirelab()
         );
@@ -51,9 +55,16 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output();
+        self.capture(false)
+    }
+
+    /// The screen, with colour escapes when `escapes`.
+    fn capture(&self, escapes: bool) -> String {
+        let mut args = vec!["-L", self.socket.as_str(), "capture-pane", "-p"];
+        if escapes {
+            args.push("-e");
+        }
+        let out = Command::new("tmux").args(&args).output();
         out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default()
     }
@@ -98,6 +109,35 @@ impl Tmux {
         }
     }
 
+    /// Waits until the terminal's foreground process is `name` (the job really has the tty).
+    fn wait_foreground(&self, name: &str) {
+        let start = Instant::now();
+        loop {
+            let out = Command::new("tmux")
+                .args([
+                    "-L",
+                    &self.socket,
+                    "display-message",
+                    "-p",
+                    "#{pane_current_command}",
+                ])
+                .output();
+            let cur = out
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .unwrap_or_default();
+            if cur == name {
+                return;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!(
+                    "{name} never became the foreground process (now {cur:?}); screen:\n{}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until `text` occurs at least `n` times on screen.
     fn wait_count(&self, text: &str, n: usize) -> String {
         let start = Instant::now();
@@ -128,9 +168,7 @@ fn ctrl_z_stops_the_foreground_job_and_fg_bg_jobs_manage_it() {
         return;
     };
     t.keys(&["sleep 100", "Enter"]);
-    t.wait_for("sleep 100\n");
-    // Give the child a moment to take the terminal, then stop it.
-    std::thread::sleep(Duration::from_millis(200));
+    t.wait_foreground("sleep");
     t.keys(&["C-z"]);
     t.wait_for("Stopped");
     t.wait_for("[148] $");
@@ -142,7 +180,7 @@ fn ctrl_z_stops_the_foreground_job_and_fg_bg_jobs_manage_it() {
     t.wait_for("Running");
     t.keys(&["fg", "Enter"]);
     t.wait_count("sleep 100", 5);
-    std::thread::sleep(Duration::from_millis(200));
+    t.wait_foreground("sleep");
     t.keys(&["C-c"]);
     t.wait_for("[130] $");
     t.keys(&["jobs; echo jobs-done", "Enter"]);
@@ -214,4 +252,75 @@ fn tab_completes_builtins_and_history_persists() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn finished_background_jobs_are_reported_before_the_next_prompt() {
+    let Some(t) = Tmux::start("report") else {
+        return;
+    };
+    t.keys(&["true &", "Enter"]);
+    t.wait_for("[1] ");
+    // Press Enter until the finished job is reported before a prompt.
+    let start = Instant::now();
+    while !t.screen().contains("Done") {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no report:\n{}",
+            t.screen()
+        );
+        t.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.wait_for("Done                       true");
+}
+
+#[test]
+fn highlighting_marks_unknown_commands_red_and_known_ones_green() {
+    let Some(t) = Tmux::start("highlight") else {
+        return;
+    };
+    t.keys(&["nosuchcmd_zz"]);
+    let s = t.wait_for("nosuchcmd_zz");
+    let s2 = t.capture(true);
+    assert!(
+        s2.contains("31m") || s2.contains("91m"),
+        "no red in {s2:?} ({s})"
+    );
+    t.keys(&["C-u", "echo"]);
+    t.wait_for("$ echo");
+    let s3 = t.capture(true);
+    assert!(
+        s3.contains("32m") || s3.contains("92m"),
+        "no green in {s3:?}"
+    );
+}
+
+#[test]
+fn dumb_terminal_gets_the_plain_line_reader_with_ps2() {
+    let Some(t) = Tmux::start_with("dumb", "dumb") else {
+        return;
+    };
+    t.keys(&["if true", "Enter"]);
+    t.wait_for("\n>");
+    t.keys(&["then echo plain-ok; fi", "Enter"]);
+    t.wait_for("plain-ok\n");
+}
+
+#[test]
+fn killing_a_stopped_job_terminates_it_and_reports_it() {
+    let Some(t) = Tmux::start("killstopped") else {
+        return;
+    };
+    t.keys(&["sleep 100 | cat", "Enter"]);
+    t.wait_foreground("sleep");
+    t.keys(&["C-z"]);
+    t.wait_for("[148] $");
+    t.keys(&["kill %1", "Enter"]);
+    t.wait_prompts(3);
+    t.keys(&["Enter"]);
+    t.wait_for("Terminated");
+    t.keys(&["jobs; echo listed", "Enter"]);
+    let s = t.wait_for("listed\n");
+    assert!(!s.contains("Running"), "{s}");
 }

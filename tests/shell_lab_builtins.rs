@@ -103,6 +103,16 @@ fn lab_builtins_run_in_process_with_redirections_pipes_and_completion() {
     let mut snapshot = Snapshot::default();
     snapshot.providers = vec![lab.clone()];
     let snap = Arc::new(Mutex::new(snapshot));
+
+    // The dashboard's path: a command string with its output captured.
+    let c = sh.run_captured("raft status; logs n1 | grep -c heartbeat; echo oops >&2; raft kill 3");
+    assert_eq!(c.stdout, "leader=2 term=7\n99\nkilled node 3\n");
+    assert_eq!(c.stderr, "oops\n");
+    assert_eq!(c.status, 0);
+    assert!(!c.exited);
+    let c = sh.run_captured("exit 4");
+    assert!(c.exited);
+    assert_eq!(c.status, 4);
     let completer = ShellCompleter { snap };
     let (cands, start) = completer.candidates("raft kill ", 10);
     let words: Vec<String> = cands.into_iter().map(|(c, _)| c).collect();

@@ -275,6 +275,16 @@ impl WordPart {
                     p.push_source_text(s);
                 }
             }
+            WordPart::Param(p) if p.op == ParamOp::Plain && p.name.chars().count() == 1 => {
+                s.push('$');
+                s.push_str(&p.name);
+            }
+            WordPart::Param(p)
+                if p.op == ParamOp::Plain && p.name.starts_with(|c: char| !c.is_ascii_digit()) =>
+            {
+                s.push('$');
+                s.push_str(&p.name);
+            }
             WordPart::Param(p) => {
                 s.push_str("${");
                 s.push_str(&p.name);

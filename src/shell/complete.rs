@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub path: String,
     /// Lab builtin providers.
     pub providers: Vec<Arc<dyn BuiltinProvider>>,
+    /// `$HOME`, for completing `~/…`.
+    pub home: Option<String>,
     path_cache: Option<(String, BTreeSet<String>)>,
 }
 
@@ -135,12 +137,21 @@ fn suggestion(value: String, start: usize, end: usize, space: bool) -> Suggestio
     }
 }
 
-fn file_candidates(word: &str) -> Vec<(String, bool)> {
+/// Files and directories completing `word` (`~/` means `$HOME`); `dirs_only` for `cd`.
+fn file_candidates(word: &str, home: Option<&str>, dirs_only: bool) -> Vec<(String, bool)> {
     let (dir, prefix) = match word.rfind('/') {
         Some(i) => (&word[..=i], &word[i + 1..]),
         None => ("", word),
     };
-    let read_from = if dir.is_empty() { "." } else { dir };
+    let expanded_dir = match (dir.strip_prefix("~/"), home) {
+        (Some(rest), Some(h)) => format!("{}/{rest}", h.trim_end_matches('/')),
+        _ => dir.to_string(),
+    };
+    let read_from = if expanded_dir.is_empty() {
+        "."
+    } else {
+        expanded_dir.as_str()
+    };
     let Ok(rd) = std::fs::read_dir(read_from) else {
         return Vec::new();
     };
@@ -154,6 +165,9 @@ fn file_candidates(word: &str) -> Vec<(String, bool)> {
             }
             let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false)
                 || std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir());
+            if dirs_only && !is_dir {
+                return None;
+            }
             Some(if is_dir {
                 (format!("{dir}{name}/"), false)
             } else {
@@ -211,7 +225,8 @@ impl ShellCompleter {
                 out.extend(p.complete(&words, word).into_iter().map(|c| (c, true)));
             }
             if out.is_empty() {
-                out = file_candidates(word);
+                let dirs_only = words.first().is_some_and(|w| w == "cd");
+                out = file_candidates(word, snap.home.as_deref(), dirs_only);
             }
         }
         out.truncate(500);
@@ -418,5 +433,23 @@ mod tests {
         let (w, s) = current_command("raft kill 2", 11);
         assert_eq!(w, vec!["raft", "kill"]);
         assert_eq!(s, 10);
+    }
+
+    #[test]
+    fn files_complete_with_home_and_cd_takes_directories_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("subdir")).expect("mkdir");
+        std::fs::write(dir.path().join("subfile"), "").expect("write");
+        let home = dir.path().display().to_string();
+        let all = file_candidates("~/sub", Some(&home), false);
+        assert_eq!(
+            all,
+            vec![
+                ("~/subdir/".to_string(), false),
+                ("~/subfile".to_string(), true)
+            ]
+        );
+        let dirs = file_candidates("~/sub", Some(&home), true);
+        assert_eq!(dirs, vec![("~/subdir/".to_string(), false)]);
     }
 }

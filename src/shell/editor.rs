@@ -60,6 +60,7 @@ fn setup_job_control(sh: &mut Shell) {
         let _ = setpgid(me, me);
     }
     let _ = tcsetpgrp(borrow(tty), me);
+    sh.shell_tmodes = nix::sys::termios::tcgetattr(borrow(tty)).ok();
     sh.tty_fd = Some(tty);
     sh.opts.monitor = true;
 }
@@ -232,6 +233,7 @@ fn refresh_snapshot(sh: &Shell, snap: &SharedSnapshot) {
         vars.sort();
         s.vars = vars;
         s.path = sh.get("PATH").unwrap_or("").to_string();
+        s.home = sh.get("HOME").map(str::to_string);
         s.providers = sh.builtins.providers();
     }
 }

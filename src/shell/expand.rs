@@ -254,6 +254,18 @@ impl Shell {
         Ok(())
     }
 
+    /// The word of `${x-word}`/`${x+word}`: its unquoted text is part of the expansion's result,
+    /// so outside double quotes it is field-split like any expansion.
+    fn expand_brace_word(&mut self, w: &Word, dq: bool, f: &mut Fields) -> Result<(), ExpandError> {
+        for p in &w.parts {
+            match p {
+                WordPart::Literal(s) if !dq => f.expanded(s, false),
+                _ => self.expand_part(p, dq, f)?,
+            }
+        }
+        Ok(())
+    }
+
     /// The value of a parameter by name (variables, positional and special parameters).
     pub fn param_value(&self, name: &str) -> Option<String> {
         let first = name.chars().next()?;
@@ -331,9 +343,7 @@ impl Shell {
             }
             ParamOp::Default(colon, w) => {
                 if missing(*colon) {
-                    for p in &w.parts {
-                        self.expand_part(p, dq, f)?;
-                    }
+                    self.expand_brace_word(w, dq, f)?;
                 } else {
                     self.expand_param(
                         &ParamExpr {
@@ -347,9 +357,7 @@ impl Shell {
             }
             ParamOp::Alternative(colon, w) => {
                 if !missing(*colon) {
-                    for p in &w.parts {
-                        self.expand_part(p, dq, f)?;
-                    }
+                    self.expand_brace_word(w, dq, f)?;
                 } else if dq {
                     f.lit("", true);
                 }

@@ -24,12 +24,26 @@ fn echo_verbose(line: &str) {
 pub struct LinesSource {
     text: String,
     pos: usize,
+    echo: bool,
 }
 
 impl LinesSource {
-    /// A source over `text`.
+    /// A source over `text` (a script: `set -v` echoes its lines).
     pub fn new(text: String) -> LinesSource {
-        LinesSource { text, pos: 0 }
+        LinesSource {
+            text,
+            pos: 0,
+            echo: true,
+        }
+    }
+
+    /// A source over a `-c` string, which `set -v` does not echo (as in dash).
+    pub fn command_string(text: String) -> LinesSource {
+        LinesSource {
+            text,
+            pos: 0,
+            echo: false,
+        }
     }
 }
 
@@ -42,7 +56,9 @@ impl LineSource for LinesSource {
         let end = rest.find('\n').map(|i| i + 1).unwrap_or(rest.len());
         let line = rest[..end].to_string();
         self.pos += end;
-        echo_verbose(&line);
+        if self.echo {
+            echo_verbose(&line);
+        }
         Some(line)
     }
 }

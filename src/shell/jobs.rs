@@ -11,8 +11,17 @@ pub enum ProcState {
     Running,
     /// Stopped by a signal.
     Stopped(i32),
-    /// Finished with this shell-style status (128+n for a signal).
+    /// Exited with this status.
     Done(i32),
+    /// Terminated by this signal (status 128+n).
+    Killed(i32),
+}
+
+impl ProcState {
+    /// True once the process has ended (exited or killed).
+    pub fn finished(self) -> bool {
+        matches!(self, ProcState::Done(_) | ProcState::Killed(_))
+    }
 }
 
 /// One process of a job.
@@ -64,7 +73,7 @@ impl Job {
     pub fn status(&self, pipefail: bool) -> i32 {
         let st = |p: &Proc| match p.state {
             ProcState::Done(s) => s,
-            ProcState::Stopped(sig) => 128 + sig,
+            ProcState::Killed(sig) | ProcState::Stopped(sig) => 128 + sig,
             ProcState::Running => 0,
         };
         if pipefail && let Some(p) = self.procs.iter().rev().find(|p| st(p) != 0) {
@@ -78,9 +87,7 @@ impl Job {
 pub fn proc_state(ws: WaitStatus) -> Option<(i32, ProcState)> {
     match ws {
         WaitStatus::Exited(pid, code) => Some((pid.as_raw(), ProcState::Done(code))),
-        WaitStatus::Signaled(pid, sig, _) => {
-            Some((pid.as_raw(), ProcState::Done(128 + sig as i32)))
-        }
+        WaitStatus::Signaled(pid, sig, _) => Some((pid.as_raw(), ProcState::Killed(sig as i32))),
         WaitStatus::Stopped(pid, sig) => Some((pid.as_raw(), ProcState::Stopped(sig as i32))),
         WaitStatus::Continued(pid) => Some((pid.as_raw(), ProcState::Running)),
         _ => None,
@@ -201,7 +208,10 @@ impl JobTable {
             if let Some(p) = j.procs.iter_mut().find(|p| p.pid == pid) {
                 if p.state != state {
                     p.state = state;
-                    j.notified = false;
+                    // Stops and ends are news; being continued (by fg, bg or kill) is not.
+                    if state != ProcState::Running {
+                        j.notified = false;
+                    }
                 }
                 return Some(j.id);
             }
@@ -237,7 +247,7 @@ impl JobTable {
             ProcState::Running => "Running".to_string(),
             ProcState::Stopped(_) => "Stopped".to_string(),
             ProcState::Done(0) => "Done".to_string(),
-            ProcState::Done(s) if s > 128 => signal_text(s - 128),
+            ProcState::Killed(sig) => signal_text(sig),
             ProcState::Done(s) => format!("Done({s})"),
         };
         let pid = if with_pid {
@@ -258,7 +268,7 @@ impl JobTable {
                 out.push_str(&self.format(j, with_pid));
                 out.push('\n');
             }
-            let done = matches!(j.state(), ProcState::Done(_));
+            let done = j.state().finished();
             if let Some(j) = self.get_mut(id) {
                 j.notified = true;
             }

@@ -210,7 +210,7 @@ impl<'s> Lexer<'s> {
         }
     }
 
-    fn peek_at(&mut self, n: usize) -> Option<char> {
+    pub(crate) fn peek_at(&mut self, n: usize) -> Option<char> {
         while self.pos + n >= self.buf.len() {
             if self.exhausted {
                 return None;
@@ -223,7 +223,7 @@ impl<'s> Lexer<'s> {
         Some(self.buf[self.pos + n])
     }
 
-    fn bump(&mut self) -> Option<char> {
+    pub(crate) fn bump(&mut self) -> Option<char> {
         let c = self.peek()?;
         self.pos += 1;
         if c == '\n' {

@@ -9,14 +9,18 @@
 //!   number and say whether more input could complete them (the line editor's multi-line mode).
 //! - `expand.rs`: tilde, parameter, command and arithmetic expansion, IFS splitting, globbing,
 //!   quote removal; `arith.rs` evaluates `$(( ))`; `pattern.rs` matches `case`/`#`/glob patterns.
-//! - `exec.rs`: walks the tree (lists, pipelines, compound commands, functions, `set -e/-x`);
+//! - `exec.rs`: walks the tree (lists, pipelines, compound commands, `set -e`); `simple.rs`:
+//!   simple commands, lookup order, functions, `set -x`;
 //!   `process.rs`: fork/exec, redirections, process groups, waits, command substitution;
-//!   `sys.rs`: raw fd system calls; `display.rs`: commands back to text for job reports.
+//!   `spawn.rs`: the posix_spawn fast path for plain foreground commands; `sys.rs`: raw fd
+//!   system calls; `display.rs`: commands back to text for job reports.
 //! - `jobs.rs`: the job table and job ids; `traps.rs`: `trap` and signal dispositions.
 //! - `state.rs`: variables, options, the [`Shell`] struct; `input.rs`: line sources (stdin is
 //!   read one byte at a time so `read` in a piped script sees the script's next lines).
 //! - `builtins/`: special and regular builtins and the lab-builtin extension point.
-//! - `editor.rs`: the interactive line editor (reedline) with a plain fallback.
+//! - `editor.rs`: the interactive line editor (reedline) with a plain fallback;
+//!   `complete.rs`: its completion, highlighting and multi-line validation.
+//! - `capture.rs`: run a command string with its output captured (dashboard, tour).
 //!
 //! # Lab builtins (extension point)
 //! A system registers its commands on a [`Shell`] before running it, either one closure per
@@ -25,15 +29,21 @@
 //! ask it for completions), whose
 //! [`BuiltinProvider::complete`] also feeds tab completion (`raft kill <TAB>`). The builtin
 //! reads fd 0 and writes fds 1 and 2 through [`BuiltinCtx::stdin`]/[`BuiltinCtx::stdout`]/
-//! [`BuiltinCtx::stderr`]: redirections and pipes are already in place. Alone or last-and-alone
-//! on a line it runs inside the shell process (so it can share state such as a supervisor);
-//! inside a multi-command pipeline it runs in a forked child, as dash runs builtins there.
+//! [`BuiltinCtx::stderr`] (or an owned duplicate from [`BuiltinCtx::dup_file`]): redirections and
+//! pipes are already in place. Alone on its line (with or without redirections) it runs inside
+//! the shell process, so it can share state such as a supervisor; inside a multi-command
+//! pipeline it runs in a forked child, as dash runs builtins there. A long-running builtin polls
+//! [`BuiltinCtx::interrupted`] to stop on Ctrl-C in an interactive shell.
 //! [`run_cli_with`] takes the providers for the `wirelab shell` command; the dashboard can hold
-//! its own [`Shell`] and call [`Shell::eval_string`].
+//! its own [`Shell`] and call [`Shell::run_captured`] (output captured for its command log) or
+//! [`Shell::eval_string`] (output to the real fds).
+
+#![deny(missing_docs)]
 
 pub mod arith;
 pub mod ast;
 pub mod builtins;
+pub mod capture;
 pub mod complete;
 pub mod display;
 pub mod editor;
@@ -45,6 +55,8 @@ pub mod lexer;
 pub mod parser;
 pub mod pattern;
 pub mod process;
+pub mod simple;
+pub mod spawn;
 pub mod state;
 pub mod sys;
 pub mod traps;
@@ -52,6 +64,7 @@ pub mod traps;
 use std::sync::Arc;
 
 pub use builtins::{BuiltinCtx, BuiltinProvider, FdReader, FdWriter, LabBuiltinFn};
+pub use capture::Captured;
 pub use state::{Flow, Shell};
 
 /// Command-line arguments of `wirelab shell`.
@@ -139,7 +152,7 @@ pub fn run_cli_with(args: ShellArgs, providers: Vec<Arc<dyn BuiltinProvider>>) -
         }
         sh.positional = args.args.iter().skip(1).cloned().collect();
         sh.opts.interactive = args.interactive;
-        sh.run_source(Box::new(input::LinesSource::new(cmd.clone())))
+        sh.run_source(Box::new(input::LinesSource::command_string(cmd.clone())))
     } else if !args.stdin && !args.args.is_empty() {
         let file = &args.args[0];
         sh.positional = args.args[1..].to_vec();

@@ -78,7 +78,11 @@ pub fn parse_subst_string(lex: &mut Lexer<'_>) -> Result<Program, ParseError> {
 
 fn describe(t: &Token) -> String {
     match t {
-        Token::Word(w) => format!("\"{}\"", w.unquoted_text()),
+        // Like dash: keywords by name, any other word as "word".
+        Token::Word(w) => match w.as_literal() {
+            Some(kw) if RESERVED.contains(&kw) => format!("\"{kw}\""),
+            _ => "word".into(),
+        },
         Token::IoNumber(n) => format!("\"{n}\""),
         Token::Op(op) => format!("\"{}\"", op.text()),
         Token::Newline => "newline".into(),

@@ -36,10 +36,21 @@ pub struct Pattern {
     toks: Vec<Tok>,
 }
 
-/// True when the word has an unquoted `*`, `?` or `[`.
+/// True when the word has an unquoted `*`, `?` or a complete bracket expression
+/// (a lone `[`, as in the `[` command, is not a pattern and costs no directory read).
 pub fn has_glob_chars(w: &[QChar]) -> bool {
-    w.iter()
-        .any(|q| !q.quoted && matches!(q.c, '*' | '?' | '['))
+    w.iter().enumerate().any(|(i, q)| {
+        !q.quoted
+            && match q.c {
+                '*' | '?' => true,
+                '[' => {
+                    let rest = &w[i + 1..];
+                    let end = rest.iter().position(|q| q.c == '/').unwrap_or(rest.len());
+                    Pattern::bracket(&rest[..end]).is_some()
+                }
+                _ => false,
+            }
+    })
 }
 
 fn class_matches(name: &str, c: char) -> bool {

@@ -167,19 +167,29 @@ impl Shell {
             return Ok(r);
         }
         let bytes = text.as_bytes().to_vec();
-        // SAFETY: the child only writes to a pipe and exits.
+        // Double fork: the writer is adopted by init, so no zombie is left behind and the
+        // shell's job bookkeeping never sees it.
+        // SAFETY: the children only fork, write to a pipe and exit.
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
                 sys::close(r);
-                default_signal(Signal::SIGPIPE);
-                let _ = sys::write_all(w, &bytes);
+                // SAFETY: as above.
+                if let Ok(ForkResult::Child) = unsafe { fork() } {
+                    default_signal(Signal::SIGPIPE);
+                    let _ = sys::write_all(w, &bytes);
+                }
                 sys::exit_now(0);
             }
-            Ok(ForkResult::Parent { .. }) => {
+            Ok(ForkResult::Parent { child }) => {
                 sys::close(w);
+                while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
                 Ok(r)
             }
-            Err(e) => Err(format!("fork: {e}")),
+            Err(e) => {
+                sys::close(r);
+                sys::close(w);
+                Err(format!("fork: {e}"))
+            }
         }
     }
 
@@ -270,9 +280,11 @@ impl Shell {
     /// Waits for a foreground job; gives the terminal back; reports a stop. Returns the status.
     pub fn wait_foreground(&mut self, id: usize) -> i32 {
         let monitor = self.opts.monitor && !self.in_subshell;
-        let saved_modes = self
-            .tty_fd
-            .and_then(|t| nix::sys::termios::tcgetattr(borrow_fd(t)).ok());
+        // The shell's own terminal modes, restored after any job, even one killed by a signal.
+        let saved_modes = self.shell_tmodes.clone().or_else(|| {
+            self.tty_fd
+                .and_then(|t| nix::sys::termios::tcgetattr(borrow_fd(t)).ok())
+        });
         loop {
             let Some(job) = self.jobs.get(id) else {
                 return 0;
@@ -303,6 +315,12 @@ impl Shell {
             }
         }
         if monitor && let Some(tty) = self.tty_fd {
+            if let Some(j) = self.jobs.get_mut(id)
+                && matches!(j.state(), ProcState::Stopped(_))
+            {
+                // Remember the stopped job's modes so `fg` can give them back.
+                j.tmodes = nix::sys::termios::tcgetattr(borrow_fd(tty)).ok();
+            }
             let _ = tcsetpgrp(borrow_fd(tty), getpgrp());
             if let Some(m) = &saved_modes {
                 let _ = nix::sys::termios::tcsetattr(
@@ -331,15 +349,14 @@ impl Shell {
                 128 + sig
             }
             _ => {
-                if self.interactive()
-                    && status > 128
-                    && let Some(j) = self.jobs.get(id)
-                    && let Some(ProcState::Done(s)) = j.procs.last().map(|p| p.state)
-                    && s == status
+                // Like dash, say how a foreground job died (not for Ctrl-C or a broken pipe).
+                if let Some(j) = self.jobs.get(id)
+                    && let Some(ProcState::Killed(sig)) = j.procs.last().map(|p| p.state)
                 {
-                    let sig = status - 128;
                     if sig == libc::SIGINT {
-                        super::builtins::write_fd(2, b"\n");
+                        if self.interactive() {
+                            super::builtins::write_fd(2, b"\n");
+                        }
                     } else if sig != libc::SIGPIPE {
                         super::builtins::write_fd(2, format!("{}\n", signal_text(sig)).as_bytes());
                     }
@@ -381,6 +398,7 @@ impl Shell {
         };
         self.subst_status = Some(match status {
             Some(ProcState::Done(s)) => s,
+            Some(ProcState::Killed(sig)) => 128 + sig,
             _ => 0,
         });
         let mut s = String::from_utf8_lossy(&out).into_owned();

@@ -165,6 +165,8 @@ pub struct Shell {
     pub history: Vec<String>,
     /// The terminal fd when job control is on.
     pub tty_fd: Option<i32>,
+    /// The shell's terminal modes, put back after every foreground job.
+    pub shell_tmodes: Option<nix::sys::termios::Termios>,
     /// Status of the last command substitution in the current simple command.
     pub subst_status: Option<i32>,
     /// Prefix for syntax errors (`eval: `) while parsing a string for a builtin.
@@ -217,6 +219,7 @@ impl Shell {
             hash: HashMap::new(),
             history: Vec::new(),
             tty_fd: None,
+            shell_tmodes: None,
             subst_status: None,
             getopts_state: (1, 1),
             parse_context: None,

@@ -74,6 +74,17 @@ pub fn read(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// One `read`, reporting EINTR to the caller (for reads a signal must be able to interrupt).
+pub fn read_once(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
 /// Writes all of `buf`, retrying on EINTR and short writes.
 pub fn write_all(fd: i32, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {

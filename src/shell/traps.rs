@@ -94,9 +94,24 @@ pub fn take_pending() -> Vec<i32> {
         .collect()
 }
 
+/// The lowest-numbered signal waiting to be handled (without consuming it).
+pub fn first_pending() -> Option<i32> {
+    if !ANY_PENDING.load(Ordering::SeqCst) {
+        return None;
+    }
+    (1..NSIG)
+        .find(|&i| PENDING[i].load(Ordering::SeqCst))
+        .map(|i| i as i32)
+}
+
 /// True when a signal is waiting to be handled (without consuming it).
 pub fn any_pending() -> bool {
     ANY_PENDING.load(Ordering::SeqCst)
+}
+
+/// Whether SIGINT arrived and has not been handled yet (without consuming it).
+pub fn sigint_pending() -> bool {
+    PENDING[libc::SIGINT as usize].load(Ordering::SeqCst)
 }
 
 /// Whether SIGINT arrived (for the interactive shell), consuming it.

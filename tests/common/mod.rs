@@ -89,7 +89,22 @@ pub fn wait_with_deadline(mut child: Child, deadline: Duration) -> Outcome {
 
 /// Runs `program args…` in `dir` with stdin from `/dev/null` (or `stdin` when given).
 pub fn run_in(dir: &Path, program: &str, args: &[&str], stdin: Option<&str>) -> Outcome {
+    run_in_as(dir, program, None, args, stdin)
+}
+
+/// Like [`run_in`], with `argv[0]` set to `arg0` when given.
+pub fn run_in_as(
+    dir: &Path,
+    program: &str,
+    arg0: Option<&str>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Outcome {
+    use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(program);
+    if let Some(a) = arg0 {
+        cmd.arg0(a);
+    }
     cmd.args(args)
         .current_dir(dir)
         .env("PWD", dir)
@@ -137,10 +152,14 @@ pub struct Case {
     pub script: String,
     /// Compare stderr too.
     pub check_stderr: bool,
+    /// Why wirelab deliberately differs from dash here (the case is then not compared; its
+    /// behaviour is pinned in `shell_features.rs`).
+    pub differs: Option<String>,
 }
 
 /// Parses a `.cases` file: `#### name [flags]` headers, each followed by its script.
-/// The flag `nostderr` skips the stderr comparison.
+/// The flag `nostderr` skips the stderr comparison; `differs: REASON` marks a deliberate
+/// difference from dash.
 pub fn parse_cases(text: &str) -> Vec<Case> {
     let mut cases: Vec<Case> = Vec::new();
     for line in text.split_inclusive('\n') {
@@ -150,10 +169,14 @@ pub fn parse_cases(text: &str) -> Vec<Case> {
                 Some(i) => (&h[..i], &h[i..]),
                 None => (h, ""),
             };
+            let differs = flags
+                .find("differs:")
+                .map(|i| flags[i + 8..].trim_end_matches(']').trim().to_string());
             cases.push(Case {
                 name: name.to_string(),
                 script: String::new(),
                 check_stderr: !flags.contains("nostderr"),
+                differs,
             });
         } else if let Some(c) = cases.last_mut() {
             c.script.push_str(line);

@@ -4,7 +4,7 @@ use nix::sys::signal::{Signal, kill as send_signal, killpg};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 
-use crate::shell::jobs::{ProcState, proc_state};
+use crate::shell::jobs::{ProcState, proc_state, signal_text};
 use crate::shell::state::{Shell, Status};
 use crate::shell::traps::{self, signal_name, signal_number};
 
@@ -110,7 +110,7 @@ fn bg(sh: &mut Shell, argv: &[String]) -> Status {
 }
 
 /// Blocks until every process of job `id` is done; a trapped signal interrupts with 128+n.
-fn wait_job(sh: &mut Shell, id: usize) -> Result<i32, i32> {
+fn wait_job(sh: &mut Shell, id: usize, report: bool) -> Result<i32, i32> {
     loop {
         let Some(job) = sh.jobs.get(id) else {
             return Ok(127);
@@ -122,7 +122,14 @@ fn wait_job(sh: &mut Shell, id: usize) -> Result<i32, i32> {
             .map(|p| p.pid)
         else {
             let st = job.status(sh.opts.pipefail);
-            if matches!(job.state(), ProcState::Done(_)) {
+            if job.state().finished() {
+                if report
+                    && let Some(ProcState::Killed(sig)) = job.procs.last().map(|p| p.state)
+                    && sig != libc::SIGINT
+                    && sig != libc::SIGPIPE
+                {
+                    write_fd(2, format!("{}\n", signal_text(sig)).as_bytes());
+                }
                 sh.jobs.remove(id);
             }
             return Ok(st);
@@ -152,7 +159,7 @@ fn wait(sh: &mut Shell, argv: &[String]) -> Status {
     if argv.len() == 1 {
         let ids: Vec<usize> = sh.jobs.jobs.iter().map(|j| j.id).collect();
         for id in ids {
-            if let Err(s) = wait_job(sh, id) {
+            if let Err(s) = wait_job(sh, id, false) {
                 return Ok(s);
             }
         }
@@ -161,7 +168,7 @@ fn wait(sh: &mut Shell, argv: &[String]) -> Status {
     let mut status = 0;
     for spec in &argv[1..] {
         status = match sh.jobs.resolve(spec) {
-            Ok(id) => match wait_job(sh, id) {
+            Ok(id) => match wait_job(sh, id, true) {
                 Ok(s) => s,
                 Err(s) => return Ok(s),
             },
@@ -237,7 +244,23 @@ fn kill(sh: &mut Shell, argv: &[String]) -> Status {
                     }
                     continue;
                 }
-                Ok(id) => sh.jobs.get(id).map(|j| -j.pgid).unwrap_or(0),
+                Ok(id) => {
+                    let Some(job) = sh.jobs.get(id) else { continue };
+                    let pgid = job.pgid;
+                    let stopped = matches!(job.state(), ProcState::Stopped(_));
+                    if let Err(e) = send_signal(Pid::from_raw(-pgid), signal) {
+                        write_fd(2, format!("{}: kill: {}\n", sh.arg0, e.desc()).as_bytes());
+                        status = 1;
+                    } else if stopped
+                        && signal.is_some()
+                        && sig != libc::SIGSTOP
+                        && sig != libc::SIGCONT
+                    {
+                        // A stopped job only acts on the signal once it runs again.
+                        let _ = send_signal(Pid::from_raw(-pgid), Signal::SIGCONT);
+                    }
+                    continue;
+                }
                 Err(e) => {
                     sh.error(&format!("kill: {e}"));
                     status = 1;

@@ -82,6 +82,21 @@ impl<'a> BuiltinCtx<'a> {
     pub fn stderr(&self) -> FdWriter {
         FdWriter(2)
     }
+    /// A `File` on a duplicate of fd 0, 1 or 2 (for APIs that want an owned handle; closing it
+    /// leaves the shell's fd alone).
+    pub fn dup_file(&self, fd: i32) -> io::Result<std::fs::File> {
+        use std::os::fd::FromRawFd;
+        match sys::dup_high(fd) {
+            // SAFETY: the descriptor was just created and is owned by nothing else.
+            Some(new) => Ok(unsafe { std::fs::File::from_raw_fd(new) }),
+            None => Err(io::Error::last_os_error()),
+        }
+    }
+    /// True when the user pressed Ctrl-C (SIGINT arrived) while this builtin ran in the shell
+    /// process; a long-running builtin (`logs -f`) should poll it and return 130.
+    pub fn interrupted(&self) -> bool {
+        super::traps::sigint_pending()
+    }
     /// Writes a line to stdout.
     pub fn println(&self, s: &str) {
         write_fd(1, format!("{s}\n").as_bytes());

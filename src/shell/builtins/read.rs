@@ -4,6 +4,7 @@
 use crate::shell::parser::is_name;
 use crate::shell::state::{Shell, Status};
 use crate::shell::sys;
+use crate::shell::traps;
 
 use super::write_fd;
 
@@ -95,8 +96,16 @@ fn read(sh: &mut Shell, argv: &[String]) -> Status {
     let mut escaped = false;
     let mut b = [0u8; 1];
     loop {
-        match sys::read(0, &mut b) {
+        match sys::read_once(0, &mut b) {
             Ok(1) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                // A caught signal (Ctrl-C at the prompt, a trap) interrupts `read`.
+                if let Some(sig) = traps::first_pending() {
+                    sh.check_signals()?;
+                    return Ok(128 + sig);
+                }
+                continue;
+            }
             _ => {
                 eof = true;
                 break;

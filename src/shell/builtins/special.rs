@@ -50,6 +50,10 @@ pub fn dot(sh: &mut Shell, argv: &[String]) -> Status {
         return Err(sh.fatal(2));
     };
     let text = String::from_utf8_lossy(&text).into_owned();
+    if sh.source_depth >= crate::shell::state::MAX_FUNC_DEPTH / 4 {
+        sh.error(&format!("{}: nesting too deep", argv[0]));
+        return Err(sh.fatal(2));
+    }
     // Like dash, extra operands of `.` do not replace the positional parameters.
     sh.source_depth += 1;
     let line = sh.lineno;
@@ -353,7 +357,7 @@ fn trap(sh: &mut Shell, argv: &[String]) -> Status {
         match signal_number(s) {
             Some(n) => sh.traps.set(n, action.clone()),
             None => {
-                sh.error(&format!("trap: {s}: bad trap"));
+                super::write_fd(2, format!("trap: {s}: bad trap\n").as_bytes());
                 status = 1;
             }
         }

@@ -194,8 +194,11 @@ impl Lexer<'_> {
                     // "$( (…) …)": a command substitution starting with a subshell.
                     self.pos = save.0 + 1;
                     self.line = save.1;
-                    let prog = parser::parse_subst(self)?;
-                    return Ok(WordPart::Command(Rc::new(prog)));
+                    return match parser::parse_subst(self) {
+                        Ok(prog) => Ok(WordPart::Command(Rc::new(prog))),
+                        Err(e) if e.incomplete => Err(self.eof_err("Syntax error: Missing '))'")),
+                        Err(e) => Err(e),
+                    };
                 }
                 _ => {}
             }
@@ -256,9 +259,13 @@ impl Lexer<'_> {
         if colon {
             self.bump();
         }
-        let Some(c) = self.bump() else {
+        let Some(c) = self.peek() else {
             return Err(self.eof_err("Syntax error: Missing '}'"));
         };
+        if !"}-=?+%#".contains(c) {
+            return Err(self.bad_substitution());
+        }
+        self.bump();
         let inner = Mode::Brace { dq };
         let op = match c {
             '}' if !colon => ParamOp::Plain,
@@ -301,9 +308,24 @@ impl Lexer<'_> {
                     ParamOp::RemovePrefix(longest, w)
                 }
             }
-            _ => return Err(self.err("Bad substitution")),
+            _ => return Err(self.bad_substitution()),
         };
         Ok(param(name, op))
+    }
+
+    /// dash's two messages for a malformed `${…}`: "Missing '}'" when no `}` follows before the
+    /// end of input (more input could fix it), else "Bad substitution".
+    fn bad_substitution(&mut self) -> ParseError {
+        let mut n = 0;
+        while let Some(c) = self.peek_at(n) {
+            if c == '}' {
+                return self.err("Bad substitution");
+            }
+            n += 1;
+        }
+        let e = self.eof_err("Syntax error: Missing '}'");
+        while self.bump().is_some() {}
+        e
     }
 
     fn scan_backquote(&mut self, mode: Mode) -> Result<WordPart, ParseError> {
@@ -313,7 +335,7 @@ impl Lexer<'_> {
             match self.bump() {
                 None => {
                     return Err(ParseError {
-                        line: start_line,
+                        line: self.line,
                         msg: "Syntax error: EOF in backquote substitution".into(),
                         incomplete: true,
                     });
