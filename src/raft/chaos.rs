@@ -339,9 +339,19 @@ async fn chaos(
         let mut rng =
             StdRng::seed_from_u64(seed ^ (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         workers.push(tokio::spawn(async move {
-            let opts = ClientOptions {
-                deadline: Duration::from_millis(1500),
-                attempt_timeout: Duration::from_millis(500),
+            // Short deadlines on purpose (very short for every other client): operations that
+            // give up mid-failover leave unknown outcomes in the history, which is exactly what
+            // the checker must reason about.
+            let opts = if c % 2 == 1 {
+                ClientOptions {
+                    deadline: Duration::from_millis(150),
+                    attempt_timeout: Duration::from_millis(100),
+                }
+            } else {
+                ClientOptions {
+                    deadline: Duration::from_millis(800),
+                    attempt_timeout: Duration::from_millis(250),
+                }
             };
             let mut client = Client::new(nodes, opts);
             let id = client.session();
