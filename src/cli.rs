@@ -160,6 +160,21 @@ pub enum RaftVerb {
         #[command(flatten)]
         run: RunDirArg,
     },
+    /// Degrade a node's links: drop a fraction of its peer frames and/or delay them
+    /// (partitions set with `partition` stay in force; `heal` clears everything).
+    Faults {
+        /// Node id.
+        node: u64,
+        /// Fraction of frames to and from its peers dropped at random (0 to 1).
+        #[arg(long, default_value_t = 0.0)]
+        drop: f64,
+        /// Delay added to each frame it sends to a peer, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
     /// Remove every partition and fault rule.
     Heal {
         /// Run dir.

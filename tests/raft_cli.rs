@@ -132,6 +132,51 @@ fn cli_verbs_have_the_documented_exit_codes() {
     assert_ne!(new.pid, Some(old_pid));
     assert_eq!(new.status, "running");
 
+    // Degraded links: a leader that loses every frame is replaced; one that is merely slow
+    // keeps serving.
+    let leader_now = |s: &Path| -> u64 { text(&wirelab(s, &["raft", "leader"])).parse().unwrap() };
+    let l = leader_now(state.path());
+    assert!(
+        wirelab(
+            state.path(),
+            &["raft", "faults", &l.to_string(), "--delay-ms", "20"]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        wirelab(state.path(), &["raft", "put", "slow", "link"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert!(
+        wirelab(
+            state.path(),
+            &["raft", "faults", &l.to_string(), "--drop", "1"]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        wirelab(state.path(), &["raft", "put", "lossy", "link"])
+            .status
+            .code(),
+        Some(0)
+    );
+    wait_for(
+        Duration::from_secs(10),
+        "a new leader away from the lossy node",
+        || leader_now(state.path()) != l,
+    );
+    assert!(wirelab(state.path(), &["raft", "heal"]).status.success());
+    assert_eq!(
+        wirelab(state.path(), &["raft", "faults", "1", "--drop", "2"])
+            .status
+            .code(),
+        Some(2)
+    );
+
     // Bad requests are clear errors with status 2.
     let bad = wirelab(state.path(), &["raft", "kill", "9"]);
     assert_eq!(bad.status.code(), Some(2));

@@ -44,8 +44,9 @@ struct LogsBuiltin {
     run_dir: Option<PathBuf>,
 }
 
-const RAFT_VERBS: [&str; 17] = [
+const RAFT_VERBS: [&str; 18] = [
     "leader",
+    "faults",
     "up",
     "status",
     "put",

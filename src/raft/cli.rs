@@ -148,6 +148,34 @@ fn run_inner(
             writeln!(out, "node(s) {} cut off from the rest", names.join(","))?;
             Ok(0)
         }
+        RaftVerb::Faults {
+            node,
+            drop,
+            delay_ms,
+            run,
+        } => {
+            if !(0.0..=1.0).contains(&drop) {
+                anyhow::bail!("--drop must be between 0 and 1 (got {drop})");
+            }
+            let status = ctl(&run, ControlRequest::Status)?;
+            let current = status
+                .nodes
+                .iter()
+                .find(|n| n.id == node)
+                .ok_or_else(|| anyhow::anyhow!("no node {node} in this cluster"))?;
+            let rules = crate::wire::FaultRules {
+                cut: current.faults.cut.clone(),
+                drop_rate: drop,
+                delay_ms,
+            };
+            ctl(&run, ControlRequest::Faults { node, rules })?;
+            writeln!(
+                out,
+                "node {node}: dropping {:.0}% of peer frames, delaying each by {delay_ms} ms",
+                drop * 100.0
+            )?;
+            Ok(0)
+        }
         RaftVerb::Heal { run } => {
             ctl(&run, ControlRequest::Heal)?;
             writeln!(out, "network healed")?;
