@@ -148,6 +148,9 @@ pub struct Lexer<'s> {
     pub(crate) active_aliases: Vec<(String, usize)>,
     /// Buffer index where the last token started.
     pub(crate) token_start: usize,
+    /// Where the text of the last alias ending in a blank ends: the next token there is
+    /// checked for alias substitution too (POSIX's trailing-blank rule).
+    blank_alias_end: Option<usize>,
 }
 
 pub(crate) fn is_meta(c: char) -> bool {
@@ -180,6 +183,7 @@ impl<'s> Lexer<'s> {
             depth: 0,
             active_aliases: Vec::new(),
             token_start: 0,
+            blank_alias_end: None,
         }
     }
 
@@ -238,6 +242,7 @@ impl<'s> Lexer<'s> {
             self.buf.drain(..self.pos);
             self.pos = 0;
             self.token_start = 0;
+            self.blank_alias_end = None;
         }
     }
 
@@ -253,8 +258,26 @@ impl<'s> Lexer<'s> {
         for (_, e) in self.active_aliases.iter_mut() {
             *e += chars.len();
         }
+        let blank = matches!(chars.last(), Some(' ' | '\t'));
+        match self.blank_alias_end.as_mut() {
+            _ if blank => self.blank_alias_end = Some(end),
+            Some(e) if *e >= self.pos => *e += chars.len(),
+            _ => {}
+        }
         self.buf.splice(self.pos..self.pos, chars);
         self.active_aliases.push((name.to_string(), end));
+    }
+
+    /// True once for the first token after the text of an alias that ends in a blank: that
+    /// token is checked for alias substitution as well.
+    pub(crate) fn take_blank_alias(&mut self) -> bool {
+        match self.blank_alias_end {
+            Some(end) if self.token_start >= end => {
+                self.blank_alias_end = None;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Whether `name` is being expanded at the last token's position.

@@ -41,6 +41,7 @@
 #![deny(missing_docs)]
 
 pub mod arith;
+pub mod assign;
 pub mod ast;
 pub mod builtins;
 pub mod capture;
