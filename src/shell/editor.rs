@@ -192,7 +192,41 @@ enum LineReader {
     Plain,
 }
 
-fn build_editor(snap: SharedSnapshot) -> Reedline {
+/// Loads the history file into `sh.history` within the bounds of [`super::limits`]; false (after
+/// a warning) when the file is too large to use, so the line editor leaves it alone too.
+fn load_history(sh: &mut Shell, path: &std::path::Path) -> bool {
+    use super::limits::{MAX_HISTORY_ENTRIES, MAX_HISTORY_FILE, MAX_HISTORY_LINE};
+    let Ok(meta) = std::fs::metadata(path) else {
+        return true;
+    };
+    if meta.len() > MAX_HISTORY_FILE {
+        let msg = format!(
+            "wirelab: history file {} exceeds {MAX_HISTORY_FILE} bytes; not loaded\n",
+            path.display()
+        );
+        write_fd(2, msg.as_bytes());
+        return false;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return true;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let (lines, long): (Vec<&str>, Vec<&str>) =
+        text.lines().partition(|l| l.len() <= MAX_HISTORY_LINE);
+    if !long.is_empty() {
+        let msg = format!(
+            "wirelab: history: skipped {} lines longer than {MAX_HISTORY_LINE} bytes in {}\n",
+            long.len(),
+            path.display()
+        );
+        write_fd(2, msg.as_bytes());
+    }
+    let start = lines.len().saturating_sub(MAX_HISTORY_ENTRIES);
+    sh.history = lines[start..].iter().map(|l| l.to_string()).collect();
+    true
+}
+
+fn build_editor(snap: SharedSnapshot, file_history: bool) -> Reedline {
     let mut keys = default_emacs_keybindings();
     keys.add_binding(
         KeyModifiers::NONE,
@@ -214,8 +248,9 @@ fn build_editor(snap: SharedSnapshot) -> Reedline {
         .with_edit_mode(Box::new(Emacs::new(keys)))
         .with_quick_completions(true)
         .with_partial_completions(true);
-    if let Some(path) = history_path()
-        && let Ok(h) = FileBackedHistory::with_file(10_000, path)
+    if file_history
+        && let Some(path) = history_path()
+        && let Ok(h) = FileBackedHistory::with_file(super::limits::MAX_HISTORY_ENTRIES, path)
     {
         ed = ed.with_history(Box::new(h));
     }
@@ -294,14 +329,10 @@ pub fn run_interactive(sh: &mut Shell) -> i32 {
     for s in [Signal::SIGQUIT, Signal::SIGTERM] {
         ignore_signal(s);
     }
-    if let Some(path) = history_path()
-        && let Ok(text) = std::fs::read_to_string(path)
-    {
-        sh.history = text.lines().map(str::to_string).collect();
-    }
+    let file_history = history_path().is_none_or(|p| load_history(sh, &p));
     let mut reader = if terminal_answers(300) {
         let snap: SharedSnapshot = Arc::new(Mutex::new(Snapshot::default()));
-        LineReader::Edit(Box::new(build_editor(snap.clone())), snap)
+        LineReader::Edit(Box::new(build_editor(snap.clone(), file_history)), snap)
     } else {
         LineReader::Plain
     };
@@ -318,6 +349,9 @@ pub fn run_interactive(sh: &mut Shell) -> i32 {
         let Some(text) = reader.read(sh) else { break };
         if text.trim().is_empty() {
             continue;
+        }
+        if sh.history.len() >= super::limits::MAX_HISTORY_ENTRIES {
+            sh.history.remove(0);
         }
         sh.history.push(text.trim_end_matches('\n').to_string());
         let mut text = text;

@@ -231,7 +231,7 @@ impl Shell {
             }
             WordPart::Param(pe) => self.expand_param(pe, dq, f)?,
             WordPart::Command(prog) => {
-                let out = self.command_subst(prog);
+                let out = self.command_subst(prog)?;
                 f.expanded(&out, dq);
             }
             WordPart::Arith(ps) => {

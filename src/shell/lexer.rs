@@ -428,6 +428,12 @@ impl<'s> Lexer<'s> {
                 if ended {
                     body.push('\n');
                 }
+                if body.len() > super::limits::MAX_HEREDOC {
+                    return Err(self.err(format!(
+                        "here-document exceeds {} bytes",
+                        super::limits::MAX_HEREDOC
+                    )));
+                }
             }
             if !found && !self.exhausted {
                 return Err(self.eof_err("here-document not terminated"));

@@ -53,6 +53,7 @@ pub mod expand;
 pub mod input;
 pub mod jobs;
 pub mod lexer;
+pub mod limits;
 pub mod parser;
 pub mod pattern;
 pub mod process;
