@@ -336,6 +336,7 @@ pub fn run_interactive(sh: &mut Shell) -> i32 {
     } else {
         LineReader::Plain
     };
+    let mut exit_warned = false;
     loop {
         sh.jobs.reap();
         let report = sh.jobs.report(false, false);
@@ -344,9 +345,14 @@ pub fn run_interactive(sh: &mut Shell) -> i32 {
         }
         let _ = super::traps::take_sigint();
         if let Err(Flow::Exit(s)) = sh.check_signals() {
-            return super::finish(sh, Err(Flow::Exit(s)));
+            return leave(sh, Err(Flow::Exit(s)));
         }
-        let Some(text) = reader.read(sh) else { break };
+        let Some(text) = reader.read(sh) else {
+            if warn_stopped(sh, &mut exit_warned) {
+                continue;
+            }
+            break;
+        };
         if text.trim().is_empty() {
             continue;
         }
@@ -360,13 +366,33 @@ pub fn run_interactive(sh: &mut Shell) -> i32 {
         }
         let src: Box<dyn LineSource> = Box::new(LinesSource::new(text));
         match sh.run_source(src) {
-            Ok(_) | Err(Flow::Abort(_)) => {}
-            Err(f) => return super::finish(sh, Err(f)),
+            Ok(_) | Err(Flow::Abort(_)) => exit_warned = false,
+            Err(Flow::Exit(s)) if warn_stopped(sh, &mut exit_warned) => sh.last_status = s,
+            Err(f) => return leave(sh, Err(f)),
         }
     }
     if matches!(reader, LineReader::Plain) {
         write_fd(2, b"\n");
     }
     let st = sh.last_status;
-    super::finish(sh, Ok(st))
+    leave(sh, Ok(st))
+}
+
+/// The first attempt to exit (`exit`, Ctrl-D) while jobs are stopped only warns, as bash and
+/// dash -i do; a second one in a row exits. True when this attempt was turned into a warning.
+fn warn_stopped(sh: &mut Shell, warned: &mut bool) -> bool {
+    sh.jobs.reap();
+    if *warned || !sh.jobs.has_stopped() {
+        return false;
+    }
+    *warned = true;
+    write_fd(2, b"There are stopped jobs.\n");
+    true
+}
+
+/// Ends the interactive shell: the EXIT trap, then SIGHUP (and SIGCONT) to the jobs left.
+fn leave(sh: &mut Shell, result: Result<i32, Flow>) -> i32 {
+    let status = super::finish(sh, result);
+    sh.jobs.hangup_all();
+    status
 }
