@@ -393,3 +393,16 @@ fn ctrl_d_warns_about_stopped_jobs_and_another_command_resets_the_warning() {
     t.keys(&["jobs; echo listed", "Enter"]);
     t.wait_for("listed\n");
 }
+
+#[test]
+fn ctrl_c_ends_logs_follow() {
+    let Some(t) = Tmux::start("logsf") else {
+        return;
+    };
+    t.keys(&["raft up > /dev/null && logs -f raft-1", "Enter"]);
+    t.wait_for("ready on");
+    t.keys(&["C-c"]);
+    t.wait_for("[130] (raft");
+    t.keys(&["raft stop; echo stopped-ok", "Enter"]);
+    t.wait_for("stopped-ok\n");
+}

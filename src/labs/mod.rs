@@ -9,6 +9,7 @@
 //! - [`builtins`]: the `raft`, `labs` and `logs` builtins ([`builtins::LabBuiltins`]).
 
 pub mod builtins;
+pub mod follow;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
