@@ -4,7 +4,21 @@
 
 mod common;
 
-use common::{run_in, wirelab, wirelab_c};
+use common::{wirelab, wirelab_c};
+
+/// Runs `wirelab shell SCRIPT` in `dir` with a generous deadline (the big inputs take a few
+/// seconds in a debug build on a loaded machine).
+fn run_script(dir: &std::path::Path, script: &str) -> common::Outcome {
+    let child = std::process::Command::new(wirelab())
+        .args(["shell", script])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    common::wait_with_deadline(child, std::time::Duration::from_secs(120))
+}
 
 #[test]
 fn endless_command_substitution_fails_with_a_clear_error() {
@@ -53,16 +67,16 @@ fn oversized_here_document_is_a_syntax_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let line = "x".repeat(1023) + "\n";
     let mut script = String::from("cat <<EOF | wc -c\n");
-    for _ in 0..(65 << 10) {
+    for _ in 0..(33 << 10) {
         script.push_str(&line);
     }
     script.push_str("EOF\necho after\n");
     std::fs::write(dir.path().join("big.sh"), &script).expect("write");
-    let out = run_in(dir.path(), wirelab(), &["shell", "big.sh"], None);
+    let out = run_script(dir.path(), "big.sh");
     assert_eq!(out.status, 2, "{out:?}");
     assert_eq!(out.stdout, "");
     assert!(
-        out.stderr.contains("here-document exceeds 67108864 bytes"),
+        out.stderr.contains("here-document exceeds 33554432 bytes"),
         "{out:?}"
     );
 }
@@ -128,4 +142,36 @@ fn oversized_history_file_is_not_loaded() {
     );
     let len = std::fs::metadata(hist.join("history")).expect("meta").len();
     assert_eq!(len, (16 << 20) + 1, "the file is left alone");
+}
+
+#[test]
+fn oversized_command_is_a_syntax_error_not_a_truncated_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut script = String::from("echo start\necho ");
+    script.push_str(&"a".repeat((64 << 20) + 10));
+    script.push_str("\necho after\n");
+    std::fs::write(dir.path().join("long.sh"), &script).expect("write");
+    drop(script);
+    let out = run_script(dir.path(), "long.sh");
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert_eq!(out.stdout, "start\n");
+    assert_eq!(
+        out.stderr,
+        "long.sh: 2: command exceeds 67108864 characters\n"
+    );
+}
+
+#[test]
+fn here_document_cut_off_by_the_input_bound_is_not_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Under the here-document bound per line count, but one line past the command bound.
+    let mut script = String::from("cat <<EOF | wc -c\n");
+    script.push_str(&"z".repeat((64 << 20) + 10));
+    script.push_str("\nEOF\necho after\n");
+    std::fs::write(dir.path().join("cut.sh"), &script).expect("write");
+    drop(script);
+    let out = run_script(dir.path(), "cut.sh");
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("command exceeds"), "{}", out.stderr);
 }

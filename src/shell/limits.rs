@@ -5,8 +5,12 @@
 /// `command substitution output exceeds N bytes` and the substituted command is killed.
 pub const MAX_SUBST_OUTPUT: usize = 256 << 20;
 
-/// Most bytes a here-document body may hold (64 MiB); past it parsing fails.
-pub const MAX_HEREDOC: usize = 64 << 20;
+/// Most characters of input the parser holds for one command (64 Mi, 256 MiB buffered);
+/// past it parsing fails with `command exceeds N characters`.
+pub const MAX_COMMAND: usize = 64 << 20;
+
+/// Most bytes a here-document body may hold (32 MiB); past it parsing fails.
+pub const MAX_HEREDOC: usize = 32 << 20;
 
 /// Longest line `read` accepts (1 MiB); past it the rest of the line is discarded and `read`
 /// fails with status 2.
