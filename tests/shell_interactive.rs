@@ -406,3 +406,32 @@ fn ctrl_c_ends_logs_follow() {
     t.keys(&["raft stop; echo stopped-ok", "Enter"]);
     t.wait_for("stopped-ok\n");
 }
+
+#[test]
+fn sighup_makes_the_shell_hang_up_its_jobs_and_exit() {
+    let Some(t) = Tmux::start("sighup") else {
+        return;
+    };
+    let home = t._home.path().to_path_buf();
+    t.keys(&[
+        "sleep 1005 & echo $! > $HOME/bg.pid; echo $$ > $HOME/sh.pid",
+        "Enter",
+    ]);
+    t.wait_prompts(2);
+    let read = |f: &str| {
+        std::fs::read_to_string(home.join(f))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let (bg, shell) = (read("bg.pid"), read("sh.pid"));
+    assert!(alive(&bg) && alive(&shell), "{}", t.screen());
+    // The shell is waiting in the line editor when the hangup comes.
+    let _ = Command::new("kill").args(["-HUP", &shell]).status();
+    let start = Instant::now();
+    while (alive(&bg) || alive(&shell)) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(&bg), "the background job survived the hangup");
+    assert!(!alive(&shell), "the shell survived the hangup");
+}

@@ -326,6 +326,7 @@ impl LineReader {
 pub fn run_interactive(sh: &mut Shell) -> i32 {
     setup_job_control(sh);
     sh.traps.catch_interactive_sigint();
+    sh.traps.catch_interactive_sighup();
     for s in [Signal::SIGQUIT, Signal::SIGTERM] {
         ignore_signal(s);
     }

@@ -113,6 +113,10 @@ impl JobTable {
                 state: ProcState::Running,
             })
             .collect();
+        if pids.first() == Some(&pgid) {
+            // A process group of its own (job control): SIGHUP to the shell reaches it.
+            super::traps::register_job_group(pgid);
+        }
         self.jobs.push(Job {
             id,
             pgid,
@@ -157,6 +161,9 @@ impl JobTable {
 
     /// Removes a job.
     pub fn remove(&mut self, id: usize) {
+        if let Some(j) = self.get(id) {
+            super::traps::unregister_job_group(j.pgid);
+        }
         self.jobs.retain(|j| j.id != id);
         self.order.retain(|&j| j != id);
     }
