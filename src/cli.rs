@@ -30,7 +30,7 @@ pub enum Command {
     },
     /// Check a recorded history for linearizability.
     Check(CheckArgs),
-    /// The wirelab shell: interactive, a script FILE [ARGS], or -c COMMAND [NAME ARGS].
+    /// The wirelab shell: interactive, a script `FILE [ARGS]`, or `-c COMMAND [NAME [ARGS]]`.
     Shell(crate::shell::ShellArgs),
     /// Run a cluster member (started by the supervisor, not by hand).
     #[command(hide = true)]

@@ -152,6 +152,11 @@ fn edge_cases_match_dash() {
 }
 
 #[test]
+fn assignments_declarations_and_aliases_match_dash() {
+    check_file("words.cases");
+}
+
+#[test]
 fn every_case_matches_dash_when_run_as_a_script_file() {
     for f in CASE_FILES {
         check_file_in(f, Mode::File);
@@ -177,4 +182,5 @@ const CASE_FILES: &[&str] = &[
     "more.cases",
     "edge.cases",
     "syntax.cases",
+    "words.cases",
 ];

@@ -252,3 +252,31 @@ fn trapped_signal_interrupts_read() {
     );
     assert_eq!(out.stdout, "got\nst=138\n");
 }
+
+#[test]
+fn operands_after_the_command_string_match_dash_including_double_dash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = "echo \"$0|$#|$*\"";
+    let cases: &[(&[&str], &str)] = &[
+        (&["-c", s, "--", "x"], "--|1|x\n"),
+        (&["-c", s, "--"], "--|0|\n"),
+        (&["-c", s, "x", "--", "y"], "x|2|-- y\n"),
+        (&["-c", s, "-x", "y"], "-x|1|y\n"),
+        (&["-e", "-c", s, "--", "a", "b"], "--|2|a b\n"),
+        (&["-c", "--", s, "n", "a"], "n|1|a\n"),
+        (&["-c", s, "--", "--"], "--|1|--\n"),
+    ];
+    for (args, want) in cases {
+        let mut argv = vec!["shell"];
+        argv.extend_from_slice(args);
+        let got = run_in(dir.path(), wirelab(), &argv, None);
+        assert_eq!((got.stdout.as_str(), got.status), (*want, 0), "{args:?}");
+        if common::require_tool("dash") {
+            let dash = run_in(dir.path(), "dash", args, None);
+            assert_eq!(dash.stdout, *want, "dash {args:?}");
+        }
+    }
+    let out = run_in(dir.path(), wirelab(), &["shell", "-c"], None);
+    assert_eq!(out.status, 2);
+    assert_eq!(out.stderr, "wirelab: 0: -c requires an argument\n");
+}

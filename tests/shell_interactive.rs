@@ -324,3 +324,114 @@ fn killing_a_stopped_job_terminates_it_and_reports_it() {
     let s = t.wait_for("listed\n");
     assert!(!s.contains("Running"), "{s}");
 }
+
+/// True while process `pid` exists (and is not a zombie).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+#[test]
+fn exit_warns_once_about_stopped_jobs_then_hangs_up_the_jobs() {
+    let Some(t) = Tmux::start("hupexit") else {
+        return;
+    };
+    let home = t._home.path().to_path_buf();
+    t.keys(&["sleep 1001 & echo $! > $HOME/bg.pid", "Enter"]);
+    t.wait_prompts(2);
+    t.keys(&["sleep 1002", "Enter"]);
+    t.wait_foreground("sleep");
+    t.keys(&["C-z"]);
+    t.wait_for("[148] $");
+    t.keys(&["jobs -p %2 > $HOME/st.pid", "Enter"]);
+    t.wait_prompts(4);
+    let read = |f: &str| {
+        std::fs::read_to_string(home.join(f))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let (bg, st) = (read("bg.pid"), read("st.pid"));
+    assert!(!bg.is_empty() && !st.is_empty(), "{}", t.screen());
+    assert!(alive(&bg) && alive(&st), "{bg} {st}: {}", t.screen());
+    t.keys(&["exit", "Enter"]);
+    t.wait_for("There are stopped jobs.");
+    let s = t.wait_prompts(5);
+    assert_eq!(s.matches("There are stopped jobs.").count(), 1, "{s}");
+    t.keys(&["exit", "Enter"]);
+    let start = Instant::now();
+    while (alive(&bg) || alive(&st)) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !alive(&bg) && !alive(&st),
+        "jobs survived the shell's exit; screen:\n{}",
+        t.screen()
+    );
+}
+
+#[test]
+fn ctrl_d_warns_about_stopped_jobs_and_another_command_resets_the_warning() {
+    let Some(t) = Tmux::start("hupctrld") else {
+        return;
+    };
+    t.keys(&["sleep 1003", "Enter"]);
+    t.wait_foreground("sleep");
+    t.keys(&["C-z"]);
+    t.wait_for("[148] $");
+    t.keys(&["C-d"]);
+    t.wait_for("There are stopped jobs.");
+    t.keys(&["echo still-here", "Enter"]);
+    t.wait_for("still-here\n");
+    t.keys(&["exit", "Enter"]);
+    t.wait_count("There are stopped jobs.", 2);
+    t.keys(&["jobs; echo listed", "Enter"]);
+    t.wait_for("listed\n");
+}
+
+#[test]
+fn ctrl_c_ends_logs_follow() {
+    let Some(t) = Tmux::start("logsf") else {
+        return;
+    };
+    t.keys(&["raft up > /dev/null && logs -f raft-1", "Enter"]);
+    t.wait_for("ready on");
+    t.keys(&["C-c"]);
+    t.wait_for("[130] (raft");
+    t.keys(&["raft stop; echo stopped-ok", "Enter"]);
+    t.wait_for("stopped-ok\n");
+}
+
+#[test]
+fn sighup_makes_the_shell_hang_up_its_jobs_and_exit() {
+    let Some(t) = Tmux::start("sighup") else {
+        return;
+    };
+    let home = t._home.path().to_path_buf();
+    t.keys(&[
+        "sleep 1005 & echo $! > $HOME/bg.pid; echo $$ > $HOME/sh.pid",
+        "Enter",
+    ]);
+    t.wait_prompts(2);
+    let read = |f: &str| {
+        std::fs::read_to_string(home.join(f))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let (bg, shell) = (read("bg.pid"), read("sh.pid"));
+    assert!(alive(&bg) && alive(&shell), "{}", t.screen());
+    // The shell is waiting in the line editor when the hangup comes.
+    let _ = Command::new("kill").args(["-HUP", &shell]).status();
+    let start = Instant::now();
+    while (alive(&bg) || alive(&shell)) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(&bg), "the background job survived the hangup");
+    assert!(!alive(&shell), "the shell survived the hangup");
+}

@@ -97,3 +97,32 @@ fn raft_builtin_reports_usage_errors_like_a_command() {
     assert_eq!(code, 0);
     assert!(out.contains("Raft"), "{out}");
 }
+
+#[test]
+fn logs_follow_ends_when_the_reader_is_done() {
+    let state = tempfile::tempdir().unwrap();
+    // First an existing line (nothing new is written after grep exits: the closed pipe alone
+    // must end `logs -f`), then a line the node writes only after a restart.
+    let script = r#"
+        raft up > /dev/null
+        logs -f raft-1 | grep -m1 -c "ready on"
+        echo "first: $?"
+        (sleep 1; raft restart 3 > /dev/null) &
+        logs -n 0 -f raft-3 | grep -m1 -o "ready on"
+        echo "second: $?"
+        wait
+        raft stop > /dev/null
+    "#;
+    let child = Command::new(common::wirelab())
+        .args(["shell", "-c", script])
+        .env("XDG_STATE_HOME", state.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = common::wait_with_deadline(child, std::time::Duration::from_secs(60));
+    assert_eq!(out.status, 0, "{out:?}");
+    assert_eq!(out.stdout, "1\nfirst: 0\nready on\nsecond: 0\n", "{out:?}");
+}

@@ -1,4 +1,4 @@
-//! The lab builtins of the wirelab shell: `raft …`, `labs`, `logs NODE`, `scenario`.
+//! The lab builtins of the wirelab shell: `raft …`, `labs`, `logs [-f] NODE`, `scenario`.
 //!
 //! `raft` takes the same verbs and flags as `wirelab raft` (one clap definition serves both);
 //! in a shell, `raft up` starts the cluster inside the shell process and returns once it has a
@@ -26,7 +26,7 @@ struct RaftBuiltin {
     verb: RaftVerb,
 }
 
-/// `logs [-n N] NODE`.
+/// `logs [-n N] [-f] NODE`.
 #[derive(Debug, Parser)]
 #[command(
     name = "logs",
@@ -37,6 +37,9 @@ struct LogsBuiltin {
     /// Only the last N lines.
     #[arg(short = 'n')]
     lines: Option<usize>,
+    /// Follow: keep printing lines as the node writes them (until Ctrl-C or a closed pipe).
+    #[arg(short = 'f', long = "follow")]
+    follow: bool,
     /// The node.
     node: String,
     /// Run dir (default: this shell's cluster, else the newest run).
@@ -219,6 +222,19 @@ impl LabBuiltins {
             },
         };
         let path = dir.join(format!("node-{id}.log"));
+        if args.follow {
+            let fd = out.0;
+            return match super::follow::follow(&path, args.lines, &mut out, fd, &|| {
+                ctx.interrupted()
+            }) {
+                Ok(super::follow::Stop::Interrupted) => 130,
+                Ok(super::follow::Stop::OutputClosed) => 0,
+                Err(e) => {
+                    let _ = writeln!(err, "logs: {}: {e}", path.display());
+                    2
+                }
+            };
+        }
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {

@@ -7,8 +7,10 @@
 //! socket, so `wirelab raft kill 2` from another terminal reaches it too.
 //!
 //! - [`builtins`]: the `raft`, `labs` and `logs` builtins ([`builtins::LabBuiltins`]).
+//! - [`follow`]: `logs -f`, following a node's log until Ctrl-C or a closed pipe.
 
 pub mod builtins;
+pub mod follow;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

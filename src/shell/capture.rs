@@ -30,9 +30,19 @@ fn memfd(name: &str) -> Option<i32> {
 fn read_back(fd: i32) -> String {
     // SAFETY: lseek on an fd we own.
     unsafe { libc::lseek(fd, 0, libc::SEEK_SET) };
-    let bytes = sys::read_to_end(fd);
+    let (bytes, cut) = match sys::read_to_end_max(fd, super::limits::MAX_CAPTURE) {
+        Ok(b) => (b, false),
+        Err(b) => (b, true),
+    };
     sys::close(fd);
-    String::from_utf8_lossy(&bytes).into_owned()
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if cut {
+        text.push_str(&format!(
+            "\n[output truncated at {} bytes]\n",
+            super::limits::MAX_CAPTURE
+        ));
+    }
+    text
 }
 
 impl Shell {

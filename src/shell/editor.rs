@@ -192,7 +192,41 @@ enum LineReader {
     Plain,
 }
 
-fn build_editor(snap: SharedSnapshot) -> Reedline {
+/// Loads the history file into `sh.history` within the bounds of [`super::limits`]; false (after
+/// a warning) when the file is too large to use, so the line editor leaves it alone too.
+fn load_history(sh: &mut Shell, path: &std::path::Path) -> bool {
+    use super::limits::{MAX_HISTORY_ENTRIES, MAX_HISTORY_FILE, MAX_HISTORY_LINE};
+    let Ok(meta) = std::fs::metadata(path) else {
+        return true;
+    };
+    if meta.len() > MAX_HISTORY_FILE {
+        let msg = format!(
+            "wirelab: history file {} exceeds {MAX_HISTORY_FILE} bytes; not loaded\n",
+            path.display()
+        );
+        write_fd(2, msg.as_bytes());
+        return false;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return true;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let (lines, long): (Vec<&str>, Vec<&str>) =
+        text.lines().partition(|l| l.len() <= MAX_HISTORY_LINE);
+    if !long.is_empty() {
+        let msg = format!(
+            "wirelab: history: skipped {} lines longer than {MAX_HISTORY_LINE} bytes in {}\n",
+            long.len(),
+            path.display()
+        );
+        write_fd(2, msg.as_bytes());
+    }
+    let start = lines.len().saturating_sub(MAX_HISTORY_ENTRIES);
+    sh.history = lines[start..].iter().map(|l| l.to_string()).collect();
+    true
+}
+
+fn build_editor(snap: SharedSnapshot, file_history: bool) -> Reedline {
     let mut keys = default_emacs_keybindings();
     keys.add_binding(
         KeyModifiers::NONE,
@@ -214,8 +248,9 @@ fn build_editor(snap: SharedSnapshot) -> Reedline {
         .with_edit_mode(Box::new(Emacs::new(keys)))
         .with_quick_completions(true)
         .with_partial_completions(true);
-    if let Some(path) = history_path()
-        && let Ok(h) = FileBackedHistory::with_file(10_000, path)
+    if file_history
+        && let Some(path) = history_path()
+        && let Ok(h) = FileBackedHistory::with_file(super::limits::MAX_HISTORY_ENTRIES, path)
     {
         ed = ed.with_history(Box::new(h));
     }
@@ -291,20 +326,18 @@ impl LineReader {
 pub fn run_interactive(sh: &mut Shell) -> i32 {
     setup_job_control(sh);
     sh.traps.catch_interactive_sigint();
+    sh.traps.catch_interactive_sighup();
     for s in [Signal::SIGQUIT, Signal::SIGTERM] {
         ignore_signal(s);
     }
-    if let Some(path) = history_path()
-        && let Ok(text) = std::fs::read_to_string(path)
-    {
-        sh.history = text.lines().map(str::to_string).collect();
-    }
+    let file_history = history_path().is_none_or(|p| load_history(sh, &p));
     let mut reader = if terminal_answers(300) {
         let snap: SharedSnapshot = Arc::new(Mutex::new(Snapshot::default()));
-        LineReader::Edit(Box::new(build_editor(snap.clone())), snap)
+        LineReader::Edit(Box::new(build_editor(snap.clone(), file_history)), snap)
     } else {
         LineReader::Plain
     };
+    let mut exit_warned = false;
     loop {
         sh.jobs.reap();
         let report = sh.jobs.report(false, false);
@@ -313,11 +346,19 @@ pub fn run_interactive(sh: &mut Shell) -> i32 {
         }
         let _ = super::traps::take_sigint();
         if let Err(Flow::Exit(s)) = sh.check_signals() {
-            return super::finish(sh, Err(Flow::Exit(s)));
+            return leave(sh, Err(Flow::Exit(s)));
         }
-        let Some(text) = reader.read(sh) else { break };
+        let Some(text) = reader.read(sh) else {
+            if warn_stopped(sh, &mut exit_warned) {
+                continue;
+            }
+            break;
+        };
         if text.trim().is_empty() {
             continue;
+        }
+        if sh.history.len() >= super::limits::MAX_HISTORY_ENTRIES {
+            sh.history.remove(0);
         }
         sh.history.push(text.trim_end_matches('\n').to_string());
         let mut text = text;
@@ -326,13 +367,33 @@ pub fn run_interactive(sh: &mut Shell) -> i32 {
         }
         let src: Box<dyn LineSource> = Box::new(LinesSource::new(text));
         match sh.run_source(src) {
-            Ok(_) | Err(Flow::Abort(_)) => {}
-            Err(f) => return super::finish(sh, Err(f)),
+            Ok(_) | Err(Flow::Abort(_)) => exit_warned = false,
+            Err(Flow::Exit(s)) if warn_stopped(sh, &mut exit_warned) => sh.last_status = s,
+            Err(f) => return leave(sh, Err(f)),
         }
     }
     if matches!(reader, LineReader::Plain) {
         write_fd(2, b"\n");
     }
     let st = sh.last_status;
-    super::finish(sh, Ok(st))
+    leave(sh, Ok(st))
+}
+
+/// The first attempt to exit (`exit`, Ctrl-D) while jobs are stopped only warns, as bash and
+/// dash -i do; a second one in a row exits. True when this attempt was turned into a warning.
+fn warn_stopped(sh: &mut Shell, warned: &mut bool) -> bool {
+    sh.jobs.reap();
+    if *warned || !sh.jobs.has_stopped() {
+        return false;
+    }
+    *warned = true;
+    write_fd(2, b"There are stopped jobs.\n");
+    true
+}
+
+/// Ends the interactive shell: the EXIT trap, then SIGHUP (and SIGCONT) to the jobs left.
+fn leave(sh: &mut Shell, result: Result<i32, Flow>) -> i32 {
+    let status = super::finish(sh, result);
+    sh.jobs.hangup_all();
+    status
 }

@@ -165,8 +165,17 @@ impl Shell {
 
     /// Expands a word to one string without splitting or globbing (assignments, redirections).
     pub fn expand_string(&mut self, w: &Word) -> Result<String, ExpandError> {
+        self.expand_string_with(w, true)
+    }
+
+    /// [`Shell::expand_string`], with or without the tilde prefix at the word's start.
+    pub(super) fn expand_string_with(
+        &mut self,
+        w: &Word,
+        tilde: bool,
+    ) -> Result<String, ExpandError> {
         let mut f = Fields::new(false, &self.ifs());
-        self.expand_word_into(w, &mut f, true)?;
+        self.expand_word_into(w, &mut f, tilde)?;
         Ok(text(&f.joined()))
     }
 
@@ -205,22 +214,6 @@ impl Shell {
         Ok(())
     }
 
-    fn tilde(&self, user: &str) -> Option<String> {
-        if user.is_empty() {
-            return self.get("HOME").map(str::to_string);
-        }
-        if !user
-            .chars()
-            .all(|c| c.is_alphanumeric() || "._-".contains(c))
-        {
-            return None;
-        }
-        nix::unistd::User::from_name(user)
-            .ok()
-            .flatten()
-            .map(|u| u.dir.to_string_lossy().into_owned())
-    }
-
     fn expand_part(&mut self, p: &WordPart, dq: bool, f: &mut Fields) -> Result<(), ExpandError> {
         match p {
             WordPart::Literal(s) => f.lit(s, dq),
@@ -238,7 +231,7 @@ impl Shell {
             }
             WordPart::Param(pe) => self.expand_param(pe, dq, f)?,
             WordPart::Command(prog) => {
-                let out = self.command_subst(prog);
+                let out = self.command_subst(prog)?;
                 f.expanded(&out, dq);
             }
             WordPart::Arith(ps) => {

@@ -113,6 +113,10 @@ impl JobTable {
                 state: ProcState::Running,
             })
             .collect();
+        if pids.first() == Some(&pgid) {
+            // A process group of its own (job control): SIGHUP to the shell reaches it.
+            super::traps::register_job_group(pgid);
+        }
         self.jobs.push(Job {
             id,
             pgid,
@@ -157,6 +161,9 @@ impl JobTable {
 
     /// Removes a job.
     pub fn remove(&mut self, id: usize) {
+        if let Some(j) = self.get(id) {
+            super::traps::unregister_job_group(j.pgid);
+        }
         self.jobs.retain(|j| j.id != id);
         self.order.retain(|&j| j != id);
     }
@@ -234,6 +241,33 @@ impl JobTable {
         }
     }
 
+    /// True when some job is stopped (an interactive shell warns before exiting).
+    pub fn has_stopped(&self) -> bool {
+        self.jobs
+            .iter()
+            .any(|j| matches!(j.state(), ProcState::Stopped(_)))
+    }
+
+    /// Sends SIGHUP, then SIGCONT (so a stopped job sees the hangup), to every job that has
+    /// not finished: what an exiting interactive shell does to the jobs it leaves behind.
+    /// Jobs in a process group of their own get the signals as a group.
+    pub fn hangup_all(&mut self) {
+        use nix::sys::signal::{Signal, kill, killpg};
+        self.reap();
+        let shell_group = nix::unistd::getpgrp().as_raw();
+        for j in self.jobs.iter().filter(|j| !j.state().finished()) {
+            for sig in [Signal::SIGHUP, Signal::SIGCONT] {
+                if j.pgid > 0 && j.pgid != shell_group {
+                    let _ = killpg(Pid::from_raw(j.pgid), sig);
+                } else {
+                    for p in j.procs.iter().filter(|p| !p.state.finished()) {
+                        let _ = kill(Pid::from_raw(p.pid), sig);
+                    }
+                }
+            }
+        }
+    }
+
     /// One line of `jobs` output for a job.
     pub fn format(&self, j: &Job, with_pid: bool) -> String {
         let mark = if Some(j.id) == self.current() {
@@ -264,7 +298,9 @@ impl JobTable {
         let ids: Vec<usize> = self.jobs.iter().map(|j| j.id).collect();
         for id in ids {
             let Some(j) = self.get(id) else { continue };
-            if all || !j.notified {
+            // A job still running is no news, even when one of its processes has ended or
+            // it was continued on the way to being killed (`kill %1` on a stopped pipeline).
+            if all || (!j.notified && j.state() != ProcState::Running) {
                 out.push_str(&self.format(j, with_pid));
                 out.push('\n');
             }

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::ast::{HereDoc, ParamExpr, ParamOp, Word, WordPart};
+use super::limits::MAX_COMMAND;
 use super::parser::ParseError;
 
 mod words;
@@ -148,6 +149,12 @@ pub struct Lexer<'s> {
     pub(crate) active_aliases: Vec<(String, usize)>,
     /// Buffer index where the last token started.
     pub(crate) token_start: usize,
+    /// Where the text of the last alias ending in a blank ends: the next token there is
+    /// checked for alias substitution too (POSIX's trailing-blank rule).
+    blank_alias_end: Option<usize>,
+    /// Set once the buffered input passes [`MAX_COMMAND`]: the input is then treated as ended
+    /// and every later token is an error.
+    overflow: bool,
 }
 
 pub(crate) fn is_meta(c: char) -> bool {
@@ -180,6 +187,8 @@ impl<'s> Lexer<'s> {
             depth: 0,
             active_aliases: Vec::new(),
             token_start: 0,
+            blank_alias_end: None,
+            overflow: false,
         }
     }
 
@@ -188,15 +197,24 @@ impl<'s> Lexer<'s> {
         Lexer::new(Box::new(StrSource::new(s)))
     }
 
+    /// Appends the source's next line to the buffer, within [`MAX_COMMAND`].
+    fn pull_line(&mut self) {
+        match self.source.next_line() {
+            Some(l) => self.buf.extend(l.chars()),
+            None => self.exhausted = true,
+        }
+        if self.buf.len() > MAX_COMMAND {
+            self.exhausted = true;
+            self.overflow = true;
+        }
+    }
+
     fn fill(&mut self) -> bool {
         while self.pos >= self.buf.len() {
             if self.exhausted {
                 return false;
             }
-            match self.source.next_line() {
-                Some(l) => self.buf.extend(l.chars()),
-                None => self.exhausted = true,
-            }
+            self.pull_line();
         }
         true
     }
@@ -215,10 +233,7 @@ impl<'s> Lexer<'s> {
             if self.exhausted {
                 return None;
             }
-            match self.source.next_line() {
-                Some(l) => self.buf.extend(l.chars()),
-                None => self.exhausted = true,
-            }
+            self.pull_line();
         }
         Some(self.buf[self.pos + n])
     }
@@ -238,6 +253,7 @@ impl<'s> Lexer<'s> {
             self.buf.drain(..self.pos);
             self.pos = 0;
             self.token_start = 0;
+            self.blank_alias_end = None;
         }
     }
 
@@ -253,8 +269,26 @@ impl<'s> Lexer<'s> {
         for (_, e) in self.active_aliases.iter_mut() {
             *e += chars.len();
         }
+        let blank = matches!(chars.last(), Some(' ' | '\t'));
+        match self.blank_alias_end.as_mut() {
+            _ if blank => self.blank_alias_end = Some(end),
+            Some(e) if *e >= self.pos => *e += chars.len(),
+            _ => {}
+        }
         self.buf.splice(self.pos..self.pos, chars);
         self.active_aliases.push((name.to_string(), end));
+    }
+
+    /// True once for the first token after the text of an alias that ends in a blank: that
+    /// token is checked for alias substitution as well.
+    pub(crate) fn take_blank_alias(&mut self) -> bool {
+        match self.blank_alias_end {
+            Some(end) if self.token_start >= end => {
+                self.blank_alias_end = None;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Whether `name` is being expanded at the last token's position.
@@ -275,6 +309,9 @@ impl<'s> Lexer<'s> {
     }
 
     pub(crate) fn err(&self, msg: impl Into<String>) -> ParseError {
+        if self.overflow {
+            return self.overflow_err();
+        }
         ParseError {
             line: self.line,
             msg: msg.into(),
@@ -283,6 +320,9 @@ impl<'s> Lexer<'s> {
     }
 
     pub(crate) fn eof_err(&self, msg: impl Into<String>) -> ParseError {
+        if self.overflow {
+            return self.overflow_err();
+        }
         ParseError {
             line: self.line,
             msg: msg.into(),
@@ -290,8 +330,19 @@ impl<'s> Lexer<'s> {
         }
     }
 
+    fn overflow_err(&self) -> ParseError {
+        ParseError {
+            line: self.line,
+            msg: format!("command exceeds {MAX_COMMAND} characters"),
+            incomplete: false,
+        }
+    }
+
     /// The next token.
     pub fn next_token(&mut self) -> Result<Token, ParseError> {
+        if self.overflow {
+            return Err(self.overflow_err());
+        }
         loop {
             match self.peek() {
                 Some(' ') | Some('\t') => {
@@ -405,6 +456,16 @@ impl<'s> Lexer<'s> {
                 if ended {
                     body.push('\n');
                 }
+                if body.len() > super::limits::MAX_HEREDOC {
+                    return Err(self.err(format!(
+                        "here-document exceeds {} bytes",
+                        super::limits::MAX_HEREDOC
+                    )));
+                }
+            }
+            if self.overflow {
+                // Cut off by the input bound, not ended by the input: never run it truncated.
+                return Err(self.overflow_err());
             }
             if !found && !self.exhausted {
                 return Err(self.eof_err("here-document not terminated"));

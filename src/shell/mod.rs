@@ -41,6 +41,7 @@
 #![deny(missing_docs)]
 
 pub mod arith;
+pub mod assign;
 pub mod ast;
 pub mod builtins;
 pub mod capture;
@@ -52,6 +53,7 @@ pub mod expand;
 pub mod input;
 pub mod jobs;
 pub mod lexer;
+pub mod limits;
 pub mod parser;
 pub mod pattern;
 pub mod process;
@@ -70,9 +72,10 @@ pub use state::{Flow, Shell};
 /// Command-line arguments of `wirelab shell`.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct ShellArgs {
-    /// Run COMMAND; further operands set `$0` and then `$1…`.
-    #[arg(short = 'c', value_name = "COMMAND")]
-    pub command: Option<String>,
+    /// Run the first operand as a command string; further operands set `$0` and then `$1…`
+    /// (as in dash, everything after the command string is an operand, `--` and `-x` too).
+    #[arg(short = 'c')]
+    pub command: bool,
     /// Interactive even when stdin is not a terminal.
     #[arg(short = 'i')]
     pub interactive: bool,
@@ -109,7 +112,7 @@ pub struct ShellArgs {
     /// Long option names (`-o pipefail`).
     #[arg(short = 'o', value_name = "OPTION")]
     pub options: Vec<String>,
-    /// FILE [ARGS…], or NAME ARGS… with -c, or ARGS… with -s.
+    /// FILE [ARGS…], or COMMAND [NAME [ARGS…]] with -c, or ARGS… with -s.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
@@ -146,11 +149,15 @@ pub fn run_cli_with(args: ShellArgs, providers: Vec<Arc<dyn BuiltinProvider>>) -
         }
     }
     input::set_verbose(sh.opts.verbose);
-    let result = if let Some(cmd) = &args.command {
-        if let Some(name) = args.args.first() {
+    let result = if args.command {
+        let Some(cmd) = args.args.first() else {
+            builtins::write_fd(2, b"wirelab: 0: -c requires an argument\n");
+            return 2;
+        };
+        if let Some(name) = args.args.get(1) {
             sh.arg0 = name.clone();
         }
-        sh.positional = args.args.iter().skip(1).cloned().collect();
+        sh.positional = args.args.iter().skip(2).cloned().collect();
         sh.opts.interactive = args.interactive;
         sh.run_source(Box::new(input::LinesSource::command_string(cmd.clone())))
     } else if !args.stdin && !args.args.is_empty() {

@@ -296,6 +296,8 @@ impl<'a, 's> Parser<'a, 's> {
             return Ok(());
         };
         for _ in 0..64 {
+            self.peek()?;
+            self.lex.take_blank_alias();
             let name = match self.peek()? {
                 Token::Word(w) => match w.as_literal() {
                     Some(n) if aliases.contains_key(n) => n.to_string(),
@@ -416,6 +418,10 @@ impl<'a, 's> Parser<'a, 's> {
         };
         self.peeked = Some((first, line));
         loop {
+            let is_word = matches!(self.peek()?, Token::Word(_));
+            if self.lex.take_blank_alias() && is_word {
+                self.expand_alias()?;
+            }
             if let Some(r) = self.try_redirect()? {
                 cmd.redirects.push(r);
                 continue;
@@ -509,7 +515,7 @@ fn is_fname(s: &str) -> bool {
 }
 
 /// Splits `NAME=value` into an assignment when the word starts with a valid name and `=`.
-fn as_assignment(w: &Word) -> Option<Assign> {
+pub(super) fn as_assignment(w: &Word) -> Option<Assign> {
     let WordPart::Literal(first) = w.parts.first()? else {
         return None;
     };

@@ -368,10 +368,13 @@ impl Shell {
     }
 
     /// Runs `$(…)`: the output with trailing newlines removed; sets the substitution status.
-    pub fn command_subst(&mut self, prog: &super::ast::Program) -> String {
+    pub fn command_subst(
+        &mut self,
+        prog: &super::ast::Program,
+    ) -> Result<String, super::expand::ExpandError> {
         let Ok((r, w)) = sys::pipe() else {
             self.error("cannot create pipe");
-            return String::new();
+            return Ok(String::new());
         };
         let prog = prog.clone();
         let pid = self.fork_child(ForkMode::Plain, 0, move |sh| {
@@ -384,8 +387,15 @@ impl Shell {
             }
         });
         sys::close(w);
-        let out = sys::read_to_end(r);
+        let max = super::limits::MAX_SUBST_OUTPUT;
+        let read = sys::read_to_end_max(r, max);
         sys::close(r);
+        if read.is_err()
+            && let Ok(pid) = pid
+        {
+            // Whatever it is doing, the substituted command's output can no longer be used.
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
         let status = match pid {
             Ok(pid) => loop {
                 match waitpid(Pid::from_raw(pid), None) {
@@ -401,11 +411,17 @@ impl Shell {
             Some(ProcState::Killed(sig)) => 128 + sig,
             _ => 0,
         });
-        let mut s = String::from_utf8_lossy(&out).into_owned();
+        let Ok(out) = read else {
+            return Err(super::expand::ExpandError::Message(format!(
+                "command substitution output exceeds {max} bytes"
+            )));
+        };
+        let mut s = String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         while s.ends_with('\n') {
             s.pop();
         }
-        s
+        Ok(s)
     }
 
     /// Finds a command in `$PATH` (remembered in the hash table).

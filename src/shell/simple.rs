@@ -12,13 +12,13 @@ impl Shell {
     pub(super) fn run_simple(&mut self, sc: &SimpleCommand, in_child: bool) -> Status {
         self.lineno = sc.line;
         self.subst_status = None;
-        let argv = match self.expand_words(&sc.words) {
+        let argv = match self.expand_command_words(&sc.words) {
             Ok(v) => v,
             Err(e) => return Err(self.expand_failed(&e)),
         };
         let mut assigns = Vec::with_capacity(sc.assigns.len());
         for a in &sc.assigns {
-            match self.expand_string(&a.value) {
+            match self.expand_assign_value(&a.value) {
                 Ok(v) => assigns.push((a.name.clone(), v)),
                 Err(e) => return Err(self.expand_failed(&e)),
             }

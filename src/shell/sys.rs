@@ -102,17 +102,23 @@ pub fn write_all(fd: i32, mut buf: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads everything until end of file.
-pub fn read_to_end(fd: i32) -> Vec<u8> {
+/// Reads `fd` to its end, or stops with `Err` holding the first `max` bytes once more than
+/// `max` bytes arrive (memory stays bounded whatever the writer does).
+pub fn read_to_end_max(fd: i32, max: usize) -> Result<Vec<u8>, Vec<u8>> {
     let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
+    let mut buf = vec![0u8; 64 << 10];
     while let Ok(n) = read(fd, &mut buf) {
         if n == 0 {
             break;
         }
+        if out.len() + n > max {
+            let keep = max - out.len();
+            out.extend_from_slice(&buf[..keep]);
+            return Err(out);
+        }
         out.extend_from_slice(&buf[..n]);
     }
-    out
+    Ok(out)
 }
 
 /// Ends the process at once (no destructors, no stdio flush): for forked children.

@@ -2,7 +2,7 @@
 //! signals arrived, and the dispositions an interactive shell and its children need.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
@@ -15,6 +15,52 @@ extern "C" fn on_signal(sig: libc::c_int) {
     if let Some(p) = PENDING.get(sig as usize) {
         p.store(true, Ordering::SeqCst);
         ANY_PENDING.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Process groups of the interactive shell's jobs, for the SIGHUP handler (which may only
+/// touch atomics); a slot holds 0 when free. Jobs past the last slot are not hung up.
+static JOB_GROUPS: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
+
+/// Remembers a job's process group so a SIGHUP to the shell reaches it.
+pub fn register_job_group(pgid: i32) {
+    if pgid <= 0 {
+        return;
+    }
+    for slot in &JOB_GROUPS {
+        if slot
+            .compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
+/// Forgets a job's process group (the job is gone).
+pub fn unregister_job_group(pgid: i32) {
+    for slot in &JOB_GROUPS {
+        let _ = slot.compare_exchange(pgid, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+/// The interactive shell's SIGHUP (its terminal went away): hang up every job (SIGHUP, then
+/// SIGCONT so stopped ones see it), then die of SIGHUP. Only async-signal-safe calls.
+extern "C" fn on_hangup(sig: libc::c_int) {
+    for slot in &JOB_GROUPS {
+        let pgid = slot.load(Ordering::SeqCst);
+        if pgid > 0 {
+            // SAFETY: kill is async-signal-safe.
+            unsafe {
+                libc::kill(-pgid, libc::SIGHUP);
+                libc::kill(-pgid, libc::SIGCONT);
+            }
+        }
+    }
+    // SAFETY: signal and raise are async-signal-safe; the default action ends the process.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
     }
 }
 
@@ -34,6 +80,8 @@ pub struct Traps {
     pub actions: BTreeMap<i32, TrapAction>,
     /// Signals the interactive shell catches for itself (SIGINT aborts the command line).
     pub interactive_int: bool,
+    /// The interactive shell hangs up its jobs on SIGHUP before dying of it.
+    pub interactive_hup: bool,
 }
 
 /// A signal number from a name (`INT`, `SIGINT`, `2`, `EXIT`).
@@ -134,6 +182,9 @@ impl Traps {
                 None if sig == libc::SIGINT && self.interactive_int => {
                     SigHandler::Handler(on_signal)
                 }
+                None if sig == libc::SIGHUP && self.interactive_hup => {
+                    SigHandler::Handler(on_hangup)
+                }
                 None => SigHandler::SigDfl,
                 Some(TrapAction::Ignore) => SigHandler::SigIgn,
                 Some(TrapAction::Command(_)) => SigHandler::Handler(on_signal),
@@ -158,6 +209,24 @@ impl Traps {
         }
     }
 
+    /// Hangs up the interactive shell's jobs when it gets SIGHUP (unless SIGHUP was ignored on
+    /// entry, as under `nohup`, or a trap takes it).
+    pub fn catch_interactive_sighup(&mut self) {
+        let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+        // SAFETY: only reads the current disposition (a null new action).
+        let ignored = unsafe {
+            libc::sigaction(libc::SIGHUP, std::ptr::null(), old.as_mut_ptr()) == 0
+                && old.assume_init().sa_sigaction == libc::SIG_IGN
+        };
+        if ignored {
+            return;
+        }
+        self.interactive_hup = true;
+        if !self.actions.contains_key(&libc::SIGHUP) {
+            set_handler(libc::SIGHUP, SigHandler::Handler(on_hangup));
+        }
+    }
+
     /// In a subshell, caught signals go back to their defaults; ignored ones stay ignored.
     pub fn reset_for_subshell(&mut self) {
         let caught: Vec<i32> = self
@@ -176,6 +245,12 @@ impl Traps {
             self.interactive_int = false;
             if !self.actions.contains_key(&libc::SIGINT) {
                 set_handler(libc::SIGINT, SigHandler::SigDfl);
+            }
+        }
+        if self.interactive_hup {
+            self.interactive_hup = false;
+            if !self.actions.contains_key(&libc::SIGHUP) {
+                set_handler(libc::SIGHUP, SigHandler::SigDfl);
             }
         }
     }

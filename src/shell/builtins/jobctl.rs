@@ -23,6 +23,29 @@ fn jobs(sh: &mut Shell, argv: &[String]) -> Status {
     sh.jobs.reap();
     let long = argv.iter().any(|a| a == "-l");
     let pids_only = argv.iter().any(|a| a == "-p");
+    let specs: Vec<&String> = argv[1..].iter().filter(|a| !a.starts_with('-')).collect();
+    if !specs.is_empty() {
+        // Only the jobs named (`jobs %2`, `jobs -p %1`).
+        let mut out = String::new();
+        let mut status = 0;
+        for spec in specs {
+            match resolve(sh, "jobs", Some(spec)) {
+                Ok(id) => {
+                    if let Some(j) = sh.jobs.get(id) {
+                        if pids_only {
+                            out.push_str(&format!("{}\n", j.pgid));
+                        } else {
+                            out.push_str(&sh.jobs.format(j, long));
+                            out.push('\n');
+                        }
+                    }
+                }
+                Err(st) => status = st,
+            }
+        }
+        sh.out(&out);
+        return Ok(status);
+    }
     if pids_only {
         let out: String = sh
             .jobs

@@ -11,8 +11,7 @@ use super::write_fd;
 /// Name → function.
 pub const TABLE: &[(&str, super::CoreBuiltin)] = &[("read", read), ("getopts", getopts)];
 
-/// Longest line `read` accepts; the rest stays for the next read.
-const MAX_READ: usize = 1 << 20;
+use crate::shell::limits::MAX_READ_LINE;
 
 fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n')
@@ -112,6 +111,16 @@ fn read(sh: &mut Shell, argv: &[String]) -> Status {
             }
         }
         let c = b[0];
+        if bytes.len() >= MAX_READ_LINE && c != b'\n' {
+            // Too long to keep: drop the rest of the line (without storing it) and fail.
+            while let Ok(1) = sys::read(0, &mut b) {
+                if b[0] == b'\n' {
+                    break;
+                }
+            }
+            sh.error(&format!("read: line exceeds {MAX_READ_LINE} bytes"));
+            return Ok(2);
+        }
         if escaped {
             escaped = false;
             if c != b'\n' {
@@ -127,9 +136,6 @@ fn read(sh: &mut Shell, argv: &[String]) -> Status {
             break;
         }
         bytes.push((c, false));
-        if bytes.len() >= MAX_READ {
-            break;
-        }
     }
     // Decode as UTF-8 keeping each character's quoted flag.
     let raw_bytes: Vec<u8> = bytes.iter().map(|b| b.0).collect();
