@@ -841,9 +841,10 @@ pub fn last_log_line(run_dir: &Path, id: u64) -> Option<String> {
 
 const MAX_EVENT_LINE: u64 = 1 << 20;
 
-fn read_stdout(weak: WeakSupervisor, id: u64, incarnation: u64, stdout: impl Read, log: &Path) {
-    let mut file = open_log(log);
-    let mut reader = BufReader::new(stdout);
+/// Calls `f` with each line of `r` (bounded to [`MAX_EVENT_LINE`] bytes, decoded lossily,
+/// trailing whitespace trimmed) until end of stream, an error, or `f` returning false.
+fn for_each_line(r: impl Read, mut f: impl FnMut(&str) -> bool) {
+    let mut reader = BufReader::new(r);
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -854,8 +855,15 @@ fn read_stdout(weak: WeakSupervisor, id: u64, incarnation: u64, stdout: impl Rea
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end();
+        if !f(String::from_utf8_lossy(&line).trim_end()) {
+            return;
+        }
+    }
+}
+
+fn read_stdout(weak: WeakSupervisor, id: u64, incarnation: u64, stdout: impl Read, log: &Path) {
+    let mut file = open_log(log);
+    for_each_line(stdout, |text| {
         let event = match serde_json::from_str::<NodeEvent>(text) {
             Ok(ev) => ev,
             Err(_) => NodeEvent::Log {
@@ -871,7 +879,9 @@ fn read_stdout(weak: WeakSupervisor, id: u64, incarnation: u64, stdout: impl Rea
             }
             _ => {}
         }
-        let Some(sup) = weak.upgrade() else { return };
+        let Some(sup) = weak.upgrade() else {
+            return false;
+        };
         {
             let mut slots = sup.lock();
             if let Some(slot) = slots.get_mut(&id).filter(|s| s.incarnation == incarnation) {
@@ -893,27 +903,25 @@ fn read_stdout(weak: WeakSupervisor, id: u64, incarnation: u64, stdout: impl Rea
         }
         sup.publish(id, SupEventKind::Node { event });
         sup.inner.changed.notify_all();
-    }
+        true
+    });
 }
 
 fn read_stderr(weak: WeakSupervisor, id: u64, stderr: impl Read, log: &Path) {
     let mut file = open_log(log);
-    let mut reader = BufReader::new(stderr);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match (&mut reader)
-            .take(MAX_EVENT_LINE)
-            .read_until(b'\n', &mut line)
-        {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let text = String::from_utf8_lossy(&line).trim_end().to_string();
-        log_line(&mut file, "stderr", &text);
-        let Some(sup) = weak.upgrade() else { return };
-        sup.publish(id, SupEventKind::Stderr { line: text });
-    }
+    for_each_line(stderr, |text| {
+        log_line(&mut file, "stderr", text);
+        let Some(sup) = weak.upgrade() else {
+            return false;
+        };
+        sup.publish(
+            id,
+            SupEventKind::Stderr {
+                line: text.to_string(),
+            },
+        );
+        true
+    });
 }
 
 fn wait_child(
