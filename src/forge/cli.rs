@@ -1,6 +1,7 @@
 //! `wirelab forge …`: the command-line face of forge. [`ForgeVerb`] is a clap subcommand enum
-//! the top-level CLI embeds as `Forge { #[command(subcommand)] verb: ForgeVerb }`; [`run`]
-//! executes one, [`run_cli`] parses and executes standalone arguments.
+//! the top-level CLI (and the shell's `forge` builtin) embeds; [`run`] executes one, [`run_cli`]
+//! parses and executes standalone arguments. `serve` lives here; the lab verbs (`up`, `status`,
+//! `load`, `slowloris`, `smuggle`, `reload`, `stop`) in [`super::lab::cli`].
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -15,12 +16,91 @@ use tokio_util::sync::CancellationToken;
 use super::demo::{DemoOptions, bare_app, demo_app, demo_token};
 use super::server::{Server, ServerConfig};
 use super::tls;
+use crate::cli::RunDirArg;
 
 /// The forge verbs.
 #[derive(Debug, Subcommand)]
 pub enum ForgeVerb {
     /// Serve the demo app (hello, echo, static files, WebSocket, SSE, JWT, metrics).
     Serve(ServeArgs),
+    /// Start the forge lab (a server node and a load generator node) in the foreground,
+    /// printing req/s, p50/p99, connections and status codes every second (Ctrl-C stops it).
+    Up {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+        /// Return once both nodes are ready, leaving the lab running in the background (stop
+        /// it with `wirelab forge stop`).
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Show both nodes: pids, connections, requests by status, load req/s and latency.
+    Status {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start or stop the load generator.
+    Load {
+        /// start | stop.
+        #[command(subcommand)]
+        action: LoadAction,
+    },
+    /// Open N connections that send their request head one line every 200 ms, and report how
+    /// the server's header timeout closes them.
+    Slowloris {
+        /// How many connections.
+        #[arg(default_value_t = 50)]
+        connections: usize,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Send a CL.TE request-smuggling attempt over raw TCP and show the 400 and the close.
+    Smuggle {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Replace the server by a new process on the same port (SO_REUSEPORT) while the old one
+    /// drains, under load, and report the load generator's failed requests (exit 1 if any).
+    Reload {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Stop the running lab.
+    Stop {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+}
+
+/// `forge load …`
+#[derive(Debug, Subcommand)]
+pub enum LoadAction {
+    /// Start keep-alive clients against the server (restarting them if running).
+    Start {
+        /// Connections (default from labs/forge/lab.toml).
+        #[arg(long)]
+        connections: Option<usize>,
+        /// Request path.
+        #[arg(long)]
+        path: Option<String>,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Stop the clients and print their totals.
+    Stop {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
 }
 
 /// Options of `wirelab forge serve`.
@@ -83,6 +163,9 @@ where
 
 /// Runs one verb to completion; returns the exit code.
 pub fn run(verb: ForgeVerb) -> i32 {
+    let ForgeVerb::Serve(args) = verb else {
+        return super::lab::cli::run(verb);
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -93,10 +176,7 @@ pub fn run(verb: ForgeVerb) -> i32 {
             return 1;
         }
     };
-    let result = match verb {
-        ForgeVerb::Serve(args) => runtime.block_on(serve(args)),
-    };
-    match result {
+    match runtime.block_on(serve(args)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("wirelab forge: {e:#}");

@@ -389,6 +389,10 @@ impl NodeLoop {
                     self.emitter.log("info", "shutting down on request");
                     return Ok(true);
                 }
+                ControlCommand::Lab { action, .. } => {
+                    self.emitter
+                        .log("warn", format!("no lab action {action:?} on a raft node"));
+                }
             },
         }
         Ok(false)
