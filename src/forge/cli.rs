@@ -131,9 +131,14 @@ pub struct ServeArgs {
     /// baseline.
     #[arg(long, conflicts_with = "root")]
     pub bare: bool,
-    /// Most concurrent connections.
+    /// Most concurrent connections (shared out between the threads).
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    /// Event-loop threads, each a single-threaded runtime with its own SO_REUSEPORT listener on
+    /// the same port (the kernel spreads connections over them, as nginx's workers with
+    /// `reuseport`); default: one per core.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Seconds to let in-flight requests finish on shutdown.
     #[arg(long, default_value_t = 10)]
     pub grace: u64,
@@ -167,17 +172,7 @@ pub fn run(verb: ForgeVerb) -> i32 {
     let ForgeVerb::Serve(args) = verb else {
         return super::lab::cli::run(verb);
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("wirelab forge: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
-    match runtime.block_on(serve(args)) {
+    match serve(args) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("wirelab forge: {e:#}");
@@ -186,7 +181,79 @@ pub fn run(verb: ForgeVerb) -> i32 {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+}
+
+/// Serves the demo app on `--threads` single-threaded runtimes, one SO_REUSEPORT listener each:
+/// no work stealing and no cross-thread wake-ups on the hot path. The main thread is the first
+/// of them and also waits for Ctrl-C/SIGTERM, which drains every thread.
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, 256);
+    let main_rt = current_thread_runtime()?;
+    let (server, listener) = main_rt.block_on(build_server(&args, threads))?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let mut workers = Vec::new();
+    for i in 1..threads {
+        let (thread_server, thread_shutdown) = (server.clone(), shutdown.clone());
+        let (bound_tx, bound_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+        let worker = std::thread::Builder::new()
+            .name(format!("forge-{i}"))
+            .spawn(move || -> anyhow::Result<()> {
+                let rt = current_thread_runtime()?;
+                rt.block_on(async move {
+                    let listener = match super::server::bind_reuseport(addr) {
+                        Ok(l) => {
+                            let _ = bound_tx.send(Ok(()));
+                            l
+                        }
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(e));
+                            return Ok(());
+                        }
+                    };
+                    thread_server.serve(listener, thread_shutdown).await?;
+                    anyhow::Ok(())
+                })
+            })?;
+        let bound = bound_rx
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("worker thread died")));
+        if let Err(e) = bound {
+            shutdown.cancel();
+            anyhow::bail!("cannot listen on {addr} from thread {i}: {e}");
+        }
+        workers.push(worker);
+    }
+    let result = main_rt.block_on(async {
+        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        server.serve(listener, shutdown.clone()).await
+    });
+    shutdown.cancel();
+    for w in workers {
+        match w.join() {
+            Ok(Err(e)) => eprintln!("wirelab forge: {e:#}"),
+            Err(_) => eprintln!("wirelab forge: a server thread panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    result?;
+    eprintln!("forge stopped");
+    Ok(())
+}
+
+/// Builds the server of `args` and binds the first listener (printing the address).
+async fn build_server(
+    args: &ServeArgs,
+    threads: usize,
+) -> anyhow::Result<(Server, tokio::net::TcpListener)> {
     let from_env = std::env::var("WIRELAB_FORGE_JWT_SECRET").ok();
     let secret = match args.jwt_secret.as_ref().or(from_env.as_ref()) {
         Some(s) => s.as_bytes().to_vec(),
@@ -208,7 +275,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => "cannot build the demo app".to_owned(),
     })?;
     let config = ServerConfig {
-        max_connections: args.max_connections,
+        max_connections: args.max_connections.div_ceil(threads).max(1),
         shutdown_grace: Duration::from_secs(args.grace),
         ..ServerConfig::default()
     };
@@ -228,17 +295,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         server = server.with_tls(tls::acceptor_from_pem(&cert, &key)?);
     }
-    let listener = TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = if threads > 1 {
+        super::server::bind_reuseport(args.addr)
+    } else {
+        TcpListener::bind(args.addr).await
+    }
+    .with_context(|| format!("cannot listen on {}", args.addr))?;
     let scheme = if args.tls { "https" } else { "http" };
     println!("forge listening on {scheme}://{}", listener.local_addr()?);
     println!("demo token for /secret: {}", demo_token(&secret));
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    server.serve(listener, shutdown).await?;
-    eprintln!("forge stopped");
-    Ok(())
+    Ok((server, listener))
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.

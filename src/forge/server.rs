@@ -71,7 +71,9 @@ impl Default for ServerConfig {
     }
 }
 
-/// An HTTP/1.1 server for one [`App`].
+/// An HTTP/1.1 server for one [`App`]. Clones share the app, settings and connection gauge
+/// (one per thread when several runtimes serve the same port, see [`bind_reuseport`]).
+#[derive(Clone)]
 pub struct Server {
     app: Arc<App>,
     config: Arc<ServerConfig>,
@@ -118,6 +120,11 @@ impl Server {
     pub fn with_connection_gauge(mut self, gauge: Arc<AtomicI64>) -> Server {
         self.open_connections = gauge;
         self
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
     }
 
     /// The live count of open connections.

@@ -307,11 +307,26 @@ fn run_inner(verb: ForgeVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow
         }
         ForgeVerb::Reload { run } => reload(target, &run, out),
         ForgeVerb::Stop { run } => {
-            ctl(target, &run, ControlRequest::Stop)?;
+            let resp = ctl(target, &run, ControlRequest::Stop)?;
+            // The supervisor stops its nodes after answering; return once they are gone, so
+            // that a script may start the next lab right away.
+            let pids: Vec<u32> = resp.nodes.iter().filter_map(|n| n.pid).collect();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while pids.iter().any(|p| process_exists(*p)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             writeln!(out, "forge lab stopped")?;
             Ok(0)
         }
     }
+}
+
+/// Whether a (non-zombie) process `pid` exists.
+fn process_exists(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 /// Polls fresh status until the load node's counters satisfy `pred` (10 s at most).
