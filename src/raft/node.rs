@@ -266,6 +266,7 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
             ),
             state: shared_state.clone(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(4096)),
+            session: Default::default(),
         };
         let (app, metrics) = super::gateway::app(gw);
         let server =
