@@ -3,7 +3,9 @@
 //!
 //! Protocol: one JSON [`ControlRequest`] line in, one JSON [`ControlResponse`] line out, any
 //! number of times per connection. `{"op":"status"}`, `{"op":"kill","node":2}`,
-//! `{"op":"partition","nodes":[1]}`, `{"op":"heal"}`, `{"op":"stop"}`…
+//! `{"op":"partition","nodes":[1]}`, `{"op":"heal"}`, `{"op":"stop"}`,
+//! `{"op":"send","node":2,"command":{"cmd":"lab","action":"start","args":{}}}` (a lab action),
+//! `{"op":"replace","node":1}` (graceful reload)…
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};

@@ -130,6 +130,12 @@ fn ctl(
         (Target::Dir(dir), None) => Ok(control::request(dir, "forge", &req)?),
         _ => {
             let dir = resolve_run_dir("forge", run.run_dir.as_deref())?;
+            // Another lab's run answers the same control protocol: refuse it by name.
+            if let Ok(cf) = rundir::read_cluster_file(&dir)
+                && cf.lab != "forge"
+            {
+                anyhow::bail!("{} is a {} run, not a forge lab", dir.display(), cf.lab);
+            }
             Ok(control::request(&dir, "forge", &req)?)
         }
     }
