@@ -13,13 +13,15 @@
 //! - [`load`]: the load generator engine (connections, latency histogram, counters).
 //! - [`server_node`] / [`load_node`]: the two node roles.
 //! - [`attacks`]: slowloris and CL.TE smuggling clients.
-//! - [`cli`]: the `wirelab forge up|status|load|slowloris|smuggle|reload|stop` verbs.
+//! - [`cli`]: the `wirelab forge status|load|slowloris|smuggle|reload|stop` verbs.
+//! - [`up`]: `wirelab forge up`, the foreground (or `--detach`ed) supervisor.
 
 pub mod attacks;
 pub mod cli;
 pub mod load;
 pub mod load_node;
 pub mod server_node;
+pub mod up;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
