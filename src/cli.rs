@@ -22,7 +22,8 @@ pub enum Command {
         #[command(subcommand)]
         verb: RaftVerb,
     },
-    /// forge, the HTTP/1.1 framework: serve the demo app.
+    /// forge, the HTTP/1.1 framework: serve the demo app, or run the forge lab (load,
+    /// slowloris, smuggling, graceful reload).
     Forge {
         /// The verb.
         #[command(subcommand)]
@@ -214,6 +215,10 @@ pub struct CheckArgs {
 pub enum NodeRole {
     /// A Raft KV node.
     Raft(RaftNodeArgs),
+    /// The forge lab's HTTP server.
+    ForgeServer(crate::forge::lab::server_node::ServerNodeArgs),
+    /// The forge lab's load generator.
+    ForgeLoad(crate::forge::lab::load_node::LoadNodeArgs),
 }
 
 /// Arguments of a Raft node.

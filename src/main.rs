@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use wirelab::cli::{Cli, Command, NodeRole, RaftVerb};
+use wirelab::forge::cli::ForgeVerb;
 
 /// Restores the default SIGPIPE action, so that `wirelab check … | head` ends quietly like any
 /// Unix filter instead of panicking on a closed stdout. Only for commands that merely print:
@@ -18,6 +19,9 @@ fn main() {
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Check(_)) => die_quietly_on_closed_stdout(),
+        Some(Command::Forge {
+            verb: ForgeVerb::Status { .. },
+        }) => die_quietly_on_closed_stdout(),
         Some(Command::Raft { verb })
             if !matches!(
                 verb,
@@ -50,6 +54,8 @@ fn main() {
         }
         Some(Command::Node { role }) => match role {
             NodeRole::Raft(a) => wirelab::raft::node::run_cli(a),
+            NodeRole::ForgeServer(a) => wirelab::forge::lab::server_node::run_cli(a),
+            NodeRole::ForgeLoad(a) => wirelab::forge::lab::load_node::run_cli(a),
         },
     };
     std::process::exit(code);

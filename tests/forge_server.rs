@@ -299,3 +299,35 @@ async fn client_that_never_reads_is_dropped_after_the_write_timeout() {
     assert!(cut, "server never pushed back");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn draining_keeps_idle_keep_alive_connections_for_one_last_answer() {
+    let cfg = ServerConfig {
+        drain_idle: Duration::from_secs(5),
+        ..ServerConfig::default()
+    };
+    let srv = TestServer::start_cfg(app(), cfg).await;
+    let addr = srv.addr;
+    let mut c = Client::connect(addr).await;
+    c.send(get("/").as_bytes()).await;
+    assert_eq!(c.read_response().await.unwrap().status, 200);
+    srv.shutdown.cancel();
+    // The listener is gone at once…
+    let refused = async {
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), refused)
+        .await
+        .expect("listener closed");
+    // …but the idle keep-alive connection still gets its next request answered, with close.
+    c.send(get("/").as_bytes()).await;
+    let res = c.read_response().await.unwrap();
+    assert_eq!(
+        (res.status, res.header("connection").as_deref()),
+        (200, Some("close"))
+    );
+    assert!(c.is_closed().await);
+    srv.stop().await;
+}

@@ -3,7 +3,9 @@
 //!
 //! Protocol: one JSON [`ControlRequest`] line in, one JSON [`ControlResponse`] line out, any
 //! number of times per connection. `{"op":"status"}`, `{"op":"kill","node":2}`,
-//! `{"op":"partition","nodes":[1]}`, `{"op":"heal"}`, `{"op":"stop"}`…
+//! `{"op":"partition","nodes":[1]}`, `{"op":"heal"}`, `{"op":"stop"}`,
+//! `{"op":"send","node":2,"command":{"cmd":"lab","action":"start","args":{}}}` (a lab action),
+//! `{"op":"replace","node":1}` (graceful reload)…
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -55,6 +57,19 @@ pub enum ControlRequest {
         node: u64,
         /// Rules.
         rules: FaultRules,
+    },
+    /// Write a control command to one node's stdin (a lab action, say).
+    Send {
+        /// Node id.
+        node: u64,
+        /// The command.
+        command: super::event::ControlCommand,
+    },
+    /// Start a new incarnation of a node beside the running one, then drain and retire the old
+    /// one (a graceful reload: see [`Supervisor::replace`]).
+    Replace {
+        /// Node id.
+        node: u64,
     },
     /// Stop the whole cluster (the supervisor process exits).
     Stop,
@@ -110,6 +125,10 @@ pub fn handle(sup: &Supervisor, req: &ControlRequest) -> ControlResponse {
         ControlRequest::Partition { nodes } => sup.partition(nodes),
         ControlRequest::Heal => sup.heal(),
         ControlRequest::Faults { node, rules } => sup.set_faults(*node, rules.clone()),
+        ControlRequest::Send { node, command } => sup.send(*node, command),
+        ControlRequest::Replace { node } => {
+            sup.replace(*node, Duration::from_secs(10), Duration::from_secs(15))
+        }
         ControlRequest::Stop => Ok(()),
     };
     match result {

@@ -6,7 +6,8 @@
 //! `{"event":"metrics",…}`, `{"event":"fatal","msg":"…"}`.
 //!
 //! Down (node stdin): [`ControlCommand`], tagged by `"cmd"`:
-//! `{"cmd":"faults","rules":{"cut":[2,3]}}`, `{"cmd":"report"}`, `{"cmd":"shutdown"}`.
+//! `{"cmd":"faults","rules":{"cut":[2,3]}}`, `{"cmd":"report"}`, `{"cmd":"shutdown"}`, and
+//! lab-specific actions `{"cmd":"lab","action":"start","args":{"connections":16}}`.
 //! End of stdin means the supervisor is gone: the node exits at once.
 
 use std::io::{BufRead, Write};
@@ -68,6 +69,15 @@ pub enum ControlCommand {
     Report,
     /// Exit cleanly.
     Shutdown,
+    /// A lab-specific action (a load generator's `start`/`stop`, …); nodes that do not know
+    /// the action log a warning and ignore it.
+    Lab {
+        /// What to do.
+        action: String,
+        /// Its arguments, as the lab defines them.
+        #[serde(default)]
+        args: Value,
+    },
 }
 
 /// Node-side writer of [`NodeEvent`]s to stdout, one line each, safe to share between threads.
@@ -174,5 +184,16 @@ mod tests {
             ControlCommand::Shutdown
         );
         assert!(serde_json::from_str::<ControlCommand>(r#"{"cmd":"explode"}"#).is_err());
+        let lab: ControlCommand =
+            serde_json::from_str(r#"{"cmd":"lab","action":"start","args":{"n":2}}"#).unwrap();
+        assert!(matches!(&lab, ControlCommand::Lab { action, args }
+            if action == "start" && args["n"] == 2));
+        assert_eq!(
+            serde_json::from_str::<ControlCommand>(r#"{"cmd":"lab","action":"stop"}"#).unwrap(),
+            ControlCommand::Lab {
+                action: "stop".into(),
+                args: Value::Null
+            }
+        );
     }
 }

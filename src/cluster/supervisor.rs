@@ -191,8 +191,17 @@ pub enum SupervisorError {
     Io(String),
 }
 
+/// An old incarnation being drained by [`Supervisor::replace`]; its stdin stays open until it
+/// exits, since end of stdin makes a node exit at once.
+struct Retiring {
+    incarnation: u64,
+    pid: u32,
+    stdin: Option<ChildStdin>,
+}
+
 struct Slot {
     spec: NodeSpec,
+    retiring: Vec<Retiring>,
     data_dir: PathBuf,
     pid: Option<u32>,
     status: NodeStatus,
@@ -226,6 +235,9 @@ impl Drop for Inner {
         };
         for slot in slots.values_mut() {
             slot.stdin = None;
+            for old in slot.retiring.drain(..) {
+                let _ = kill(Pid::from_raw(old.pid as i32), Signal::SIGKILL);
+            }
             if slot.status.is_alive()
                 && let Some(pid) = slot.pid
             {
@@ -328,6 +340,7 @@ impl Supervisor {
                 spec.id,
                 Slot {
                     spec,
+                    retiring: Vec::new(),
                     data_dir,
                     pid: None,
                     status: NodeStatus::Exited,
@@ -608,6 +621,107 @@ impl Supervisor {
         self.spawn(id)
     }
 
+    /// Replaces a running node without a gap: starts a new incarnation beside the old one (on
+    /// the same data dir and arguments; a server binds its port with `SO_REUSEPORT`), waits up
+    /// to `ready_within` for it to report `ready`, then sends the old one `shutdown` so that it
+    /// drains, and waits up to `drain_within` for it to exit (SIGKILL after that). If the new
+    /// incarnation fails to become ready it is killed and the old one keeps serving.
+    pub fn replace(
+        &self,
+        id: u64,
+        ready_within: Duration,
+        drain_within: Duration,
+    ) -> Result<(), SupervisorError> {
+        let (old_incarnation, old_pid) = {
+            let mut slots = self.lock();
+            let slot = slots.get_mut(&id).ok_or(SupervisorError::NoSuchNode(id))?;
+            let (NodeStatus::Running, Some(pid), true) = (slot.status, slot.pid, slot.ready) else {
+                return Err(SupervisorError::NotAlive {
+                    id,
+                    status: if slot.status == NodeStatus::Running {
+                        "not ready"
+                    } else {
+                        slot.status.as_str()
+                    },
+                });
+            };
+            slot.retiring.push(Retiring {
+                incarnation: slot.incarnation,
+                pid,
+                stdin: slot.stdin.take(),
+            });
+            (slot.incarnation, pid)
+        };
+        let restore_old = |sup: &Supervisor| {
+            let mut slots = sup.lock();
+            if let Some(slot) = slots.get_mut(&id)
+                && let Some(i) = slot
+                    .retiring
+                    .iter()
+                    .position(|r| r.incarnation == old_incarnation)
+            {
+                let old = slot.retiring.remove(i);
+                slot.incarnation = old.incarnation;
+                slot.pid = Some(old.pid);
+                slot.stdin = old.stdin;
+                slot.status = NodeStatus::Running;
+                slot.ready = true;
+                sup.write_cluster_file(&slots);
+            }
+        };
+        if let Err(e) = self.spawn(id) {
+            restore_old(self);
+            return Err(e);
+        }
+        let new_incarnation = old_incarnation + 1;
+        let started = self.wait_slot(ready_within, &format!("node {id} to be ready"), |s| {
+            s.get(&id).is_none_or(|s| {
+                s.incarnation != new_incarnation || s.ready || s.status != NodeStatus::Running
+            })
+        });
+        let new_ok = started.is_ok()
+            && self
+                .lock()
+                .get(&id)
+                .is_some_and(|s| s.incarnation == new_incarnation && s.ready);
+        if !new_ok {
+            let _ = self.kill(id);
+            restore_old(self);
+            let last = last_log_line(&self.inner.run_dir, id).unwrap_or_default();
+            return Err(SupervisorError::Spawn {
+                id,
+                msg: format!(
+                    "the new incarnation did not become ready ({last}); the old one keeps serving"
+                ),
+            });
+        }
+        {
+            let mut slots = self.lock();
+            if let Some(old) = slots.get_mut(&id).and_then(|s| {
+                s.retiring
+                    .iter_mut()
+                    .find(|r| r.incarnation == old_incarnation)
+            }) && let Some(stdin) = old.stdin.as_mut()
+            {
+                let mut line = serde_json::to_string(&ControlCommand::Shutdown).unwrap_or_default();
+                line.push('\n');
+                let _ = stdin.write_all(line.as_bytes()).and_then(|_| stdin.flush());
+            }
+        }
+        let retired = |s: &BTreeMap<u64, Slot>| {
+            s.get(&id)
+                .is_none_or(|s| s.retiring.iter().all(|r| r.incarnation != old_incarnation))
+        };
+        let what = format!("node {id}'s old incarnation (pid {old_pid}) to drain");
+        if self.wait_slot(drain_within, &what, retired).is_err() {
+            // Not reaped yet (its waiter removes it from `retiring` after reaping), so the pid
+            // is still ours to signal.
+            let _ = kill(Pid::from_raw(old_pid as i32), Signal::SIGKILL);
+            self.wait_slot(Duration::from_secs(10), &what, retired)?;
+        }
+        Ok(())
+    }
+
     /// Sends a control command to the node's stdin.
     pub fn send(&self, id: u64, cmd: &ControlCommand) -> Result<(), SupervisorError> {
         let mut slots = self.lock();
@@ -733,6 +847,10 @@ impl Supervisor {
                     write_command(slot, &ControlCommand::Shutdown);
                 }
                 slot.stdin = None;
+                // Nodes still draining after a replace exit on end of stdin.
+                for old in &mut slot.retiring {
+                    old.stdin = None;
+                }
             }
         }
         let ok = self
@@ -945,7 +1063,11 @@ fn wait_child(
     };
     {
         let mut slots = sup.lock();
-        if let Some(slot) = slots.get_mut(&id).filter(|s| s.incarnation == incarnation) {
+        if let Some(slot) = slots.get_mut(&id)
+            && slot.retiring.iter().any(|r| r.incarnation == incarnation)
+        {
+            slot.retiring.retain(|r| r.incarnation != incarnation);
+        } else if let Some(slot) = slots.get_mut(&id).filter(|s| s.incarnation == incarnation) {
             slot.status = if slot.kill_requested {
                 NodeStatus::Killed
             } else {

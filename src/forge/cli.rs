@@ -1,6 +1,7 @@
 //! `wirelab forge …`: the command-line face of forge. [`ForgeVerb`] is a clap subcommand enum
-//! the top-level CLI embeds as `Forge { #[command(subcommand)] verb: ForgeVerb }`; [`run`]
-//! executes one, [`run_cli`] parses and executes standalone arguments.
+//! the top-level CLI (and the shell's `forge` builtin) embeds; [`run`] executes one, [`run_cli`]
+//! parses and executes standalone arguments. `serve` lives here; the lab verbs (`up`, `status`,
+//! `load`, `slowloris`, `smuggle`, `reload`, `stop`) in [`super::lab::cli`].
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -15,12 +16,91 @@ use tokio_util::sync::CancellationToken;
 use super::demo::{DemoOptions, bare_app, demo_app, demo_token};
 use super::server::{Server, ServerConfig};
 use super::tls;
+use crate::cli::RunDirArg;
 
 /// The forge verbs.
 #[derive(Debug, Subcommand)]
 pub enum ForgeVerb {
     /// Serve the demo app (hello, echo, static files, WebSocket, SSE, JWT, metrics).
     Serve(ServeArgs),
+    /// Start the forge lab (a server node and a load generator node) in the foreground,
+    /// printing req/s, p50/p99, connections and status codes every second (Ctrl-C stops it).
+    Up {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+        /// Return once both nodes are ready, leaving the lab running in the background (stop
+        /// it with `wirelab forge stop`).
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Show both nodes: pids, connections, requests by status, load req/s and latency.
+    Status {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start or stop the load generator.
+    Load {
+        /// start | stop.
+        #[command(subcommand)]
+        action: LoadAction,
+    },
+    /// Open N connections that send their request head one line every 200 ms, and report how
+    /// the server's header timeout closes them.
+    Slowloris {
+        /// How many connections.
+        #[arg(default_value_t = 50)]
+        connections: usize,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Send a CL.TE request-smuggling attempt over raw TCP and show the 400 and the close.
+    Smuggle {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Replace the server by a new process on the same port (SO_REUSEPORT) while the old one
+    /// drains, under load, and report the load generator's failed requests (exit 1 if any).
+    Reload {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Stop the running lab.
+    Stop {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+}
+
+/// `forge load …`
+#[derive(Debug, Subcommand)]
+pub enum LoadAction {
+    /// Start keep-alive clients against the server (restarting them if running).
+    Start {
+        /// Connections (default from labs/forge/lab.toml).
+        #[arg(long)]
+        connections: Option<usize>,
+        /// Request path.
+        #[arg(long)]
+        path: Option<String>,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Stop the clients and print their totals.
+    Stop {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
 }
 
 /// Options of `wirelab forge serve`.
@@ -47,12 +127,18 @@ pub struct ServeArgs {
     /// Do not log each request to stderr.
     #[arg(long)]
     pub quiet: bool,
-    /// Serve only `GET /` → `hello`, with no middleware: the benchmark baseline.
-    #[arg(long, conflicts_with_all = ["root", "quiet"])]
+    /// Serve only `GET /` → `hello`, with no middleware (and so no access log): the benchmark
+    /// baseline.
+    #[arg(long, conflicts_with = "root")]
     pub bare: bool,
-    /// Most concurrent connections.
+    /// Most concurrent connections (shared out between the threads).
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    /// Event-loop threads, each a single-threaded runtime with its own SO_REUSEPORT listener on
+    /// the same port (the kernel spreads connections over them, as nginx's workers with
+    /// `reuseport`); default: one per core.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Seconds to let in-flight requests finish on shutdown.
     #[arg(long, default_value_t = 10)]
     pub grace: u64,
@@ -83,20 +169,10 @@ where
 
 /// Runs one verb to completion; returns the exit code.
 pub fn run(verb: ForgeVerb) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("wirelab forge: cannot start the runtime: {e}");
-            return 1;
-        }
+    let ForgeVerb::Serve(args) = verb else {
+        return super::lab::cli::run(verb);
     };
-    let result = match verb {
-        ForgeVerb::Serve(args) => runtime.block_on(serve(args)),
-    };
-    match result {
+    match serve(args) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("wirelab forge: {e:#}");
@@ -105,7 +181,79 @@ pub fn run(verb: ForgeVerb) -> i32 {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+}
+
+/// Serves the demo app on `--threads` single-threaded runtimes, one SO_REUSEPORT listener each:
+/// no work stealing and no cross-thread wake-ups on the hot path. The main thread is the first
+/// of them and also waits for Ctrl-C/SIGTERM, which drains every thread.
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, 256);
+    let main_rt = current_thread_runtime()?;
+    let (server, listener) = main_rt.block_on(build_server(&args, threads))?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let mut workers = Vec::new();
+    for i in 1..threads {
+        let (thread_server, thread_shutdown) = (server.clone(), shutdown.clone());
+        let (bound_tx, bound_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+        let worker = std::thread::Builder::new()
+            .name(format!("forge-{i}"))
+            .spawn(move || -> anyhow::Result<()> {
+                let rt = current_thread_runtime()?;
+                rt.block_on(async move {
+                    let listener = match super::server::bind_reuseport(addr) {
+                        Ok(l) => {
+                            let _ = bound_tx.send(Ok(()));
+                            l
+                        }
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(e));
+                            return Ok(());
+                        }
+                    };
+                    thread_server.serve(listener, thread_shutdown).await?;
+                    anyhow::Ok(())
+                })
+            })?;
+        let bound = bound_rx
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("worker thread died")));
+        if let Err(e) = bound {
+            shutdown.cancel();
+            anyhow::bail!("cannot listen on {addr} from thread {i}: {e}");
+        }
+        workers.push(worker);
+    }
+    let result = main_rt.block_on(async {
+        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        server.serve(listener, shutdown.clone()).await
+    });
+    shutdown.cancel();
+    for w in workers {
+        match w.join() {
+            Ok(Err(e)) => eprintln!("wirelab forge: {e:#}"),
+            Err(_) => eprintln!("wirelab forge: a server thread panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    result?;
+    eprintln!("forge stopped");
+    Ok(())
+}
+
+/// Builds the server of `args` and binds the first listener (printing the address).
+async fn build_server(
+    args: &ServeArgs,
+    threads: usize,
+) -> anyhow::Result<(Server, tokio::net::TcpListener)> {
     let from_env = std::env::var("WIRELAB_FORGE_JWT_SECRET").ok();
     let secret = match args.jwt_secret.as_ref().or(from_env.as_ref()) {
         Some(s) => s.as_bytes().to_vec(),
@@ -127,7 +275,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => "cannot build the demo app".to_owned(),
     })?;
     let config = ServerConfig {
-        max_connections: args.max_connections,
+        max_connections: args.max_connections.div_ceil(threads).max(1),
         shutdown_grace: Duration::from_secs(args.grace),
         ..ServerConfig::default()
     };
@@ -147,17 +295,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         server = server.with_tls(tls::acceptor_from_pem(&cert, &key)?);
     }
-    let listener = TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = if threads > 1 {
+        super::server::bind_reuseport(args.addr)
+    } else {
+        TcpListener::bind(args.addr).await
+    }
+    .with_context(|| format!("cannot listen on {}", args.addr))?;
     let scheme = if args.tls { "https" } else { "http" };
     println!("forge listening on {scheme}://{}", listener.local_addr()?);
     println!("demo token for /secret: {}", demo_token(&secret));
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    server.serve(listener, shutdown).await?;
-    eprintln!("forge stopped");
-    Ok(())
+    Ok((server, listener))
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.

@@ -47,6 +47,8 @@
 //!   compression, timeout, body limit).
 //! - [`tls`]: rustls acceptor from PEM, self-signed certificates for demos.
 //! - [`demo`] / [`cli`]: the demo app and `wirelab forge serve`.
+//! - [`lab`]: the forge lab (server + load generator nodes under the cluster supervisor; load,
+//!   slowloris, smuggling, graceful reload).
 //! - [`date`]: HTTP dates.
 //! - [`error`]: typed parse and serve errors.
 mod chunked;
@@ -54,6 +56,7 @@ pub mod cli;
 pub mod date;
 pub mod demo;
 pub mod error;
+pub mod lab;
 pub mod layers;
 pub mod middleware;
 pub mod parser;

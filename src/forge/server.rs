@@ -2,9 +2,11 @@
 //! connections with a semaphore, and runs one task per connection that reads into a reused
 //! buffer, parses pipelined requests in order, and batches their responses into as few writes as
 //! it can. Slow clients meet the header timeout (slowloris), idle keep-alive connections the idle
-//! timeout. Shutdown is a `CancellationToken` passed in: the listener stops, idle connections
-//! close, in-flight requests finish (answered with `Connection: close`) within the grace period,
-//! and whatever is left after it is cut.
+//! timeout. Shutdown is a `CancellationToken` passed in: the listener closes first, then idle
+//! connections close (or, with [`ServerConfig::drain_idle`], get one more request answered with
+//! `Connection: close`), in-flight requests finish (answered with `Connection: close`) within the
+//! grace period, and whatever is left after it is cut. [`bind_reuseport`] lets a new server
+//! process share the port with the old one during a graceful reload.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +49,11 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// How long shutdown waits for in-flight requests before cutting connections.
     pub shutdown_grace: Duration,
+    /// On shutdown, how long an idle keep-alive connection stays open for one more request
+    /// (answered with `Connection: close`). Zero closes idle connections at once; a few hundred
+    /// milliseconds spares busy keep-alive clients the race where the server closes a
+    /// connection just as a request is on its way (a graceful reload under load).
+    pub drain_idle: Duration,
 }
 
 impl Default for ServerConfig {
@@ -59,17 +66,25 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            drain_idle: Duration::ZERO,
         }
     }
 }
 
-/// An HTTP/1.1 server for one [`App`].
+/// An HTTP/1.1 server for one [`App`]. Clones share the app, settings and connection gauge
+/// (one per thread when several runtimes serve the same port, see [`bind_reuseport`]).
+#[derive(Clone)]
 pub struct Server {
     app: Arc<App>,
     config: Arc<ServerConfig>,
     tls: Option<TlsAcceptor>,
     open_connections: Arc<AtomicI64>,
+    on_reject: Option<RejectHook>,
 }
+
+/// Called with the status of every request the server refuses before it reaches the app
+/// (malformed or smuggling requests, header timeouts, oversized heads).
+pub type RejectHook = Arc<dyn Fn(u16) + Send + Sync>;
 
 impl Server {
     /// A server for `app` with default settings.
@@ -79,7 +94,14 @@ impl Server {
             config: Arc::new(ServerConfig::default()),
             tls: None,
             open_connections: Arc::new(AtomicI64::new(0)),
+            on_reject: None,
         }
+    }
+
+    /// Calls `hook` with the status of every request refused before it reached the app.
+    pub fn on_reject(mut self, hook: RejectHook) -> Server {
+        self.on_reject = Some(hook);
+        self
     }
 
     /// Replaces the settings.
@@ -100,6 +122,11 @@ impl Server {
         self
     }
 
+    /// The settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
     /// The live count of open connections.
     pub fn connection_gauge(&self) -> Arc<AtomicI64> {
         self.open_connections.clone()
@@ -114,6 +141,10 @@ impl Server {
     ) -> Result<(), ServeError> {
         let tracker = TaskTracker::new();
         let hard_stop = CancellationToken::new();
+        // Connections learn of the shutdown only once the listener is closed, so a client told
+        // `Connection: close` cannot reconnect into this process's accept queue just before it
+        // goes away (with SO_REUSEPORT, the next server takes the new connection instead).
+        let draining = CancellationToken::new();
         let slots = Arc::new(Semaphore::new(self.config.max_connections.max(1)));
         loop {
             let permit = tokio::select! {
@@ -138,9 +169,10 @@ impl Server {
             let conn = ConnShared {
                 app: self.app.clone(),
                 config: self.config.clone(),
-                shutdown: shutdown.clone(),
+                shutdown: draining.clone(),
                 hard_stop: hard_stop.clone(),
                 peer,
+                on_reject: self.on_reject.clone(),
             };
             let gauge = self.open_connections.clone();
             let tls = self.tls.clone();
@@ -159,6 +191,7 @@ impl Server {
             });
         }
         drop(listener);
+        draining.cancel();
         tracker.close();
         if timeout(self.config.shutdown_grace, tracker.wait())
             .await
@@ -194,6 +227,7 @@ struct ConnShared {
     shutdown: CancellationToken,
     hard_stop: CancellationToken,
     peer: SocketAddr,
+    on_reject: Option<RejectHook>,
 }
 
 /// Flush pending pipelined responses once they reach this size.
@@ -258,7 +292,8 @@ impl ConnShared {
                 return;
             }
             let idle = parser.is_idle() && inbuf.is_empty();
-            if idle && self.shutdown.is_cancelled() {
+            let draining = self.shutdown.is_cancelled();
+            if idle && draining && cfg.drain_idle.is_zero() {
                 return;
             }
             if !idle && !parser.in_body() && head_started.is_none() {
@@ -268,6 +303,8 @@ impl ConnShared {
                 Instant::now() + cfg.body_timeout
             } else if let Some(start) = head_started {
                 start + cfg.header_timeout
+            } else if draining {
+                (idle_since + cfg.idle_timeout).min(Instant::now() + cfg.drain_idle)
             } else {
                 idle_since + cfg.idle_timeout
             };
@@ -276,7 +313,13 @@ impl ConnShared {
             }
             let read = tokio::select! {
                 r = timeout_at(deadline, io.read_buf(&mut inbuf)) => r,
-                _ = self.shutdown.cancelled(), if idle => return,
+                // Shutdown began while idle: close, or re-arm with the drain deadline.
+                _ = self.shutdown.cancelled(), if idle && !draining => {
+                    if cfg.drain_idle.is_zero() {
+                        return;
+                    }
+                    continue;
+                }
                 _ = self.hard_stop.cancelled() => return,
             };
             match read {
@@ -403,6 +446,9 @@ impl ConnShared {
         date: &mut DateCache,
         status: u16,
     ) {
+        if let Some(hook) = &self.on_reject {
+            hook(status);
+        }
         let res = Response::error(status);
         write_response_head(&res, out, Version::Http11, false, false, date.now());
         if flush(io, out, self.config.write_timeout).await.is_err() {
@@ -449,6 +495,22 @@ async fn linger_close<S: Io>(io: &mut S) {
             _ => break,
         }
     }
+}
+
+/// Binds a listener on `addr` with `SO_REUSEPORT` (and `SO_REUSEADDR`), so that a new server
+/// process can bind the same port while the old one still serves, and take over as the old one
+/// closes its listener and drains.
+pub fn bind_reuseport(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// Binds `addr` and serves `app` until `shutdown` is cancelled (a convenience for tools).

@@ -1,4 +1,5 @@
-//! The lab builtins of the wirelab shell: `raft …`, `labs`, `logs [-f] NODE`, `scenario`.
+//! The lab builtins of the wirelab shell: `raft …`, `forge …`, `labs`, `logs [-f] NODE`,
+//! `scenario`.
 //!
 //! `raft` takes the same verbs and flags as `wirelab raft` (one clap definition serves both);
 //! in a shell, `raft up` starts the cluster inside the shell process and returns once it has a
@@ -24,6 +25,18 @@ use crate::shell::{BuiltinCtx, BuiltinProvider};
 struct RaftBuiltin {
     #[command(subcommand)]
     verb: RaftVerb,
+}
+
+/// `forge …` as a shell builtin (the verbs of `wirelab forge`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "forge",
+    about = "The forge HTTP lab",
+    disable_version_flag = true
+)]
+struct ForgeBuiltin {
+    #[command(subcommand)]
+    verb: crate::forge::cli::ForgeVerb,
 }
 
 /// `logs [-n N] [-f] NODE`.
@@ -127,6 +140,28 @@ impl LabBuiltins {
             }
             (verb, Some(sup)) => run_with(verb, Target::Dir(sup.run_dir()), &mut out, &mut err),
             (verb, None) => run_with(verb, Target::RunDir, &mut out, &mut err),
+        }
+    }
+
+    fn forge(&self, ctx: &mut BuiltinCtx<'_>, argv: &[String]) -> i32 {
+        let mut out = ctx.stdout();
+        let mut err = ctx.stderr();
+        match ForgeBuiltin::try_parse_from(argv) {
+            Ok(p) => crate::forge::lab::cli::run_in_shell(
+                &self.host,
+                p.verb,
+                ctx.in_child(),
+                &mut out,
+                &mut err,
+            ),
+            Err(e) if e.use_stderr() => {
+                let _ = err.write_all(e.render().to_string().as_bytes());
+                2
+            }
+            Err(e) => {
+                let _ = out.write_all(e.render().to_string().as_bytes());
+                0
+            }
         }
     }
 
@@ -357,6 +392,7 @@ impl BuiltinProvider for LabBuiltins {
     fn names(&self) -> Vec<String> {
         vec![
             "raft".into(),
+            "forge".into(),
             "labs".into(),
             "logs".into(),
             "scenario".into(),
@@ -366,6 +402,7 @@ impl BuiltinProvider for LabBuiltins {
     fn run(&self, ctx: &mut BuiltinCtx<'_>, argv: &[String]) -> i32 {
         match argv.first().map(String::as_str) {
             Some("raft") => self.raft(ctx, argv),
+            Some("forge") => self.forge(ctx, argv),
             Some("labs") => self.labs(ctx),
             Some("logs") => self.logs(ctx, argv),
             Some("scenario") => self.scenario(ctx, argv),

@@ -102,6 +102,34 @@ impl LabHost {
         Ok(sup)
     }
 
+    /// Starts the forge lab (server + load generator) in this process, serves its control
+    /// socket, and waits until both nodes are ready.
+    pub fn start_forge(
+        &self,
+        run_dir: Option<PathBuf>,
+        exe: Option<PathBuf>,
+    ) -> anyhow::Result<Supervisor> {
+        if let Some(sup) = self.get("forge") {
+            anyhow::bail!(
+                "a forge lab already runs here ({}); `forge stop` first",
+                sup.run_dir().display()
+            );
+        }
+        let cfg = crate::forge::lab::LabConfig::builtin()?;
+        let dir = run_dir.unwrap_or_else(|| crate::cluster::rundir::new_run_dir("forge"));
+        let sup = crate::forge::lab::launch(&cfg, &dir, exe)?;
+        let host = self.clone();
+        control::serve(&sup, move || {
+            host.stop("forge");
+        })?;
+        if let Err(e) = sup.wait_ready(Duration::from_secs(10)) {
+            sup.shutdown(Duration::from_secs(1));
+            anyhow::bail!("{e}");
+        }
+        self.lock().insert("forge".into(), sup.clone());
+        Ok(sup)
+    }
+
     /// Stops the hosted cluster of `lab`; false if there was none.
     pub fn stop(&self, lab: &str) -> bool {
         let sup = self.lock().remove(lab);

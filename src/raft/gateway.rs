@@ -11,8 +11,11 @@
 //!
 //! A follower answers KV requests with `307` and the leader's gateway URL in `Location`
 //! (`503` with `Retry-After` while no leader is known); no answer within 5 s is `504`: the write
-//! may or may not have happened. Each HTTP request is its own client session, so an HTTP retry
-//! is a new write (the binary protocol's clients get exactly-once retries).
+//! may or may not have happened. Every request is a new write: the gateway never retries, so all
+//! the writes of one gateway process share one client session (one entry in the KV's session
+//! table, with a sequence number per request) instead of each taking a session of its own,
+//! which would fill the bounded table and cost every apply past it an eviction scan. An HTTP
+//! retry is a new write (the binary protocol's clients get exactly-once retries).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,6 +38,26 @@ pub(super) struct Gateway {
     pub(super) http_peers: Arc<BTreeMap<NodeId, String>>,
     pub(super) state: Arc<Mutex<Map<String, Value>>>,
     pub(super) in_flight: Arc<tokio::sync::Semaphore>,
+    pub(super) session: Arc<GatewaySession>,
+}
+
+/// The one client session of a gateway process: a random client id and the next sequence
+/// number. The lock is held while a request is numbered *and* queued, so the node proposes the
+/// writes in sequence order (the session table answers an out-of-order lower sequence number as
+/// a stale retry).
+#[derive(Debug)]
+pub(super) struct GatewaySession {
+    client: u64,
+    next_seq: Mutex<u64>,
+}
+
+impl Default for GatewaySession {
+    fn default() -> Self {
+        GatewaySession {
+            client: rand::random::<u64>() | 1,
+            next_seq: Mutex::new(1),
+        }
+    }
 }
 
 fn plain(status: u16, text: impl Into<bytes::Bytes>) -> Response {
@@ -69,18 +92,25 @@ impl Gateway {
             return Err(Response::error(503));
         };
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let req = KvRequest {
-            id: 1,
-            client: rand::random::<u64>() | 1,
-            seq: 1,
-            op,
-        };
         let conn = ClientConn {
             tx,
             _permit: permit,
         };
-        if self.inbox.send(Input::Client(req, conn)).is_err() {
-            return Err(Response::error(503));
+        {
+            let mut next_seq = match self.session.next_seq.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let req = KvRequest {
+                id: 1,
+                client: self.session.client,
+                seq: *next_seq,
+                op,
+            };
+            *next_seq += 1;
+            if self.inbox.send(Input::Client(req, conn)).is_err() {
+                return Err(Response::error(503));
+            }
         }
         match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
             Ok(Some(resp)) => Ok(resp.reply),

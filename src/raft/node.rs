@@ -266,6 +266,7 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
             ),
             state: shared_state.clone(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(4096)),
+            session: Default::default(),
         };
         let (app, metrics) = super::gateway::app(gw);
         let server =
@@ -388,6 +389,10 @@ impl NodeLoop {
                 ControlCommand::Shutdown => {
                     self.emitter.log("info", "shutting down on request");
                     return Ok(true);
+                }
+                ControlCommand::Lab { action, .. } => {
+                    self.emitter
+                        .log("warn", format!("no lab action {action:?} on a raft node"));
                 }
             },
         }

@@ -75,6 +75,37 @@ impl Metrics {
             .fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
     }
 
+    /// Counts a request the server refused before it reached the app (see
+    /// `Server::on_reject`), under the route `(rejected)`.
+    pub fn record_rejection(&self, status: u16) {
+        static REJECTED: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+        let route = REJECTED.get_or_init(|| Arc::from("(rejected)")).clone();
+        if let Ok(mut map) = self.inner.requests.lock() {
+            *map.entry(route)
+                .or_default()
+                .entry(("-", status))
+                .or_insert(0) += 1;
+        }
+    }
+
+    /// Requests so far by status, over every route and method (rejections included).
+    pub fn counts_by_status(&self) -> std::collections::BTreeMap<u16, u64> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Ok(map) = self.inner.requests.lock() {
+            for by_outcome in map.values() {
+                for ((_, status), n) in by_outcome {
+                    *out.entry(*status).or_insert(0) += n;
+                }
+            }
+        }
+        out
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> i64 {
+        self.inner.open_connections.load(Ordering::Relaxed)
+    }
+
     /// The current values in Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
