@@ -13,6 +13,8 @@
 //!   the client, and the bench and chaos commands.
 //! - [`labs`]: clusters hosted by this process and the shell's lab builtins (`raft`, `labs`,
 //!   `logs`).
+//! - [`portfolio`]: the portfolio content (`assets/portfolio.toml`) and claims vs measured.
+//! - [`tui`]: the explorer, the lab dashboard and the tour (ratatui).
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
 //!   command language of the product, extended with lab builtins.
 
@@ -21,6 +23,8 @@ pub mod check_cli;
 pub mod cli;
 pub mod cluster;
 pub mod labs;
+pub mod portfolio;
 pub mod raft;
 pub mod shell;
+pub mod tui;
 pub mod wire;

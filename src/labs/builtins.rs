@@ -44,7 +44,7 @@ struct LogsBuiltin {
     run_dir: Option<PathBuf>,
 }
 
-const RAFT_VERBS: [&str; 17] = [
+const RAFT_VERBS: [&str; 19] = [
     "leader",
     "up",
     "status",
@@ -61,6 +61,8 @@ const RAFT_VERBS: [&str; 17] = [
     "stop",
     "bench",
     "chaos",
+    "load",
+    "nemesis",
     "help",
 ];
 
@@ -370,6 +372,7 @@ impl BuiltinProvider for LabBuiltins {
                 .iter()
                 .map(|i| format!("raft-{i}"))
                 .collect(),
+            ["raft", "load"] => vec!["start".into(), "stop".into(), "status".into()],
             ["scenario"] => vec!["show".into(), "run".into()],
             ["scenario", "show" | "run"] => {
                 SCENARIOS.iter().map(|(n, _)| format!("raft/{n}")).collect()

@@ -1,0 +1,476 @@
+//! Drawing the Raft dashboard: tabs, node table, RaftScope-like log view with commit marks and
+//! election timers, workload and commit charts, event timeline, command log, log pane.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table, Tabs};
+use serde_json::Value;
+
+use super::model::{LabModel, TimelineKind};
+use super::{LabView, TABS};
+use crate::cluster::NodeInfo;
+use crate::tui::theme::Theme;
+use crate::tui::{Click, Hits, clock, redact};
+
+fn st(n: &NodeInfo, k: &str) -> Option<u64> {
+    n.state.get(k).and_then(Value::as_u64)
+}
+
+fn show(v: Option<u64>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+/// Draws the dashboard into `area`.
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    lab: &mut LabView,
+    theme: &Theme,
+    hide: bool,
+    hits: &mut Hits,
+) {
+    let [tabs_area, body] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    draw_tabs(f, tabs_area, lab, theme, hits);
+    match TABS[lab.tab] {
+        "Scope" => draw_scope(f, body, &lab.model, theme, true),
+        "Logs" => draw_logs(f, body, lab, theme, hide),
+        "Timeline" => draw_timeline(f, body, &lab.model, lab.scroll, theme, hide),
+        "Commands" => draw_commands(f, body, lab, theme, hide),
+        _ => draw_overview(f, body, lab, theme, hide, hits),
+    }
+}
+
+fn draw_tabs(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hits: &mut Hits) {
+    let leader = match (lab.model.leader, lab.model.leaderless_since) {
+        (Some((id, term)), _) => format!("leader {id} · term {term}"),
+        (None, _) if lab.sup.is_none() => "starting the cluster…".into(),
+        (None, _) => "NO LEADER".into(),
+    };
+    let wl = if lab.model.load.running {
+        let last = lab.model.load.seconds.last().map_or(0, |s| s.writes);
+        format!(" · workload {last} w/s")
+    } else {
+        String::new()
+    };
+    let status = format!("{leader}{wl} ");
+    let tabs = Tabs::new(TABS.iter().map(|t| Line::from(*t)))
+        .select(lab.tab)
+        .style(theme.muted())
+        .highlight_style(theme.title().add_modifier(Modifier::REVERSED))
+        .divider("│");
+    let sw = (status.chars().count() as u16).min(area.width / 2);
+    let [t, s] = Layout::horizontal([Constraint::Min(0), Constraint::Length(sw)]).areas(area);
+    f.render_widget(tabs, t);
+    let style = if lab.model.leader.is_some() {
+        theme.fg(theme.good)
+    } else {
+        theme.fg(theme.bad)
+    };
+    f.render_widget(Paragraph::new(Span::styled(status, style)), s);
+    // Click targets: each title plus its padding and divider.
+    let mut x = t.x;
+    for (i, title) in TABS.iter().enumerate() {
+        let w = title.chars().count() as u16 + 2;
+        hits.push((
+            Rect {
+                x,
+                y: t.y,
+                width: w,
+                height: 1,
+            },
+            Click::Tab(i),
+        ));
+        x += w + 1;
+    }
+}
+
+fn draw_overview(
+    f: &mut Frame,
+    area: Rect,
+    lab: &mut LabView,
+    theme: &Theme,
+    hide: bool,
+    hits: &mut Hits,
+) {
+    let n = lab.model.nodes.len().max(3) as u16;
+    let big = area.height >= 36;
+    let mut cons = vec![
+        Constraint::Length(n + 3),
+        Constraint::Length(n + 2),
+        Constraint::Length(if big { 7 } else { 4 }),
+        Constraint::Min(3),
+    ];
+    if big {
+        cons.push(Constraint::Length(area.height / 4));
+    }
+    let parts = Layout::vertical(cons).split(area);
+    draw_table(f, parts[0], lab, theme, hide, hits);
+    draw_scope(f, parts[1], &lab.model, theme, false);
+    draw_charts(f, parts[2], &lab.model, theme);
+    let [cl, tl] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+        .areas(parts[3]);
+    draw_commands(f, cl, lab, theme, hide);
+    draw_timeline(f, tl, &lab.model, 0, theme, hide);
+    if big {
+        draw_logs(f, parts[4], lab, theme, hide);
+    }
+}
+
+fn draw_table(
+    f: &mut Frame,
+    area: Rect,
+    lab: &LabView,
+    theme: &Theme,
+    hide: bool,
+    hits: &mut Hits,
+) {
+    let header = Row::new([
+        "ID", "PID", "ROLE", "TERM", "COMMIT", "APPLIED", "LAST", "RSS", "CPU", "STATE", "UP",
+    ])
+    .style(theme.title());
+    let leader = lab.model.leader.map(|(id, _)| id);
+    let rows: Vec<Row> = lab
+        .model
+        .nodes
+        .iter()
+        .map(|n| {
+            let role = n.state.get("role").and_then(Value::as_str).unwrap_or("-");
+            let role = if !n.status.is_alive() { "-" } else { role };
+            let state = LabModel::state_word(n);
+            let state_style = match state {
+                "running" => theme.fg(theme.good),
+                "paused" | "partitioned" => theme.fg(theme.warn),
+                _ => theme.fg(theme.bad),
+            };
+            let (pid, rss, cpu, up) = if hide {
+                (
+                    "<pid>".to_string(),
+                    "<rss>".to_string(),
+                    "<cpu>".to_string(),
+                    "<up>".to_string(),
+                )
+            } else {
+                (
+                    n.pid.map_or("-".into(), |p| p.to_string()),
+                    format!("{}M", n.rss_bytes / (1024 * 1024)),
+                    format!("{:.0}%", n.cpu_percent),
+                    if n.uptime_ms == 0 {
+                        "-".into()
+                    } else {
+                        clock::human_duration(n.uptime_ms)
+                    },
+                )
+            };
+            let mut row = Row::new(vec![
+                Cell::from(format!(
+                    "{}{}",
+                    if n.id == lab.selected { "▶" } else { " " },
+                    n.id
+                )),
+                Cell::from(pid),
+                Cell::from(role.to_string()),
+                Cell::from(show(st(n, "term"))),
+                Cell::from(show(st(n, "commit"))),
+                Cell::from(show(st(n, "applied"))),
+                Cell::from(show(st(n, "last_index"))),
+                Cell::from(rss),
+                Cell::from(cpu),
+                Cell::from(Span::styled(state, state_style)),
+                Cell::from(up),
+            ]);
+            if Some(n.id) == leader {
+                row = row.style(theme.fg(theme.leader).add_modifier(Modifier::BOLD));
+            }
+            if n.id == lab.selected {
+                row = row.style(theme.selected());
+            }
+            row
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Length(4),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(4),
+        Constraint::Length(11),
+        Constraint::Min(4),
+    ];
+    let title = format!(
+        " raft · {} nodes · ↑↓/1-9 select, click a row ",
+        lab.model.nodes.len()
+    );
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .block(Block::bordered().title(title)),
+        area,
+    );
+    for (i, n) in lab.model.nodes.iter().enumerate() {
+        let y = area.y + 2 + i as u16;
+        if y < area.bottom().saturating_sub(1) {
+            hits.push((
+                Rect {
+                    x: area.x,
+                    y,
+                    width: area.width,
+                    height: 1,
+                },
+                Click::Node(n.id),
+            ));
+        }
+    }
+}
+
+/// RaftScope-like: each node's log tail as cells coloured by term, the commit index marked,
+/// and the election timer of every follower as a bar.
+pub fn draw_scope(f: &mut Frame, area: Rect, model: &LabModel, theme: &Theme, wide: bool) {
+    let block =
+        Block::bordered().title(" log tail by term (■ committed, □ not yet) · election timers ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let mut lines = Vec::new();
+    let timer_w: usize = if wide { 20 } else { 10 };
+    let cells_w = (inner.width as usize).saturating_sub(18 + timer_w + 2) / 2;
+    for n in &model.nodes {
+        let term = st(n, "term").unwrap_or(0);
+        let commit = st(n, "commit").unwrap_or(0);
+        let role = n.state.get("role").and_then(Value::as_str).unwrap_or("-");
+        let tag = match role {
+            "leader" => "L",
+            "candidate" | "pre_candidate" => "C",
+            _ => "F",
+        };
+        let mut spans = vec![Span::styled(
+            format!("n{} {tag} t{:<4} ", n.id, term),
+            if role == "leader" {
+                theme.fg(theme.leader).add_modifier(Modifier::BOLD)
+            } else {
+                Style::default()
+            },
+        )];
+        let (first, terms) = match n.state.get("log_tail") {
+            Some(t) => (
+                t.get("first").and_then(Value::as_u64).unwrap_or(0),
+                t.get("terms")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_u64).collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            ),
+            None => (0, Vec::new()),
+        };
+        let skip = terms.len().saturating_sub(cells_w);
+        if !n.status.is_alive() {
+            spans.push(Span::styled(
+                format!("{:<w$}", "(down)", w = cells_w * 2),
+                theme.fg(theme.bad),
+            ));
+        } else {
+            for (i, t) in terms.iter().enumerate().skip(skip) {
+                let idx = first + i as u64;
+                let sym = if idx <= commit { "■ " } else { "□ " };
+                spans.push(Span::styled(sym, theme.term(*t)));
+            }
+            let used = terms.len() - skip;
+            spans.push(Span::raw(" ".repeat((cells_w - used.min(cells_w)) * 2)));
+        }
+        spans.push(Span::styled(format!("{:>7} ", commit), theme.muted()));
+        if n.status.is_alive() && role != "leader" {
+            let el = st(n, "election_elapsed").unwrap_or(0);
+            let to = st(n, "election_timeout").unwrap_or(1).max(1);
+            let fill = ((el.min(to) * timer_w as u64) / to) as usize;
+            let style = if fill * 4 >= timer_w * 3 {
+                theme.fg(theme.warn)
+            } else {
+                theme.fg(theme.good)
+            };
+            spans.push(Span::styled("▰".repeat(fill), style));
+            spans.push(Span::styled("▱".repeat(timer_w - fill), theme.muted()));
+        }
+        lines.push(Line::from(spans));
+    }
+    if lines.is_empty() {
+        lines.push(Line::styled("waiting for the cluster…", theme.muted()));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+use ratatui::style::Style;
+
+fn draw_charts(f: &mut Frame, area: Rect, model: &LabModel, theme: &Theme) {
+    let [l, r] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+    let load = &model.load;
+    let last = load.seconds.last().cloned().unwrap_or_default();
+    let title = if load.running || !load.seconds.is_empty() {
+        format!(
+            " writes/s {} · p50 {:.1} ms · p99 {:.1} ms{} ",
+            last.writes,
+            last.p50_ms,
+            last.p99_ms,
+            if load.running { "" } else { " (stopped)" }
+        )
+    } else {
+        " workload: off (w starts it) ".to_string()
+    };
+    let block = Block::bordered().title(title);
+    let inner = block.inner(l);
+    f.render_widget(block, l);
+    let w = inner.width as usize;
+    let tail = |v: Vec<u64>| -> Vec<u64> { v[v.len().saturating_sub(w)..].to_vec() };
+    let writes = tail(load.seconds.iter().map(|s| s.writes).collect());
+    let p99 = tail(
+        load.seconds
+            .iter()
+            .map(|s| (s.p99_ms * 10.0) as u64)
+            .collect(),
+    );
+    if inner.height >= 4 {
+        let [a, b] =
+            Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(inner);
+        f.render_widget(
+            Sparkline::default()
+                .data(writes)
+                .style(theme.fg(theme.good)),
+            a,
+        );
+        f.render_widget(
+            Sparkline::default().data(p99).style(theme.fg(theme.warn)),
+            b,
+        );
+    } else {
+        f.render_widget(
+            Sparkline::default()
+                .data(writes)
+                .style(theme.fg(theme.good)),
+            inner,
+        );
+    }
+    let block = Block::bordered().title(" commit index ");
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let max = model
+        .nodes
+        .iter()
+        .filter_map(|n| st(n, "commit"))
+        .max()
+        .unwrap_or(0);
+    let bar_w = (inner.width as usize).saturating_sub(14);
+    let lines: Vec<Line> = model
+        .nodes
+        .iter()
+        .map(|n| {
+            let c = st(n, "commit").unwrap_or(0);
+            let fill = if max == 0 {
+                0
+            } else {
+                (c as usize * bar_w) / max as usize
+            };
+            Line::from(vec![
+                Span::raw(format!("n{} {:>8} ", n.id, c)),
+                Span::styled("█".repeat(fill.min(bar_w)), theme.term(n.id)),
+            ])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_timeline(
+    f: &mut Frame,
+    area: Rect,
+    model: &LabModel,
+    scroll: usize,
+    theme: &Theme,
+    hide: bool,
+) {
+    let block = Block::bordered().title(" timeline ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let h = inner.height as usize;
+    let end = model.timeline.len().saturating_sub(scroll);
+    let start = end.saturating_sub(h);
+    let lines: Vec<Line> = model
+        .timeline
+        .range(start..end)
+        .map(|e| {
+            let style = match e.kind {
+                TimelineKind::Election => theme.fg(theme.good),
+                TimelineKind::NoLeader | TimelineKind::Fault => theme.fg(theme.bad),
+                TimelineKind::Repair => theme.fg(theme.accent),
+                TimelineKind::Snapshot => theme.muted(),
+                TimelineKind::Info => Style::default(),
+            };
+            let time = if hide {
+                "--:--:--".into()
+            } else {
+                clock::hms(e.at_ms)
+            };
+            let text = if hide {
+                redact(&e.text)
+            } else {
+                e.text.clone()
+            };
+            Line::from(vec![
+                Span::styled(format!("{time} "), theme.muted()),
+                Span::styled(text, style),
+            ])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_commands(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hide: bool) {
+    let block = Block::bordered().title(" command log (every action is a shell command) ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let mut lines = Vec::new();
+    for c in &lab.commands {
+        let (mark, style) = match c.status {
+            None => ("…".to_string(), theme.fg(theme.warn)),
+            Some(0) => ("✓".to_string(), theme.fg(theme.good)),
+            Some(s) => (format!("✗{s}"), theme.fg(theme.bad)),
+        };
+        let took = match (c.elapsed, hide) {
+            (Some(_), true) => " (<t>)".to_string(),
+            (Some(d), false) => format!(" ({} ms)", d.as_millis()),
+            _ => String::new(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled("$ ", theme.title()),
+            Span::styled(c.cmd.clone(), Style::default().add_modifier(Modifier::BOLD)),
+            Span::styled(format!("  {mark}{took}"), style),
+            Span::styled(format!("  [{}]", c.source), theme.muted()),
+        ]));
+        for l in c.output.lines() {
+            let l = if hide { redact(l) } else { l.to_string() };
+            lines.push(Line::styled(format!("  {l}"), theme.muted()));
+        }
+    }
+    let h = inner.height as usize;
+    let end = lines.len().saturating_sub(lab.scroll.min(lines.len()));
+    let start = end.saturating_sub(h);
+    f.render_widget(Paragraph::new(lines[start..end].to_vec()), inner);
+}
+
+fn draw_logs(f: &mut Frame, area: Rect, lab: &mut LabView, theme: &Theme, hide: bool) {
+    let title = format!(" logs: {} ", lab.logs.describe(lab.selected));
+    let block = Block::bordered().title(title);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let lines = lab.logs.render(
+        lab.model.logs.iter(),
+        lab.selected,
+        inner.height as usize,
+        theme,
+        hide,
+    );
+    f.render_widget(Paragraph::new(lines), inner);
+}
