@@ -584,7 +584,10 @@ impl NodeLoop {
         fields.insert("keys".into(), json!(self.kv.len()));
         // The last few entries' terms, for the dashboard's log view (index of the first, then
         // one term per entry).
-        let first = s.last_index.saturating_sub(LOG_TAIL as u64 - 1).max(s.snapshot_index + 1);
+        let first = s
+            .last_index
+            .saturating_sub(LOG_TAIL as u64 - 1)
+            .max(s.snapshot_index + 1);
         let terms: Vec<u64> = (first..=s.last_index)
             .filter_map(|i| self.core.entry_term(i))
             .collect();

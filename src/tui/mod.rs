@@ -182,6 +182,7 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                 }
                 Effect::Interactive => {
                     drop(events);
+                    terminal::drain_cursor_answers().await;
                     terminal::leave();
                     println!(
                         "wirelab shell: the cluster keeps running; `exit` (or Ctrl-D) goes back to the dashboard."

@@ -139,8 +139,8 @@ fn run_interactive(host: &LabHost) -> i32 {
             (libc::sigaction(s, std::ptr::null(), &mut old) == 0).then_some((s, old))
         })
         .collect();
-    // SAFETY: tcgetpgrp only reads the terminal's foreground group.
-    let pgrp = unsafe { libc::tcgetpgrp(0) };
+    // SAFETY: getpgrp and tcgetpgrp only read the process's and the terminal's groups.
+    let (old_pgrp, old_fg) = unsafe { (libc::getpgrp(), libc::tcgetpgrp(0)) };
     let mut sh = new_shell(host);
     sh.opts.interactive = true;
     sh.opts.stdin = true;
@@ -149,14 +149,25 @@ fn run_interactive(host: &LabHost) -> i32 {
         // SAFETY: the shell opened this descriptor for job control and is done with it.
         unsafe { libc::close(fd) };
     }
+    // Job control moved this process into a group of its own and gave it the terminal: move
+    // back, and give the terminal back, before SIGTTOU may stop us again.
+    // SAFETY: plain process-group and terminal calls on our own process and fd 0.
+    unsafe {
+        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+        libc::signal(libc::SIGTTIN, libc::SIG_IGN);
+        if libc::getpgrp() != old_pgrp && old_pgrp > 0 {
+            libc::setpgid(0, old_pgrp);
+        }
+        let fg = if libc::getpgrp() == old_pgrp && old_fg > 0 {
+            old_fg
+        } else {
+            libc::getpgrp()
+        };
+        libc::tcsetpgrp(0, fg);
+    }
     for (s, old) in saved {
         // SAFETY: restoring a disposition read above.
         unsafe { libc::sigaction(s, &old, std::ptr::null_mut()) };
-    }
-    if pgrp > 0 {
-        // SAFETY: giving the terminal back to the group that had it; SIGTTOU is ignored by the
-        // restored dispositions or harmless for a foreground group.
-        unsafe { libc::tcsetpgrp(0, pgrp) };
     }
     code
 }

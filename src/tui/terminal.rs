@@ -82,3 +82,16 @@ pub fn install_panic_hook() {
         prev(info);
     }));
 }
+
+/// Empties crossterm's queue of cursor-position answers before the line editor runs. The
+/// editor asks the terminal where the cursor is after every command; an answer left over in
+/// crossterm's queue from the dashboard would be taken for the new one, and every prompt
+/// would then be painted one answer late, over the command's output.
+pub async fn drain_cursor_answers() {
+    // Returns a queued answer at once if there is one (or reads a fresh one).
+    let _ = crossterm::cursor::position();
+    // A fresh answer may still be on its way: let it arrive, then drop it unread.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // SAFETY: discarding unread terminal input has no memory-safety preconditions.
+    unsafe { libc::tcflush(0, libc::TCIFLUSH) };
+}
