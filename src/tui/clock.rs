@@ -33,21 +33,35 @@ pub fn redact(text: &str) -> String {
     for (i, w) in words.iter().enumerate() {
         let prev = if i > 0 { words[i - 1] } else { "" };
         let next = words.get(i + 1).copied().unwrap_or("");
-        let digits = !w.is_empty()
-            && w.trim_matches(|c: char| !c.is_ascii_digit())
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '.');
-        let r = if (prev == "pid" || prev == "(pid") && digits {
-            "<pid>".to_string()
+        // A number, possibly wrapped in punctuation: `4242)`, `(12`.
+        let start = w.find(|c: char| c.is_ascii_digit());
+        let end = w.rfind(|c: char| c.is_ascii_digit()).map(|e| e + 1);
+        let number = match (start, end) {
+            (Some(s), Some(e)) => {
+                let core = &w[s..e];
+                let (pre, post) = (&w[..s], &w[e..]);
+                let wrapped = pre.chars().all(|c| "([".contains(c))
+                    && post.chars().all(|c| "),:;.]".contains(c));
+                (wrapped && core.chars().all(|c| c.is_ascii_digit() || c == '.'))
+                    .then_some((pre, post))
+            }
+            _ => None,
+        };
+        let r = if let Some((pre, post)) = number
+            && (prev == "pid" || prev == "(pid")
+        {
+            format!("{pre}<pid>{post}")
         } else if w.contains("127.0.0.1:") || w.contains("localhost:") {
             "<addr>".to_string()
         } else if w.starts_with('/') || w.starts_with("(/") {
             "<path>".to_string()
-        } else if digits && (next.starts_with("ms") || next.starts_with('s')) && !w.is_empty() {
-            "<n>".to_string()
-        } else if w.ends_with("ms")
+        } else if let Some((pre, post)) = number
+            && (next.starts_with("ms") || next == "s" || next.starts_with("s,"))
+        {
+            format!("{pre}<n>{post}")
+        } else if w.len() > 2
+            && w.ends_with("ms")
             && w.trim_end_matches("ms").chars().all(|c| c.is_ascii_digit())
-            && w.len() > 2
         {
             "<n>ms".to_string()
         } else {
@@ -65,6 +79,10 @@ mod tests {
     #[test]
     fn redaction_hides_what_changes_between_runs() {
         assert_eq!(redact("started (pid 4242)"), "started (pid <pid>)");
+        assert_eq!(
+            redact("workload started: 4 clients"),
+            "workload started: 4 clients"
+        );
         assert_eq!(
             redact("raft cluster up in /tmp/x/raft-1"),
             "raft cluster up in <path>"

@@ -403,7 +403,7 @@ pub fn draw_project(
     lines.push(Line::from(pj.how.trim().replace('\n', " ")));
     f.render_widget(
         Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
+            .wrap(Wrap { trim: false })
             .scroll((scroll, 0))
             .block(Block::bordered().title(format!(" {} ", pj.name))),
         area,

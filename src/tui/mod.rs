@@ -220,6 +220,13 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                     app.lab.refresh(clock::now_ms());
                     dirty |= app.screen() == Screen::Lab;
                 }
+                if let Some(c) = app.lab.commands.iter_mut().find(|c| c.status.is_none())
+                    && let Some(out) = shell.partial_output()
+                    && out != c.output
+                {
+                    c.output = out;
+                    dirty = true;
+                }
                 for (k, t) in &verify_started {
                     if let Some(v) = app.verifying.get_mut(k) {
                         v.secs = t.elapsed().as_secs();

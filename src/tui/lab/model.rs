@@ -173,12 +173,17 @@ impl LabModel {
                 }
             }
             SupEventKind::Faults { rules } => {
-                let cut: Vec<String> = rules.cut.iter().map(u64::to_string).collect();
-                self.push(
-                    at,
-                    TimelineKind::Fault,
-                    format!("node {n} partitioned from {}", cut.join(",")),
-                );
+                // Every node gets its own rules; name only the side cut from most peers
+                // (the isolated node, not the majority that merely stops hearing it).
+                let peers = self.status.len().max(rules.cut.len() + 1) - 1;
+                if rules.cut.len() * 2 > peers {
+                    let cut: Vec<String> = rules.cut.iter().map(u64::to_string).collect();
+                    self.push(
+                        at,
+                        TimelineKind::Fault,
+                        format!("node {n} partitioned (cut from {})", cut.join(",")),
+                    );
+                }
             }
             SupEventKind::Stderr { line } => self.log(at, n, "stderr", line.clone()),
             SupEventKind::Node { event } => match event {
@@ -272,14 +277,16 @@ impl LabModel {
         self.update_leader(now_ms);
     }
 
-    /// Whether node `id` is cut off by a partition.
-    pub fn partitioned(n: &NodeInfo) -> bool {
-        !n.faults.cut.is_empty()
+    /// Whether node `n` is on the minority side of a partition (cut from most of its peers)
+    /// in a cluster of `total` nodes.
+    pub fn partitioned(n: &NodeInfo, total: usize) -> bool {
+        let peers = total.max(n.faults.cut.len() + 1) - 1;
+        !n.faults.cut.is_empty() && n.faults.cut.len() * 2 > peers
     }
 
     /// `running`, `paused`, `killed`, `exited`, or `partitioned`.
-    pub fn state_word(n: &NodeInfo) -> &'static str {
-        if n.status.is_alive() && Self::partitioned(n) && n.status == NodeStatus::Running {
+    pub fn state_word(n: &NodeInfo, total: usize) -> &'static str {
+        if n.status == NodeStatus::Running && Self::partitioned(n, total) {
             "partitioned"
         } else {
             n.status.as_str()

@@ -51,17 +51,23 @@ fn draw_tabs(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hits: &mut
     };
     let wl = if lab.model.load.running {
         let last = lab.model.load.seconds.last().map_or(0, |s| s.writes);
-        format!(" · workload {last} w/s")
+        format!(" · {last} w/s")
     } else {
         String::new()
     };
-    let status = format!("{leader}{wl} ");
+    let tabs_w: u16 = TABS.iter().map(|t| t.chars().count() as u16 + 3).sum();
+    let room = area.width.saturating_sub(tabs_w) as usize;
+    let mut status = format!("{leader}{wl} ");
+    if status.chars().count() > room {
+        status = format!("{leader} ");
+    }
+    let status: String = status.chars().take(room).collect();
     let tabs = Tabs::new(TABS.iter().map(|t| Line::from(*t)))
         .select(lab.tab)
         .style(theme.muted())
         .highlight_style(theme.title().add_modifier(Modifier::REVERSED))
         .divider("│");
-    let sw = (status.chars().count() as u16).min(area.width / 2);
+    let sw = status.chars().count() as u16;
     let [t, s] = Layout::horizontal([Constraint::Min(0), Constraint::Length(sw)]).areas(area);
     f.render_widget(tabs, t);
     let style = if lab.model.leader.is_some() {
@@ -100,7 +106,7 @@ fn draw_overview(
     let mut cons = vec![
         Constraint::Length(n + 3),
         Constraint::Length(n + 2),
-        Constraint::Length(if big { 7 } else { 4 }),
+        Constraint::Length(if big { n + 4 } else { n + 2 }),
         Constraint::Min(3),
     ];
     if big {
@@ -139,7 +145,7 @@ fn draw_table(
         .map(|n| {
             let role = n.state.get("role").and_then(Value::as_str).unwrap_or("-");
             let role = if !n.status.is_alive() { "-" } else { role };
-            let state = LabModel::state_word(n);
+            let state = LabModel::state_word(n, lab.model.nodes.len());
             let state_style = match state {
                 "running" => theme.fg(theme.good),
                 "paused" | "partitioned" => theme.fg(theme.warn),
@@ -199,7 +205,7 @@ fn draw_table(
         Constraint::Length(7),
         Constraint::Length(7),
         Constraint::Length(5),
-        Constraint::Length(4),
+        Constraint::Length(5),
         Constraint::Length(11),
         Constraint::Min(4),
     ];
@@ -243,8 +249,13 @@ pub fn draw_scope(f: &mut Frame, area: Rect, model: &LabModel, theme: &Theme, wi
     for n in &model.nodes {
         let term = st(n, "term").unwrap_or(0);
         let commit = st(n, "commit").unwrap_or(0);
-        let role = n.state.get("role").and_then(Value::as_str).unwrap_or("-");
+        let role = if n.status.is_alive() {
+            n.state.get("role").and_then(Value::as_str).unwrap_or("-")
+        } else {
+            "-"
+        };
         let tag = match role {
+            "-" => "-",
             "leader" => "L",
             "candidate" | "pre_candidate" => "C",
             _ => "F",
@@ -395,35 +406,52 @@ fn draw_timeline(
     let inner = block.inner(area);
     f.render_widget(block, area);
     let h = inner.height as usize;
+    let w = inner.width as usize;
     let end = model.timeline.len().saturating_sub(scroll);
-    let start = end.saturating_sub(h);
-    let lines: Vec<Line> = model
-        .timeline
-        .range(start..end)
-        .map(|e| {
-            let style = match e.kind {
-                TimelineKind::Election => theme.fg(theme.good),
-                TimelineKind::NoLeader | TimelineKind::Fault => theme.fg(theme.bad),
-                TimelineKind::Repair => theme.fg(theme.accent),
-                TimelineKind::Snapshot => theme.muted(),
-                TimelineKind::Info => Style::default(),
-            };
-            let time = if hide {
-                "--:--:--".into()
-            } else {
-                clock::hms(e.at_ms)
-            };
-            let text = if hide {
-                redact(&e.text)
-            } else {
-                e.text.clone()
-            };
-            Line::from(vec![
-                Span::styled(format!("{time} "), theme.muted()),
-                Span::styled(text, style),
-            ])
-        })
-        .collect();
+    let mut lines: Vec<Line> = Vec::new();
+    // Newest last; wrap long entries so the time without a leader is never cut off.
+    for e in model.timeline.range(..end).rev() {
+        let style = match e.kind {
+            TimelineKind::Election => theme.fg(theme.good),
+            TimelineKind::NoLeader | TimelineKind::Fault => theme.fg(theme.bad),
+            TimelineKind::Repair => theme.fg(theme.accent),
+            TimelineKind::Snapshot => theme.muted(),
+            TimelineKind::Info => Style::default(),
+        };
+        let time = if hide {
+            "--:--:--".into()
+        } else {
+            clock::hms(e.at_ms)
+        };
+        let text = if hide {
+            redact(&e.text)
+        } else {
+            e.text.clone()
+        };
+        let chunks = wrap_text(&text, w.saturating_sub(9).max(8));
+        let mut entry: Vec<Line> = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let lead = if i == 0 {
+                    format!("{time} ")
+                } else {
+                    " ".repeat(9)
+                };
+                Line::from(vec![
+                    Span::styled(lead, theme.muted()),
+                    Span::styled(c, style),
+                ])
+            })
+            .collect();
+        entry.append(&mut lines);
+        lines = entry;
+        if lines.len() >= h {
+            break;
+        }
+    }
+    let skip = lines.len().saturating_sub(h);
+    let lines = lines.split_off(skip);
     f.render_widget(Paragraph::new(lines), inner);
 }
 
@@ -473,4 +501,45 @@ fn draw_logs(f: &mut Frame, area: Rect, lab: &mut LabView, theme: &Theme, hide: 
         hide,
     );
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Splits `text` into pieces of at most `width` characters, at spaces where possible.
+pub fn wrap_text(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ') {
+        let wl = word.chars().count();
+        let cl = cur.chars().count();
+        if cl > 0 && cl + 1 + wl > width {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+        while cur.chars().count() > width {
+            let head: String = cur.chars().take(width).collect();
+            cur = cur.chars().skip(width).collect();
+            out.push(head);
+        }
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_text;
+
+    #[test]
+    fn wrapping_keeps_every_word() {
+        assert_eq!(
+            wrap_text("node 1 elected leader after 240 ms", 12),
+            vec!["node 1", "elected", "leader after", "240 ms"]
+        );
+        assert_eq!(wrap_text("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+    }
 }
