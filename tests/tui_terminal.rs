@@ -1,0 +1,95 @@
+//! The TUI in a real terminal (tmux): launch `wirelab`, open the Raft lab from the explorer,
+//! kill the leader with `k`, see the kill in the command log and a new leader with the time
+//! the cluster had none, quit with `Q`, and check that no node process is left.
+
+mod common;
+#[path = "tui_support/tmux.rs"]
+mod tmux;
+
+use std::time::Duration;
+
+use tmux::Tmux;
+
+const T: Duration = Duration::from_secs(20);
+
+fn leader_on(screen: &str) -> Option<u64> {
+    let i = screen.find("leader ")?;
+    let rest = &screen[i + 7..];
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
+#[test]
+fn killing_the_leader_from_the_dashboard_shows_a_new_leader_and_leaves_no_node_behind() {
+    if !common::require_tool("tmux") {
+        return;
+    }
+    let t = Tmux::start(common::wirelab(), &[], 120, 36);
+    t.wait_text("raft-kv [lab]", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["Enter"]);
+    t.wait_text("What it is", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["l"]);
+    let screen = t
+        .wait_for("a leader", T, |s| {
+            s.contains(" · term ") && leader_on(s).is_some()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let leader = leader_on(&screen).expect("leader id");
+    t.keys(&[&leader.to_string()]);
+    t.keys(&["k"]);
+    t.wait_text(&format!("$ raft kill {leader}"), T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.wait_text(&format!("node {leader} killed (SIGKILL)"), T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The full-width timeline tab: the new election and the time without a leader.
+    t.keys(&["Tab", "Tab", "Tab"]);
+    let screen = t
+        .wait_for("a re-election", T, |s| {
+            s.contains("ms without a leader") && leader_on(s).is_some_and(|l| l != leader)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(screen.contains("no leader (node"), "{screen}");
+    t.keys(&["Q"]);
+    assert!(t.wait_exit(T), "wirelab did not quit: {}", t.screen());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !t.node_processes().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        t.node_processes(),
+        Vec::<u32>::new(),
+        "nodes outlived wirelab"
+    );
+}
+
+#[test]
+fn the_lab_opens_directly_and_sigterm_stops_every_node() {
+    if !common::require_tool("tmux") {
+        return;
+    }
+    let t = Tmux::start(common::wirelab(), &["lab", "raft"], 80, 24);
+    t.wait_for("a leader", T, |s| leader_on(s).is_some())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.node_processes().len(), 3);
+    // SIGTERM to the app (found by its state dir in the environment of its nodes' parent).
+    let nodes = t.node_processes();
+    let parent = std::fs::read_to_string(format!("/proc/{}/stat", nodes[0]))
+        .ok()
+        .and_then(|s| s.rsplit(')').next().map(str::to_string))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<i32>().ok())
+        })
+        .expect("parent pid");
+    // SAFETY: signalling the wirelab process this test started (the parent of its nodes).
+    unsafe { libc::kill(parent, libc::SIGTERM) };
+    assert!(t.wait_exit(T), "wirelab ignored SIGTERM: {}", t.screen());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !t.node_processes().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(t.node_processes(), Vec::<u32>::new());
+}
