@@ -341,7 +341,12 @@ impl App {
         self.tour = Some(tour);
         self.show_tour_screen(screen);
         if screen == Screen::Lab {
-            self.lab.tab = 0;
+            self.lab.tab = self
+                .tour
+                .as_ref()
+                .and_then(|t| t.current())
+                .map_or(0, |s| s.tab)
+                .min(lab::TABS.len() - 1);
             if let Some(e) = self.open_lab() {
                 self.queued.push(e);
             }

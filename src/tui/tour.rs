@@ -37,6 +37,8 @@ pub struct Step {
     pub command: Option<String>,
     /// How long `--auto` stays (after the command finished).
     pub hold: Duration,
+    /// The dashboard tab to show (index into the lab's tabs).
+    pub tab: usize,
 }
 
 fn step(place: Place, caption: &str, command: Option<&str>, secs: u64) -> Step {
@@ -45,7 +47,13 @@ fn step(place: Place, caption: &str, command: Option<&str>, secs: u64) -> Step {
         caption: caption.to_string(),
         command: command.map(str::to_string),
         hold: Duration::from_secs(secs),
+        tab: 0,
     }
+}
+
+fn on_tab(mut s: Step, tab: usize) -> Step {
+    s.tab = tab;
+    s
 }
 
 /// The steps for a portfolio.
@@ -77,10 +85,10 @@ pub fn steps(p: &Portfolio) -> Vec<Step> {
         step(Place::Lab, "A client writes a key; the write is acknowledged only once a majority has it on disk.", Some("raft put greeting hello && raft get greeting"), 5),
         step(Place::Lab, "SIGKILL the leader. Watch the timeline: a new election, and how long the cluster went without a leader.", Some("L=$(raft leader) && raft kill \"$L\""), 7),
         step(Place::Lab, "The old leader restarts from its own disk and catches up as a follower.", Some("raft restart \"$L\" && sleep 1 && raft leader"), 6),
-        step(Place::Lab, "Stop the workload: every key is read back. Every acknowledged write is intact.", Some("raft load stop; raft get greeting"), 7),
+        on_tab(step(Place::Lab, "Stop the workload: every key is read back. Every acknowledged write is intact.", Some("raft load stop; raft get greeting"), 7), 4),
         step(Place::Lab, "Pause a follower with SIGSTOP: the other two still form a majority and keep serving.", Some("N=$(( $(raft leader) % 3 + 1 )) && raft pause \"$N\" && raft put during-pause ok"), 6),
         step(Place::Lab, "Resume it, then cut the leader off with a partition: the majority side elects a new leader.", Some("raft resume \"$N\"; raft partition \"$(raft leader)\""), 7),
-        step(Place::Lab, "Heal the network: the isolated node hears the higher term, steps down and catches up.", Some("raft heal && sleep 1 && raft status"), 6),
+        on_tab(step(Place::Lab, "Heal the network: the isolated node hears the higher term, steps down and catches up. The timeline holds the whole story.", Some("raft heal && sleep 1 && raft status"), 7), 3),
     ]);
     for pj in p
         .projects

@@ -70,6 +70,12 @@ impl Tmux {
         String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
     }
 
+    /// The screen with its colours (escape sequences), for recordings.
+    pub fn screen_ansi(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-e", "-t", "t"]).stdout)
+            .into_owned()
+    }
+
     /// Whether the program still runs.
     pub fn alive(&self) -> bool {
         self.tmux(&["has-session", "-t", "t"]).status.success()
