@@ -136,9 +136,16 @@ fn demo_tape_replays_in_a_real_terminal() {
         w,
         h,
     );
+    // Recording a cast keeps the tape's own pace; a plain replay shortens every Sleep.
+    let writing_cast = std::env::var("WIRELAB_WRITE_CAST").as_deref() == Ok("1");
+    let max_sleep = if writing_cast {
+        Duration::from_secs(60)
+    } else {
+        Duration::from_millis(400)
+    };
     let mut frames: Vec<(f64, String)> = Vec::new();
     let start = Instant::now();
-    let mut record = |t: &tmux::Tmux, frames: &mut Vec<(f64, String)>| {
+    let record = |t: &tmux::Tmux, frames: &mut Vec<(f64, String)>| {
         let s = t.screen_ansi();
         if frames.last().is_none_or(|(_, last)| *last != s) {
             frames.push((start.elapsed().as_secs_f64(), s));
@@ -153,7 +160,7 @@ fn demo_tape_replays_in_a_real_terminal() {
                 }
             }
             TapeCmd::Sleep(d) => {
-                let until = Instant::now() + (*d).min(Duration::from_millis(400));
+                let until = Instant::now() + (*d).min(max_sleep);
                 while Instant::now() < until {
                     record(&t, &mut frames);
                     std::thread::sleep(Duration::from_millis(100));
@@ -209,7 +216,7 @@ fn demo_tape_replays_in_a_real_terminal() {
         Vec::<u32>::new(),
         "nodes outlived the tour"
     );
-    if std::env::var("WIRELAB_WRITE_CAST").as_deref() == Ok("1") {
+    if writing_cast {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.cast");
         std::fs::write(path, asciicast(w, h, &frames)).expect("write demo.cast");
     }

@@ -211,7 +211,13 @@ impl App {
             return None;
         }
         let cmds = self.commands();
-        let action = keys::dispatch(&cmds, ev)?;
+        let mut action = keys::dispatch(&cmds, ev)?;
+        // One command serves the digit keys: the digit is the node.
+        if action == Action::SelectNode(0)
+            && let KeyCode::Char(d) = ev.code
+        {
+            action = Action::SelectNode(d.to_digit(10).map_or(0, u64::from));
+        }
         if self.help && action != Action::Quit {
             self.help = false;
             if action == Action::Help || action == Action::Back {
@@ -289,10 +295,8 @@ impl App {
                     text,
                 });
             }
-            Action::Verify => {
-                if pj.claims.iter().any(|c| c.verify.is_some()) {
-                    return Some(Effect::Verify(i));
-                }
+            Action::Verify if pj.claims.iter().any(|c| c.verify.is_some()) => {
+                return Some(Effect::Verify(i));
             }
             _ => {}
         }
@@ -336,7 +340,7 @@ impl App {
             self.tour = Some(tour);
             return None;
         }
-        let cmd = if fwd { tour.next() } else { tour.prev() };
+        let cmd = if fwd { tour.advance() } else { tour.back() };
         let screen = tour.screen(&self.portfolio);
         self.tour = Some(tour);
         self.show_tour_screen(screen);

@@ -409,3 +409,20 @@ pub fn draw_project(
         area,
     );
 }
+
+/// `20261124-050000` → `2026-11-24 05:00 UTC` (other text unchanged).
+pub fn readable_stamp(stamp: &str) -> String {
+    let b = stamp.as_bytes();
+    if b.len() == 15 && b[8] == b'-' && stamp.is_ascii() {
+        format!(
+            "{}-{}-{} {}:{} UTC",
+            &stamp[0..4],
+            &stamp[4..6],
+            &stamp[6..8],
+            &stamp[9..11],
+            &stamp[11..13]
+        )
+    } else {
+        stamp.to_string()
+    }
+}

@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::theme::Theme;
 
@@ -188,8 +188,13 @@ impl Cmd {
         }
     }
 
-    /// The keys as text (`k`, `↑/k`).
+    /// The keys as text (`k`, `↑/k`, `1…9`).
     pub fn key_names(&self) -> String {
+        if self.keys.len() > 3 {
+            let first = self.keys.first().map(|k| k.name()).unwrap_or_default();
+            let last = self.keys.last().map(|k| k.name()).unwrap_or_default();
+            return format!("{first}…{last}");
+        }
         self.keys
             .iter()
             .map(|k| k.name())
@@ -210,19 +215,19 @@ pub fn global_commands() -> Vec<Cmd> {
         Cmd::new(
             &[Key::Char('q'), Key::Esc],
             "back",
-            "back one screen (quit from the first)",
+            "back (quit from the first screen)",
             Action::Back,
         ),
         Cmd::quiet(
             &[Key::Char('Q'), Key::Ctrl('c')],
             "quit",
-            "quit, stopping every node this program started",
+            "quit, stopping every node it started",
             Action::Quit,
         ),
         Cmd::quiet(
             &[Key::Char('t')],
             "theme",
-            "switch between the dark and the light theme",
+            "dark or light theme",
             Action::ToggleTheme,
         ),
     ]
@@ -252,30 +257,63 @@ pub fn hint_line(cmds: &[Cmd], theme: &Theme, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-/// The help overlay, centred in `area`.
+/// The help overlay, centred in `area`: one line per command, in two columns when one does
+/// not fit the height.
 pub fn draw_help(f: &mut Frame, area: Rect, title: &str, cmds: &[Cmd], theme: &Theme) {
-    let w = area.width.saturating_sub(4).min(78);
-    let h = (cmds.len() as u16 + 4).min(area.height.saturating_sub(2));
+    let key_w = cmds
+        .iter()
+        .map(|c| c.key_names().chars().count())
+        .max()
+        .unwrap_or(1);
+    let desc_w = cmds
+        .iter()
+        .map(|c| c.desc.chars().count())
+        .max()
+        .unwrap_or(1);
+    let room_h = area.height.saturating_sub(2) as usize;
+    let cols = if cmds.len() + 2 > room_h && area.width >= 60 {
+        2
+    } else {
+        1
+    };
+    let rows = cmds.len().div_ceil(cols);
+    let col_w = (key_w + 2 + desc_w).min((area.width.saturating_sub(4) as usize) / cols);
+    let w = ((col_w + 1) * cols + 2).min(area.width as usize) as u16;
+    let h = ((rows + 2).min(area.height as usize)) as u16;
     let rect = Rect {
         x: area.x + (area.width.saturating_sub(w)) / 2,
         y: area.y + (area.height.saturating_sub(h)) / 2,
         width: w,
         height: h,
     };
-    let lines: Vec<Line> = cmds
-        .iter()
-        .map(|c| {
-            Line::from(vec![
-                Span::styled(format!("{:>12}  ", c.key_names()), theme.title()),
-                Span::raw(c.desc),
-            ])
+    let cell = |c: &Cmd| -> Vec<Span<'static>> {
+        let key = format!("{:>key_w$}  ", c.key_names());
+        let room = col_w.saturating_sub(key_w + 2);
+        let mut desc: String = c.desc.chars().take(room).collect();
+        if c.desc.chars().count() > room && room > 0 {
+            desc.pop();
+            desc.push('…');
+        }
+        let pad = room.saturating_sub(desc.chars().count());
+        vec![
+            Span::styled(key, theme.title()),
+            Span::raw(format!("{desc}{} ", " ".repeat(pad))),
+        ]
+    };
+    let lines: Vec<Line> = (0..rows)
+        .map(|r| {
+            let mut spans = Vec::new();
+            for col in 0..cols {
+                if let Some(c) = cmds.get(col * rows + r) {
+                    spans.extend(cell(c));
+                }
+            }
+            Line::from(spans)
         })
         .collect();
     f.render_widget(Clear, rect);
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(format!(" {title}: keys (? closes) "))),
+        Paragraph::new(lines).block(Block::bordered().title(format!(" {title}: keys (? closes) "))),
         rect,
     );
 }

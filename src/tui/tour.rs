@@ -165,7 +165,7 @@ impl Tour {
     }
 
     /// Moves on; the command of the new step (None past the end).
-    pub fn next(&mut self) -> Option<String> {
+    pub fn advance(&mut self) -> Option<String> {
         if self.index + 1 >= self.steps.len() {
             return None;
         }
@@ -174,7 +174,7 @@ impl Tour {
     }
 
     /// Moves back (commands of earlier steps are not run again).
-    pub fn prev(&mut self) -> Option<String> {
+    pub fn back(&mut self) -> Option<String> {
         self.index = self.index.saturating_sub(1);
         self.ready_since = Some(Instant::now());
         None

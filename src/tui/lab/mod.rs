@@ -152,57 +152,58 @@ impl LabView {
             Cmd::new(
                 &[Key::Char('k')],
                 "kill",
-                "raft kill N: SIGKILL the selected node",
+                "raft kill N: SIGKILL the node",
                 Action::Shell("raft kill {node}"),
             ),
             Cmd::new(
                 &[Key::Char('p')],
                 "pause",
-                "raft pause N / raft resume N: SIGSTOP or SIGCONT the selected node",
+                "raft pause|resume N: SIGSTOP/SIGCONT",
                 Action::PauseResume,
             ),
             Cmd::new(
                 &[Key::Char('r')],
                 "restart",
-                "raft restart N: start the selected node again from its disk",
+                "raft restart N: restart from its disk",
                 Action::Shell("raft restart {node}"),
             ),
             Cmd::new(
                 &[Key::Char('n')],
                 "partition",
-                "raft partition N: cut the selected node off",
+                "raft partition N: cut it off",
                 Action::Shell("raft partition {node}"),
             ),
             Cmd::new(
                 &[Key::Char('h')],
                 "heal",
-                "raft heal: remove every partition",
+                "raft heal: end every partition",
                 Action::Shell("raft heal"),
             ),
             Cmd::new(
                 &[Key::Char('w')],
                 "workload",
-                "raft load start / raft load stop: background writes (stop checks every acknowledged write)",
+                "raft load start|stop: writes (stop checks them)",
                 Action::Workload,
             ),
             Cmd::new(
                 &[Key::Char('c')],
                 "chaos",
-                "raft nemesis --duration 5s: a burst of random faults against this cluster",
+                "raft nemesis: 5 s of random faults",
                 Action::Shell("raft nemesis --duration 5s"),
             ),
             Cmd::new(
                 &[Key::Char(':')],
                 "cmd",
-                "command bar: run any shell command",
+                "command bar: any shell command",
                 Action::CommandBar,
             ),
             Cmd::new(
                 &[Key::Char('!')],
                 "shell",
-                "the interactive shell (exit comes back; the cluster keeps running)",
+                "interactive shell (exit comes back)",
                 Action::InteractiveShell,
             ),
+            Cmd::quiet(&NODE_KEYS, "node", "select node N", Action::SelectNode(0)),
             Cmd::quiet(
                 &[Key::Tab, Key::Right],
                 "next tab",
@@ -215,60 +216,50 @@ impl LabView {
                 "previous tab",
                 Action::PrevTab,
             ),
-            Cmd::quiet(
-                &[Key::Up],
-                "up",
-                "select the previous node / scroll up",
-                Action::Up,
-            ),
+            Cmd::quiet(&[Key::Up], "up", "previous node / scroll up", Action::Up),
             Cmd::quiet(
                 &[Key::Down, Key::Char('j')],
                 "down",
-                "select the next node / scroll down",
+                "next node / scroll down",
                 Action::Down,
             ),
-            Cmd::quiet(&[Key::PageUp], "page up", "scroll logs up", Action::PageUp),
+            Cmd::quiet(
+                &[Key::PageUp],
+                "page up",
+                "scroll up a page",
+                Action::PageUp,
+            ),
             Cmd::quiet(
                 &[Key::PageDown],
                 "page down",
-                "scroll logs down",
+                "scroll down a page",
                 Action::PageDown,
             ),
         ];
-        for (i, key) in NODE_KEYS.iter().enumerate() {
-            if (i as u64) < self.model.nodes.len().max(3) as u64 {
-                c.push(Cmd::quiet(
-                    std::slice::from_ref(key),
-                    "node",
-                    NODE_DESC[i],
-                    Action::SelectNode(i as u64 + 1),
-                ));
-            }
-        }
         if TABS[self.tab] == "Logs" || TABS[self.tab] == "Overview" {
             c.extend([
                 Cmd::quiet(
                     &[Key::Char('/')],
                     "search",
-                    "logs: search (highlights matches; Esc clears)",
+                    "logs: search (Esc clears)",
                     Action::Search,
                 ),
                 Cmd::quiet(
                     &[Key::Char('f')],
                     "follow",
-                    "logs: follow the newest lines on/off",
+                    "logs: follow on/off",
                     Action::Follow,
                 ),
                 Cmd::quiet(
                     &[Key::Char('v')],
                     "level",
-                    "logs: minimum level (debug, info, warn, error)",
+                    "logs: minimum level",
                     Action::LevelFilter,
                 ),
                 Cmd::quiet(
                     &[Key::Char('m')],
                     "merged",
-                    "logs: all nodes merged, or the selected node only",
+                    "logs: all nodes or one",
                     Action::Merged,
                 ),
             ]);
@@ -291,7 +282,9 @@ impl LabView {
                 "raft load start --clients 4".into()
             }),
             Action::SelectNode(id) => {
-                self.selected = *id;
+                if *id > 0 {
+                    self.selected = *id;
+                }
                 None
             }
             Action::NextTab => {
@@ -399,15 +392,4 @@ const NODE_KEYS: [Key; 9] = [
     Key::Char('7'),
     Key::Char('8'),
     Key::Char('9'),
-];
-const NODE_DESC: [&str; 9] = [
-    "select node 1",
-    "select node 2",
-    "select node 3",
-    "select node 4",
-    "select node 5",
-    "select node 6",
-    "select node 7",
-    "select node 8",
-    "select node 9",
 ];

@@ -164,10 +164,10 @@ impl LabModel {
                 }
             }
             SupEventKind::Faults { rules } if rules.is_clear() => {
-                if !self
+                if self
                     .timeline
                     .back()
-                    .is_some_and(|e| e.text == "network healed")
+                    .is_none_or(|e| e.text != "network healed")
                 {
                     self.push(at, TimelineKind::Repair, "network healed".into());
                 }
