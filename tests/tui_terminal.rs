@@ -64,18 +64,8 @@ fn killing_the_leader_from_the_dashboard_shows_a_new_leader_and_leaves_no_node_b
     );
 }
 
-#[test]
-fn the_lab_opens_directly_and_sigterm_stops_every_node() {
-    if !common::require_tool("tmux") {
-        return;
-    }
-    let t = Tmux::start(common::wirelab(), &["lab", "raft"], 80, 24);
-    t.wait_for("a leader", T, |s| leader_on(s).is_some())
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(t.node_processes().len(), 3);
-    // SIGTERM to the app (found by its state dir in the environment of its nodes' parent).
-    let nodes = t.node_processes();
-    let parent = std::fs::read_to_string(format!("/proc/{}/stat", nodes[0]))
+fn parent_of(pid: u32) -> i32 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| s.rsplit(')').next().map(str::to_string))
         .and_then(|s| {
@@ -83,13 +73,53 @@ fn the_lab_opens_directly_and_sigterm_stops_every_node() {
                 .nth(1)
                 .and_then(|p| p.parse::<i32>().ok())
         })
-        .expect("parent pid");
+        .expect("parent pid")
+}
+
+/// Opens `wirelab lab raft`, sends `signal` to it (the parent of its nodes), and checks that it
+/// ends and that every node goes with it.
+fn signal_ends_the_lab_and_its_nodes(signal: i32) {
+    let t = Tmux::start(common::wirelab(), &["lab", "raft"], 80, 24);
+    t.wait_for("a leader", T, |s| leader_on(s).is_some())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let nodes = t.node_processes();
+    assert_eq!(nodes.len(), 3);
+    let app = parent_of(nodes[0]);
     // SAFETY: signalling the wirelab process this test started (the parent of its nodes).
-    unsafe { libc::kill(parent, libc::SIGTERM) };
-    assert!(t.wait_exit(T), "wirelab ignored SIGTERM: {}", t.screen());
+    unsafe { libc::kill(app, signal) };
+    assert!(
+        t.wait_exit(T),
+        "wirelab outlived signal {signal}: {}",
+        t.screen()
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while !t.node_processes().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(t.node_processes(), Vec::<u32>::new());
+    assert_eq!(
+        t.node_processes(),
+        Vec::<u32>::new(),
+        "nodes outlived wirelab"
+    );
+}
+
+#[test]
+fn the_lab_opens_directly_and_sigterm_stops_every_node() {
+    if common::require_tool("tmux") {
+        signal_ends_the_lab_and_its_nodes(libc::SIGTERM);
+    }
+}
+
+#[test]
+fn nodes_never_outlive_the_app_even_after_sigkill() {
+    if common::require_tool("tmux") {
+        signal_ends_the_lab_and_its_nodes(libc::SIGKILL);
+    }
+}
+
+#[test]
+fn sighup_from_a_closed_terminal_stops_every_node() {
+    if common::require_tool("tmux") {
+        signal_ends_the_lab_and_its_nodes(libc::SIGHUP);
+    }
 }

@@ -296,7 +296,12 @@ impl App {
                 });
             }
             Action::Verify if pj.claims.iter().any(|c| c.verify.is_some()) => {
-                return Some(Effect::Verify(i));
+                let prefix = format!("{}#", pj.id);
+                if self.verifying.keys().any(|k| k.starts_with(&prefix)) {
+                    self.flash = Some("already measuring this project's claims".into());
+                } else {
+                    return Some(Effect::Verify(i));
+                }
             }
             _ => {}
         }

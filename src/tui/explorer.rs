@@ -26,6 +26,8 @@ pub struct VerifyProgress {
     pub secs: u64,
     /// The last line it printed.
     pub last_line: String,
+    /// Running (not waiting for the one before it).
+    pub started: bool,
 }
 
 /// The commands of Home.
@@ -367,7 +369,12 @@ pub fn draw_project(
     for (i, c) in pj.claims.iter().enumerate() {
         let key = claim_key(&pj.id, i);
         lines.push(Line::from(format!("• {}", c.text)));
-        let status = if let Some(v) = verifying.get(&key) {
+        let status = if verifying.get(&key).is_some_and(|v| !v.started) {
+            Line::styled(
+                "    queued: measures after the claim above",
+                theme.fg(theme.warn),
+            )
+        } else if let Some(v) = verifying.get(&key) {
             Line::styled(
                 format!("    measuring… {}s  {}", v.secs, v.last_line),
                 theme.fg(theme.warn),
@@ -379,7 +386,11 @@ pub fn draw_project(
                 theme.fg(theme.bad)
             };
             Line::styled(
-                format!("    measured here: {} ({} UTC)", m.figure, m.date),
+                format!(
+                    "    measured here: {} ({})",
+                    m.figure,
+                    readable_stamp(&m.date)
+                ),
                 style,
             )
         } else if c.verify.is_some() {
@@ -424,5 +435,16 @@ pub fn readable_stamp(stamp: &str) -> String {
         )
     } else {
         stamp.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_stamp;
+
+    #[test]
+    fn stamps_read_as_dates() {
+        assert_eq!(readable_stamp("20261124-051946"), "2026-11-24 05:19 UTC");
+        assert_eq!(readable_stamp("soon"), "soon");
     }
 }

@@ -176,8 +176,7 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                 }
                 Effect::Verify(i) => {
                     for key in verify::start(&app.portfolio, i, vtx.clone()) {
-                        verify_started.insert(key.clone(), Instant::now());
-                        app.verifying.insert(key, Default::default());
+                        app.verifying.entry(key).or_default();
                     }
                 }
                 Effect::Interactive => {

@@ -17,6 +17,8 @@ use crate::portfolio::measured::{self, claim_key};
 /// Progress of a verification.
 #[derive(Debug)]
 pub enum VerifyMsg {
+    /// It started (the ones after it wait their turn).
+    Started(String),
     /// A line on its stderr.
     Line(String, String),
     /// Finished: key, exit status, stdout+stderr.
@@ -37,6 +39,7 @@ pub fn start(p: &Portfolio, index: usize, tx: UnboundedSender<VerifyMsg>) -> Vec
     let keys = jobs.iter().map(|(k, _)| k.clone()).collect();
     tokio::spawn(async move {
         for (key, cmd) in jobs {
+            let _ = tx.send(VerifyMsg::Started(key.clone()));
             let (status, output) = run_one(&key, &cmd, &tx).await;
             let _ = tx.send(VerifyMsg::Done(key, status, output));
         }
@@ -49,13 +52,23 @@ async fn run_one(key: &str, cmd: &str, tx: &UnboundedSender<VerifyMsg>) -> (i32,
         Ok(e) => e,
         Err(e) => return (2, e.to_string()),
     };
-    let child = tokio::process::Command::new(exe)
+    let mut command = tokio::process::Command::new(exe);
+    command
         .args(["shell", "-c", cmd])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
+        .kill_on_drop(true);
+    // SAFETY: prctl is async-signal-safe; the measurement (and its cluster) dies with the UI
+    // even when the UI is killed with SIGKILL. The UI's runtime thread forks it and lives as
+    // long as the process.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let child = command.spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => return (2, e.to_string()),
@@ -86,6 +99,12 @@ async fn run_one(key: &str, cmd: &str, tx: &UnboundedSender<VerifyMsg>) -> (i32,
 /// Folds a message into the app (a finished measurement is stored).
 pub fn apply(app: &mut App, msg: VerifyMsg, started: &mut BTreeMap<String, Instant>) {
     match msg {
+        VerifyMsg::Started(key) => {
+            started.insert(key.clone(), Instant::now());
+            if let Some(v) = app.verifying.get_mut(&key) {
+                v.started = true;
+            }
+        }
         VerifyMsg::Line(key, line) => {
             if let Some(v) = app.verifying.get_mut(&key) {
                 v.last_line = line.chars().take(60).collect();
