@@ -131,13 +131,31 @@ pub fn draw_home(
         ]),
         Line::from(pr.headline.clone()),
     ];
-    let mut badges: Vec<Span> = Vec::new();
-    for b in &pr.badges {
-        badges.push(Span::styled(format!(" {} ", b.figure), theme.selected()));
-        badges.push(Span::raw(format!(" {}   ", b.label)));
-    }
+    // Badges in a grid: a badge never breaks across lines.
+    let cols = if area.width >= 160 { 4 } else { 2 };
+    let cell_w = (area.width as usize / cols).max(1);
+    let badge_lines: Vec<Line> = pr
+        .badges
+        .chunks(cols)
+        .map(|row| {
+            let mut spans = Vec::new();
+            for b in row {
+                let fig = format!(" {} ", b.figure);
+                let room = cell_w.saturating_sub(fig.chars().count() + 2);
+                let mut label: String = b.label.chars().take(room).collect();
+                if b.label.chars().count() > room && room > 0 {
+                    label.pop();
+                    label.push('…');
+                }
+                let pad = room.saturating_sub(label.chars().count());
+                spans.push(Span::styled(fig, theme.selected()));
+                spans.push(Span::raw(format!(" {label}{} ", " ".repeat(pad))));
+            }
+            Line::from(spans)
+        })
+        .collect();
     let head_h = if area.width < 100 { 4 } else { 3 };
-    let badge_h = if area.width < 120 { 3 } else { 2 };
+    let badge_h = badge_lines.len() as u16 + 1;
     let [h, bd, t, body] = Layout::vertical([
         Constraint::Length(head_h),
         Constraint::Length(badge_h),
@@ -146,10 +164,7 @@ pub fn draw_home(
     ])
     .areas(area);
     f.render_widget(Paragraph::new(header).wrap(Wrap { trim: true }), h);
-    f.render_widget(
-        Paragraph::new(Line::from(badges)).wrap(Wrap { trim: true }),
-        bd,
-    );
+    f.render_widget(Paragraph::new(badge_lines), bd);
     f.render_widget(
         Tabs::new(HOME_TABS.iter().map(|s| Line::from(*s)))
             .select(tab)
@@ -188,7 +203,7 @@ fn draw_projects(
     hits: &mut Hits,
 ) {
     let [list, preview] =
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+        Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(area);
     let block = Block::bordered().title(" projects ");
     let inner = block.inner(list);
     f.render_widget(block, list);

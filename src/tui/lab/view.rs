@@ -46,7 +46,17 @@ pub fn draw(
 fn draw_tabs(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hits: &mut Hits) {
     let leader = match (lab.model.leader, lab.model.leaderless_since) {
         (Some((id, term)), _) => format!("leader {id} · term {term}"),
-        (None, _) if lab.sup.is_none() => "starting the cluster…".into(),
+        (None, _) if lab.sup.is_none() => {
+            let starting = lab
+                .commands
+                .iter()
+                .any(|c| c.cmd.starts_with("raft up") && c.status.is_none());
+            if starting {
+                "starting the cluster…".into()
+            } else {
+                "no cluster: `:` then `raft up`".into()
+            }
+        }
         (None, _) => "NO LEADER".into(),
     };
     let wl = if lab.model.load.running {
