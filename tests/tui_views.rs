@@ -277,6 +277,16 @@ fn lab_dashboard_tabs() {
 }
 
 #[test]
+fn log_panes_per_node() {
+    let mut a = lab_app();
+    a.lab.tab = 2;
+    a.act(Action::Merged);
+    let text = render(&mut a, 120, 40);
+    assert!(text.contains(" node 2 "), "{text}");
+    check("lab_logs_per_node", &mut a);
+}
+
+#[test]
 fn log_search_highlights_and_filters_levels() {
     let mut a = lab_app();
     a.lab.tab = 2;

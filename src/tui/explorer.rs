@@ -210,6 +210,7 @@ fn draw_projects(
     let mut lines = Vec::new();
     let order = p.display_order();
     let mut row = 0usize;
+    let mut rows: Vec<(usize, usize)> = Vec::new();
     for (section, idx) in p.by_section() {
         lines.push(Line::styled(section, theme.title()));
         row += 1;
@@ -228,17 +229,7 @@ fn draw_projects(
                 ratatui::style::Style::default()
             };
             lines.push(Line::styled(text, style));
-            if (row as u16) < inner.height {
-                hits.push((
-                    Rect {
-                        x: inner.x,
-                        y: inner.y + row as u16,
-                        width: inner.width,
-                        height: 1,
-                    },
-                    Click::Project(pos),
-                ));
-            }
+            rows.push((row, pos));
             row += 1;
         }
     }
@@ -248,8 +239,21 @@ fn draw_projects(
         .position(|l| l.spans.iter().any(|s| s.content.starts_with(" ▶")))
         .unwrap_or(0);
     let skip = sel_row.saturating_sub(inner.height.saturating_sub(1) as usize);
-    if skip > 0 {
-        hits.clear();
+    for (r, pos) in rows {
+        let Some(y) = r.checked_sub(skip) else {
+            continue;
+        };
+        if y < inner.height as usize {
+            hits.push((
+                Rect {
+                    x: inner.x,
+                    y: inner.y + y as u16,
+                    width: inner.width,
+                    height: 1,
+                },
+                Click::Project(pos),
+            ));
+        }
     }
     f.render_widget(Paragraph::new(lines).scroll((skip as u16, 0)), inner);
     if let Some(&i) = order.get(selected) {

@@ -85,7 +85,7 @@ impl LogPane {
         s
     }
 
-    /// The visible lines for a pane `height` rows tall.
+    /// The visible lines of node `selected` (0: every node) for a pane `height` rows tall.
     pub fn render<'a>(
         &mut self,
         logs: impl DoubleEndedIterator<Item = &'a LogLine>,
@@ -95,7 +95,7 @@ impl LogPane {
         redact: bool,
     ) -> Vec<Line<'static>> {
         let kept: Vec<&LogLine> = logs
-            .filter(|l| self.merged || l.node == selected)
+            .filter(|l| selected == 0 || l.node == selected)
             .filter(|l| rank(&l.level) >= self.level)
             .collect();
         let max_offset = kept.len().saturating_sub(height);

@@ -259,7 +259,7 @@ impl LabView {
                 Cmd::quiet(
                     &[Key::Char('m')],
                     "merged",
-                    "logs: all nodes or one",
+                    "logs: merged, or one pane per node",
                     Action::Merged,
                 ),
             ]);

@@ -36,7 +36,7 @@ pub fn draw(
     draw_tabs(f, tabs_area, lab, theme, hits);
     match TABS[lab.tab] {
         "Scope" => draw_scope(f, body, &lab.model, theme, true),
-        "Logs" => draw_logs(f, body, lab, theme, hide),
+        "Logs" => draw_logs(f, body, lab, theme, hide, hits),
         "Timeline" => draw_timeline(f, body, &lab.model, lab.scroll, theme, hide),
         "Commands" => draw_commands(f, body, lab, theme, hide),
         _ => draw_overview(f, body, lab, theme, hide, hits),
@@ -131,7 +131,7 @@ fn draw_overview(
     draw_commands(f, cl, lab, theme, hide);
     draw_timeline(f, tl, &lab.model, 0, theme, hide);
     if big {
-        draw_logs(f, parts[4], lab, theme, hide);
+        draw_logs(f, parts[4], lab, theme, hide, hits);
     }
 }
 
@@ -498,19 +498,60 @@ fn draw_commands(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hide: 
     f.render_widget(Paragraph::new(lines[start..end].to_vec()), inner);
 }
 
-fn draw_logs(f: &mut Frame, area: Rect, lab: &mut LabView, theme: &Theme, hide: bool) {
-    let title = format!(" logs: {} ", lab.logs.describe(lab.selected));
-    let block = Block::bordered().title(title);
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    let lines = lab.logs.render(
-        lab.model.logs.iter(),
-        lab.selected,
-        inner.height as usize,
-        theme,
-        hide,
-    );
-    f.render_widget(Paragraph::new(lines), inner);
+/// The merged pane, or one pane per node (stacked) when `m` turned the merge off.
+fn draw_logs(
+    f: &mut Frame,
+    area: Rect,
+    lab: &mut LabView,
+    theme: &Theme,
+    hide: bool,
+    hits: &mut Hits,
+) {
+    let ids: Vec<u64> = lab.model.nodes.iter().map(|n| n.id).collect();
+    if lab.logs.merged || ids.is_empty() {
+        let title = format!(" logs: {} ", lab.logs.describe(lab.selected));
+        let block = Block::bordered().title(title);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        let lines = lab
+            .logs
+            .render(lab.model.logs.iter(), 0, inner.height as usize, theme, hide);
+        f.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
+    let panes =
+        Layout::vertical(ids.iter().map(|_| Constraint::Ratio(1, ids.len() as u32))).split(area);
+    for (id, pane) in ids.iter().zip(panes.iter()) {
+        let selected = *id == lab.selected;
+        let title = if selected {
+            format!(" ▶ {} ", lab.logs.describe(*id))
+        } else {
+            format!(" node {id} ")
+        };
+        let mut block = Block::bordered().title(title);
+        if selected {
+            block = block.border_style(theme.fg(theme.accent));
+        }
+        let inner = block.inner(*pane);
+        f.render_widget(block, *pane);
+        // Scrolling applies to the selected node's pane; the others follow.
+        let mut pane_state = lab.logs.clone();
+        if !selected {
+            pane_state.follow = true;
+        }
+        let lines = pane_state.render(
+            lab.model.logs.iter(),
+            *id,
+            inner.height as usize,
+            theme,
+            hide,
+        );
+        if selected {
+            lab.logs.offset = pane_state.offset;
+        }
+        f.render_widget(Paragraph::new(lines), inner);
+        hits.push((*pane, Click::Node(*id)));
+    }
 }
 
 /// Splits `text` into pieces of at most `width` characters, at spaces where possible.
