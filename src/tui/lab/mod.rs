@@ -91,6 +91,8 @@ impl LabView {
     pub fn detach(&mut self) {
         self.sup = None;
         self.events = None;
+        self.model.nodes.clear();
+        self.model.leader = None;
     }
 
     /// Drains pending supervisor events into the model; true when any arrived.
