@@ -123,3 +123,38 @@ fn sighup_from_a_closed_terminal_stops_every_node() {
         signal_ends_the_lab_and_its_nodes(libc::SIGHUP);
     }
 }
+
+#[test]
+fn bang_opens_the_shell_and_exit_returns_to_the_running_cluster() {
+    if !common::require_tool("tmux") {
+        return;
+    }
+    let t = Tmux::start(common::wirelab(), &["lab", "raft"], 100, 30);
+    t.wait_for("a leader", T, |s| leader_on(s).is_some())
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["!"]);
+    t.wait_text("(raft:3/3) $", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The shell shares the dashboard's cluster; its output stays on screen.
+    t.text("echo marker-$((6*7)); raft leader");
+    t.keys(&["Enter"]);
+    t.wait_text("marker-42", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.text("exit");
+    t.keys(&["Enter"]);
+    t.wait_text("Overview", T).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        t.node_processes().len(),
+        3,
+        "the cluster stopped: {}",
+        t.screen()
+    );
+    // The command bar runs any shell command into the command log.
+    t.keys(&[":"]);
+    t.text("echo from-the-bar-$((1+1))");
+    t.keys(&["Enter"]);
+    t.wait_text("from-the-bar-2", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["Q"]);
+    assert!(t.wait_exit(T), "wirelab did not quit: {}", t.screen());
+}
