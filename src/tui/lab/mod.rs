@@ -3,11 +3,13 @@
 //! shows in the command log.
 //!
 //! - [`model`]: supervisor events and node snapshots → table, timeline, logs, series.
-//! - [`view`]: drawing the tabs (overview, RaftScope, logs, timeline, commands).
+//! - [`view`]: drawing the tabs (overview, logs, timeline, commands);
+//!   [`scope`]: the RaftScope-like view and the charts.
 //! - [`logs`]: the log pane (follow, search highlighting, level filter, merged view).
 
 pub mod logs;
 pub mod model;
+pub mod scope;
 pub mod view;
 
 use std::time::{Duration, Instant};
