@@ -123,9 +123,25 @@ pub fn draw_charts(f: &mut Frame, area: Rect, model: &LabModel, theme: &Theme) {
             .map(|s| (s.p99_ms * 10.0) as u64)
             .collect(),
     );
+    // A label column, then the sparkline (so the two series cannot be confused).
+    let [labels, charts] =
+        Layout::horizontal([Constraint::Length(9), Constraint::Min(0)]).areas(inner);
+    let w = charts.width as usize;
+    let writes = writes[writes.len().saturating_sub(w)..].to_vec();
+    let p99 = p99[p99.len().saturating_sub(w)..].to_vec();
     if inner.height >= 4 {
-        let [a, b] =
-            Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(inner);
+        let [a, b] = Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)])
+            .areas(charts);
+        let [la, lb] = Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)])
+            .areas(labels);
+        f.render_widget(
+            Paragraph::new(Span::styled("writes/s", theme.fg(theme.good))),
+            la,
+        );
+        f.render_widget(
+            Paragraph::new(Span::styled("p99 ms", theme.fg(theme.warn))),
+            lb,
+        );
         f.render_widget(
             Sparkline::default()
                 .data(writes)
@@ -138,10 +154,14 @@ pub fn draw_charts(f: &mut Frame, area: Rect, model: &LabModel, theme: &Theme) {
         );
     } else {
         f.render_widget(
+            Paragraph::new(Span::styled("writes/s", theme.fg(theme.good))),
+            labels,
+        );
+        f.render_widget(
             Sparkline::default()
                 .data(writes)
                 .style(theme.fg(theme.good)),
-            inner,
+            charts,
         );
     }
     let block = Block::bordered().title(" commit index ");

@@ -34,7 +34,7 @@ pub fn draw(
 ) {
     let [tabs_area, body] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    draw_tabs(f, tabs_area, lab, theme, hits);
+    draw_tabs(f, tabs_area, lab, theme, hide, hits);
     match TABS[lab.tab] {
         "Scope" => scope::draw_scope(f, body, &lab.model, theme, true),
         "Logs" => draw_logs(f, body, lab, theme, hide, hits),
@@ -44,7 +44,7 @@ pub fn draw(
     }
 }
 
-fn draw_tabs(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hits: &mut Hits) {
+fn draw_tabs(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hide: bool, hits: &mut Hits) {
     let leader = match (lab.model.leader, lab.model.leaderless_since) {
         (Some((id, term)), _) => format!("leader {id} · term {term}"),
         (None, _) if lab.sup.is_none() => {
@@ -57,6 +57,9 @@ fn draw_tabs(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hits: &mut
             } else {
                 "no cluster: `:` then `raft up`".into()
             }
+        }
+        (None, Some(since)) if !hide => {
+            format!("NO LEADER for {} ms", clock::now_ms().saturating_sub(since))
         }
         (None, _) => "NO LEADER".into(),
     };
