@@ -191,9 +191,12 @@ impl App {
             return None;
         }
         if self.lab.logs.editing {
+            let ctrl = ev
+                .modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL);
             let q = &mut self.lab.logs.query;
             match ev.code {
-                KeyCode::Esc => {
+                KeyCode::Esc | KeyCode::Char('c') if ctrl || ev.code == KeyCode::Esc => {
                     q.clear();
                     self.lab.logs.editing = false;
                 }
@@ -201,7 +204,7 @@ impl App {
                 KeyCode::Backspace => {
                     q.pop();
                 }
-                KeyCode::Char(c) => q.push(c),
+                KeyCode::Char(c) if !ctrl => q.push(c),
                 _ => {}
             }
             return None;

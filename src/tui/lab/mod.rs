@@ -397,3 +397,41 @@ const NODE_KEYS: [Key; 9] = [
     Key::Char('8'),
     Key::Char('9'),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::keys::dispatch;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn every_action_key_is_a_shell_command_on_the_selected_node() {
+        let mut lab = LabView::new();
+        lab.selected = 2;
+        let mut run = |c: char| {
+            let action = dispatch(&lab.commands(), &key(c)).expect("a command");
+            lab.act(&action)
+        };
+        assert_eq!(run('k').as_deref(), Some("raft kill 2"));
+        assert_eq!(run('p').as_deref(), Some("raft pause 2"));
+        assert_eq!(run('r').as_deref(), Some("raft restart 2"));
+        assert_eq!(run('n').as_deref(), Some("raft partition 2"));
+        assert_eq!(run('h').as_deref(), Some("raft heal"));
+        assert_eq!(run('w').as_deref(), Some("raft load start --clients 4"));
+        assert_eq!(run('c').as_deref(), Some("raft nemesis --duration 5s"));
+    }
+
+    #[test]
+    fn w_stops_a_running_workload() {
+        let mut lab = LabView::new();
+        lab.model.load.running = true;
+        assert_eq!(
+            lab.act(&Action::Workload).as_deref(),
+            Some("raft load stop")
+        );
+    }
+}
