@@ -158,3 +158,23 @@ fn bang_opens_the_shell_and_exit_returns_to_the_running_cluster() {
     t.keys(&["Q"]);
     assert!(t.wait_exit(T), "wirelab did not quit: {}", t.screen());
 }
+
+#[test]
+fn the_dashboard_follows_a_terminal_resize() {
+    if !common::require_tool("tmux") {
+        return;
+    }
+    let t = Tmux::start(common::wirelab(), &["lab", "raft"], 80, 24);
+    let small = t
+        .wait_for("a leader", T, |s| leader_on(s).is_some())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // At 80×24 the overview has no room for the log pane; at 140×44 it has.
+    assert!(!small.contains("logs: all nodes"), "{small}");
+    t.resize(140, 44);
+    let big = t
+        .wait_text("logs: all nodes", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(big.lines().any(|l| l.chars().count() >= 140), "{big}");
+    t.keys(&["Q"]);
+    assert!(t.wait_exit(T), "wirelab did not quit: {}", t.screen());
+}

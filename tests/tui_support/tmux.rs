@@ -76,6 +76,19 @@ impl Tmux {
             .into_owned()
     }
 
+    /// Resizes the terminal.
+    pub fn resize(&self, w: u16, h: u16) {
+        self.tmux(&[
+            "resize-window",
+            "-t",
+            "t",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+        ]);
+    }
+
     /// Whether the program still runs.
     pub fn alive(&self) -> bool {
         self.tmux(&["has-session", "-t", "t"]).status.success()
