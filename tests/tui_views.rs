@@ -327,3 +327,48 @@ fn tiny_terminals_do_not_panic() {
         render(&mut e, w, h);
     }
 }
+
+#[test]
+fn mouse_clicks_select_tabs_and_nodes_and_the_wheel_scrolls() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    use wirelab::tui::Click;
+    let mut a = lab_app();
+    render(&mut a, 120, 40);
+    let at = |a: &App, want: Click| {
+        let (r, _) = a
+            .hits
+            .iter()
+            .find(|(_, c)| *c == want)
+            .expect("a click target");
+        MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: r.x + 1,
+            row: r.y,
+            modifiers: KeyModifiers::NONE,
+        }
+    };
+    let click = at(&a, Click::Node(3));
+    a.on_mouse(&click);
+    assert_eq!(a.lab.selected, 3);
+    let click = at(&a, Click::Tab(3));
+    a.on_mouse(&click);
+    assert_eq!(a.lab.tab, 3);
+    a.lab.tab = 2;
+    render(&mut a, 120, 40);
+    a.on_mouse(&MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        column: 10,
+        row: 10,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert!(!a.lab.logs.follow, "the wheel scrolls the logs up");
+    let mut home = app(Mode::Explorer);
+    render(&mut home, 80, 24);
+    let click = at(&home, Click::Project(2));
+    home.on_mouse(&click);
+    home.on_mouse(&click);
+    assert_eq!(
+        home.screen(),
+        Screen::Project(home.portfolio.display_order()[2])
+    );
+}
