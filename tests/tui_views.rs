@@ -372,3 +372,17 @@ fn mouse_clicks_select_tabs_and_nodes_and_the_wheel_scrolls() {
         Screen::Project(home.portfolio.display_order()[2])
     );
 }
+
+#[test]
+fn s_shows_the_scenario_scripts_and_they_scroll() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut a = app(Mode::Explorer);
+    a.act(Action::Open);
+    a.act(Action::Scenarios);
+    let text = render(&mut a, 80, 24);
+    assert!(text.contains("scenario run raft/"), "{text}");
+    a.on_key(&KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE));
+    assert_ne!(render(&mut a, 80, 24), text, "the popup scrolls");
+    a.on_key(&KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE));
+    assert!(a.popup.is_none());
+}

@@ -49,6 +49,8 @@ pub struct Popup {
     pub title: String,
     /// Text.
     pub text: String,
+    /// Lines scrolled.
+    pub scroll: u16,
 }
 
 /// The whole app.
@@ -209,8 +211,14 @@ impl App {
             }
             return None;
         }
-        if self.popup.is_some() {
-            self.popup = None;
+        if let Some(p) = self.popup.as_mut() {
+            match ev.code {
+                KeyCode::Up | KeyCode::Char('k') => p.scroll = p.scroll.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => p.scroll = p.scroll.saturating_add(1),
+                KeyCode::PageUp => p.scroll = p.scroll.saturating_sub(10),
+                KeyCode::PageDown => p.scroll = p.scroll.saturating_add(10),
+                _ => self.popup = None,
+            }
             return None;
         }
         let cmds = self.commands();
@@ -294,8 +302,9 @@ impl App {
                     ));
                 }
                 self.popup = Some(Popup {
-                    title: "scenario scripts (any key closes)".into(),
+                    title: "scenario scripts (↑↓ PgUp PgDn scroll, any other key closes)".into(),
                     text,
+                    scroll: 0,
                 });
             }
             Action::Verify if pj.claims.iter().any(|c| c.verify.is_some()) => {
@@ -525,6 +534,7 @@ fn draw_popup(f: &mut Frame, area: Rect, p: &Popup) {
     f.render_widget(
         Paragraph::new(p.text.clone())
             .wrap(Wrap { trim: false })
+            .scroll((p.scroll, 0))
             .block(Block::bordered().title(format!(" {} ", p.title))),
         rect,
     );
