@@ -386,3 +386,26 @@ fn s_shows_the_scenario_scripts_and_they_scroll() {
     a.on_key(&KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE));
     assert!(a.popup.is_none());
 }
+
+#[test]
+fn the_command_bar_runs_a_shell_command_and_remembers_it() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use wirelab::tui::app::Effect;
+    let k = |c| KeyEvent::new(c, KeyModifiers::NONE);
+    let mut a = lab_app();
+    assert_eq!(a.on_key(&k(KeyCode::Char(':'))), None);
+    for c in "raft status".chars() {
+        a.on_key(&k(KeyCode::Char(c)));
+    }
+    let text = render(&mut a, 80, 24);
+    assert!(text.contains(":raft status"), "{text}");
+    assert_eq!(
+        a.on_key(&k(KeyCode::Enter)),
+        Some(Effect::Run("raft status".into(), ":".into()))
+    );
+    a.on_key(&k(KeyCode::Char(':')));
+    a.on_key(&k(KeyCode::Up));
+    assert_eq!(a.bar.as_deref(), Some("raft status"));
+    a.on_key(&k(KeyCode::Esc));
+    assert_eq!(a.bar, None);
+}

@@ -75,6 +75,10 @@ pub struct App {
     pub lab: LabView,
     /// The command bar's text while open.
     pub bar: Option<String>,
+    /// Commands run from the bar, oldest first.
+    pub bar_history: Vec<String>,
+    /// The history entry shown in the bar.
+    pub bar_recall: Option<usize>,
     /// A one-line message.
     pub flash: Option<String>,
     /// Stored measurements.
@@ -105,6 +109,8 @@ impl App {
             popup: None,
             lab: LabView::new(),
             bar: None,
+            bar_history: Vec::new(),
+            bar_recall: None,
             flash: None,
             measured: crate::portfolio::measured::load(),
             verifying: BTreeMap::new(),
@@ -173,9 +179,27 @@ impl App {
                 KeyCode::Enter => {
                     let cmd = text.trim().to_string();
                     self.bar = None;
+                    self.bar_recall = None;
                     if !cmd.is_empty() {
+                        if self.bar_history.last() != Some(&cmd) {
+                            self.bar_history.push(cmd.clone());
+                        }
                         return Some(Effect::Run(cmd, ":".into()));
                     }
+                }
+                KeyCode::Up | KeyCode::Down => {
+                    // History: ↑ older, ↓ newer.
+                    let n = self.bar_history.len();
+                    let next = match (ev.code, self.bar_recall) {
+                        (KeyCode::Up, None) if n > 0 => Some(n - 1),
+                        (KeyCode::Up, Some(i)) => Some(i.saturating_sub(1)),
+                        (KeyCode::Down, Some(i)) if i + 1 < n => Some(i + 1),
+                        _ => None,
+                    };
+                    self.bar_recall = next;
+                    *text = next
+                        .and_then(|i| self.bar_history.get(i).cloned())
+                        .unwrap_or_default();
                 }
                 KeyCode::Backspace => {
                     text.pop();
