@@ -409,3 +409,13 @@ fn the_command_bar_runs_a_shell_command_and_remembers_it() {
     a.on_key(&k(KeyCode::Esc));
     assert_eq!(a.bar, None);
 }
+
+#[test]
+fn the_tour_over_the_dashboard_keeps_the_command_log_visible_at_80x24() {
+    let mut a = lab_app();
+    a.tour = Some(wirelab::tui::tour::Tour::new(&a.portfolio, false));
+    let text = render(&mut a, 80, 24);
+    assert!(text.contains("command log"), "{text}");
+    assert!(text.contains("tour · step 1/"), "{text}");
+    check("lab_with_tour_caption", &mut a);
+}

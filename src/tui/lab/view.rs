@@ -117,25 +117,43 @@ fn draw_overview(
 ) {
     let n = lab.model.nodes.len().max(3) as u16;
     let big = area.height >= 36;
-    let mut cons = vec![
-        Constraint::Length(n + 3),
-        Constraint::Length(n + 2),
-        Constraint::Length(if big { n + 4 } else { n + 2 }),
-        Constraint::Min(3),
-    ];
+    // Short terminals (a tour caption at 80×24) drop the charts first, then the scope: the
+    // node table and the command log and timeline always stay.
+    let table_h = n + 3;
+    let scope_h = n + 2;
+    let charts_h = if big { n + 4 } else { n + 2 };
+    let need = table_h + scope_h + charts_h + 5;
+    let show_charts = area.height >= need;
+    let show_scope = area.height >= table_h + scope_h + 5;
+    let mut cons = vec![Constraint::Length(table_h)];
+    if show_scope {
+        cons.push(Constraint::Length(scope_h));
+    }
+    if show_charts {
+        cons.push(Constraint::Length(charts_h));
+    }
+    cons.push(Constraint::Min(3));
     if big {
         cons.push(Constraint::Length(area.height / 4));
     }
     let parts = Layout::vertical(cons).split(area);
-    draw_table(f, parts[0], lab, theme, hide, hits);
-    scope::draw_scope(f, parts[1], &lab.model, theme, false);
-    scope::draw_charts(f, parts[2], &lab.model, theme);
+    let mut i = 0;
+    draw_table(f, parts[i], lab, theme, hide, hits);
+    i += 1;
+    if show_scope {
+        scope::draw_scope(f, parts[i], &lab.model, theme, false);
+        i += 1;
+    }
+    if show_charts {
+        scope::draw_charts(f, parts[i], &lab.model, theme);
+        i += 1;
+    }
     let [cl, tl] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-        .areas(parts[3]);
+        .areas(parts[i]);
     draw_commands(f, cl, lab, theme, hide);
     draw_timeline(f, tl, &lab.model, 0, theme, hide);
     if big {
-        draw_logs(f, parts[4], lab, theme, hide, hits);
+        draw_logs(f, parts[i + 1], lab, theme, hide, hits);
     }
 }
 
