@@ -197,6 +197,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn exit_in_a_command_does_not_end_the_worker() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = ShellWorker::start(LabHost::new(), tx).expect("start");
+        w.run("exit 3");
+        assert_eq!(rx.blocking_recv().expect("result").status, 3);
+        w.run("X=\"it's\"; echo \"$X still here\"");
+        let done = rx.blocking_recv().expect("result");
+        assert!(
+            done.output.starts_with("it's still here"),
+            "{:?}",
+            done.output
+        );
+    }
+
+    #[test]
     fn quoting_survives_single_quotes() {
         assert_eq!(single_quote("echo 'a b'"), r"'echo '\''a b'\'''");
     }
