@@ -6,7 +6,13 @@ use clap::{Args, Parser, Subcommand};
 
 /// wirelab: a systems portfolio you can run and break.
 #[derive(Debug, Parser)]
-#[command(name = "wirelab", version, about, long_about = None)]
+#[command(
+    name = "wirelab",
+    version,
+    about,
+    long_about = None,
+    after_help = "With no command, wirelab opens the portfolio explorer (a terminal UI)."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
