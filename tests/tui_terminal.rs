@@ -178,3 +178,34 @@ fn the_dashboard_follows_a_terminal_resize() {
     t.keys(&["Q"]);
     assert!(t.wait_exit(T), "wirelab did not quit: {}", t.screen());
 }
+
+#[test]
+fn closing_the_terminal_during_the_interactive_shell_ends_everything() {
+    if !common::require_tool("tmux") {
+        return;
+    }
+    let t = Tmux::start(common::wirelab(), &["lab", "raft"], 100, 30);
+    t.wait_for("a leader", T, |s| leader_on(s).is_some())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = parent_of(t.node_processes()[0]);
+    t.keys(&["!"]);
+    t.wait_text("(raft:3/3) $", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.hang_up();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let alive = |pid: i32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    while (alive(app) || !t.node_processes().is_empty()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left = alive(app);
+    if left {
+        // SAFETY: the wirelab process this test started; do not leave it spinning.
+        unsafe { libc::kill(app, libc::SIGKILL) };
+    }
+    assert!(!left, "wirelab outlived its terminal");
+    assert_eq!(
+        t.node_processes(),
+        Vec::<u32>::new(),
+        "nodes outlived wirelab"
+    );
+}

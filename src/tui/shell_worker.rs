@@ -161,6 +161,11 @@ fn run_interactive(host: &LabHost) -> i32 {
         .collect();
     // SAFETY: getpgrp and tcgetpgrp only read the process's and the terminal's groups.
     let (old_pgrp, old_fg) = unsafe { (libc::getpgrp(), libc::tcgetpgrp(0)) };
+    // A hang-up of the terminal must end the program as it ends a login shell: the line
+    // editor would otherwise spin on the dead terminal (the dashboard's own SIGHUP handler only
+    // sets a flag, and its loop is waiting for this session). The nodes die with the process.
+    // SAFETY: resetting a disposition to its default; the saved one is restored below.
+    unsafe { libc::signal(libc::SIGHUP, libc::SIG_DFL) };
     let mut sh = new_shell(host);
     sh.opts.interactive = true;
     sh.opts.stdin = true;

@@ -76,6 +76,11 @@ impl Tmux {
             .into_owned()
     }
 
+    /// Closes the terminal (the program gets SIGHUP).
+    pub fn hang_up(&self) {
+        self.tmux(&["kill-server"]);
+    }
+
     /// Resizes the terminal.
     pub fn resize(&self, w: u16, h: u16) {
         self.tmux(&[
@@ -144,9 +149,15 @@ impl Drop for Tmux {
         while !self.node_processes().is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
         }
-        for pid in self.node_processes() {
-            // These are the nodes of the program this test started (matched by its private
-            // state dir), never anyone else's.
+        // Whatever is left of the program this test started (matched by its private state
+        // dir: the app by its environment, the nodes by their command line), never anyone
+        // else's: a failed test must not leave a process behind.
+        let mut left = self.node_processes();
+        left.extend(processes_with_env(&format!(
+            "XDG_STATE_HOME={}",
+            self.state.path().to_string_lossy()
+        )));
+        for pid in left {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
         }
     }
@@ -169,6 +180,26 @@ pub fn node_processes_under(dir: &Path) -> Vec<u32> {
         };
         let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
         if cmd.contains(" node ") && cmd.contains(&needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Pids of processes whose environment holds exactly `entry` (`NAME=value`).
+pub fn processes_with_env(entry: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        if raw.split(|b| *b == 0).any(|v| v == entry.as_bytes()) {
             out.push(pid);
         }
     }
