@@ -6,7 +6,13 @@ use clap::{Args, Parser, Subcommand};
 
 /// wirelab: a systems portfolio you can run and break.
 #[derive(Debug, Parser)]
-#[command(name = "wirelab", version, about, long_about = None)]
+#[command(
+    name = "wirelab",
+    version,
+    about,
+    long_about = None,
+    after_help = "With no command, wirelab opens the portfolio explorer (a terminal UI)."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -33,6 +39,17 @@ pub enum Command {
     Check(CheckArgs),
     /// The wirelab shell: interactive, a script `FILE [ARGS]`, or `-c COMMAND [NAME [ARGS]]`.
     Shell(crate::shell::ShellArgs),
+    /// Open a lab's dashboard directly (launching its cluster): `wirelab lab raft`.
+    Lab {
+        /// The lab (raft).
+        lab: String,
+    },
+    /// The guided walkthrough: profile, the Raft lab live, the other projects.
+    Tour {
+        /// Advance by itself (for recordings).
+        #[arg(long)]
+        auto: bool,
+    },
     /// Run a cluster member (started by the supervisor, not by hand).
     #[command(hide = true)]
     Node {
@@ -192,6 +209,32 @@ pub enum RaftVerb {
     Bench(crate::raft::bench::BenchArgs),
     /// Inject kills, pauses and partitions under load, then check linearizability.
     Chaos(crate::raft::chaos::ChaosArgs),
+    /// A background write workload on this shell's cluster: start, stop (reads every key back
+    /// and checks no acknowledged write was lost) or status.
+    Load {
+        /// start, stop or status.
+        #[arg(value_parser = ["start", "stop", "status"], default_value = "status")]
+        action: String,
+        /// Concurrent clients (start).
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+    },
+    /// A burst of random kills, pauses and partitions against the RUNNING cluster, each undone
+    /// before the next.
+    Nemesis {
+        /// How long.
+        #[arg(long, default_value = "5s", value_parser = crate::raft::bench::parse_duration)]
+        duration: std::time::Duration,
+        /// Fault kinds: kill,pause,partition.
+        #[arg(long, default_value = "kill,pause,partition")]
+        faults: String,
+        /// Random seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
 }
 
 /// `wirelab check FILE`

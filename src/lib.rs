@@ -14,7 +14,9 @@
 //! - [`forge`]: the HTTP/1.1 framework (strict parser, radix router, middleware, static files,
 //!   WebSocket, SSE, TLS) behind `wirelab forge serve`.
 //! - [`labs`]: clusters hosted by this process and the shell's lab builtins (`raft`, `labs`,
-//!   `logs`, `scenario`).
+//!   `logs`, `scenario`, `forge`).
+//! - [`portfolio`]: the portfolio content (`assets/portfolio.toml`) and claims vs measured.
+//! - [`tui`]: the explorer, the lab dashboard and the tour (ratatui).
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
 //!   command language of the product, extended with lab builtins.
 
@@ -24,6 +26,8 @@ pub mod cli;
 pub mod cluster;
 pub mod forge;
 pub mod labs;
+pub mod portfolio;
 pub mod raft;
 pub mod shell;
+pub mod tui;
 pub mod wire;

@@ -33,11 +33,9 @@ fn main() {
         _ => {}
     }
     let code = match cli.command {
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            0
-        }
+        None => wirelab::tui::run_explorer(),
+        Some(Command::Lab { lab }) => wirelab::tui::run_lab(&lab),
+        Some(Command::Tour { auto }) => wirelab::tui::run_tour(auto),
         Some(Command::Raft { verb }) => wirelab::raft::cli::run(verb),
         Some(Command::Check(args)) => wirelab::check_cli::run(args),
         Some(Command::Forge { verb }) => wirelab::forge::cli::run(verb),

@@ -60,7 +60,7 @@ struct LogsBuiltin {
     run_dir: Option<PathBuf>,
 }
 
-const RAFT_VERBS: [&str; 18] = [
+const RAFT_VERBS: [&str; 20] = [
     "leader",
     "faults",
     "up",
@@ -78,6 +78,8 @@ const RAFT_VERBS: [&str; 18] = [
     "stop",
     "bench",
     "chaos",
+    "load",
+    "nemesis",
     "help",
 ];
 
@@ -424,6 +426,7 @@ impl BuiltinProvider for LabBuiltins {
                 .iter()
                 .map(|i| format!("raft-{i}"))
                 .collect(),
+            ["raft", "load"] => vec!["start".into(), "stop".into(), "status".into()],
             ["scenario"] => vec!["show".into(), "run".into()],
             ["scenario", "show" | "run"] => {
                 SCENARIOS.iter().map(|(n, _)| format!("raft/{n}")).collect()

@@ -133,6 +133,10 @@ impl LabHost {
     /// Stops the hosted cluster of `lab`; false if there was none.
     pub fn stop(&self, lab: &str) -> bool {
         let sup = self.lock().remove(lab);
+        if lab == "raft" && sup.is_some() {
+            // Its background workload (`raft load`) would only retry against dead nodes.
+            crate::raft::load::abandon();
+        }
         match sup {
             Some(sup) => {
                 sup.shutdown(Duration::from_secs(2));

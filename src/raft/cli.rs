@@ -188,6 +188,46 @@ fn run_inner(
         }
         RaftVerb::Bench(args) => Ok(super::bench::run(args)),
         RaftVerb::Chaos(args) => Ok(super::chaos::run(args)),
+        RaftVerb::Load { action, clients } => load_verb(target, &action, clients, out, err),
+        RaftVerb::Nemesis {
+            duration,
+            faults,
+            seed,
+            run,
+        } => super::nemesis::run(target, &run, duration, &faults, seed, out),
+    }
+}
+
+/// `raft load …`: the workload lives in the process that hosts the cluster.
+fn load_verb(
+    target: Target<'_>,
+    action: &str,
+    clients: usize,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let Target::InProcess(sup) = target else {
+        writeln!(
+            err,
+            "raft load: runs only beside a cluster this shell hosts (`raft up` first, outside a pipeline); from the command line use `wirelab raft bench`"
+        )?;
+        return Ok(2);
+    };
+    match action {
+        "start" => {
+            let line = super::load::start(super::bench::addrs_of(sup)?, clients)?;
+            writeln!(out, "{line}")?;
+            Ok(0)
+        }
+        "stop" => {
+            let (text, ok) = super::load::stop()?;
+            write!(out, "{text}")?;
+            Ok(if ok { 0 } else { 1 })
+        }
+        _ => {
+            write!(out, "{}", super::load::status_text())?;
+            Ok(0)
+        }
     }
 }
 

@@ -19,7 +19,7 @@
 //! - [`sim`]: a deterministic simulated cluster (lossy, reordering network; slow disks;
 //!   crashes) that checks the Raft safety properties; the core's tests run on it.
 //! - [`lab`]: `labs/raft/lab.toml` and the node specs for the supervisor.
-//! - [`cli`], [`bench`], [`chaos`]: the `wirelab raft …` verbs.
+//! - [`cli`], [`bench`], [`chaos`], [`load`], [`nemesis`]: the `wirelab raft …` verbs.
 
 pub mod bench;
 pub mod chaos;
@@ -30,7 +30,9 @@ pub mod core;
 pub mod gateway;
 pub mod kv;
 pub mod lab;
+pub mod load;
 pub mod message;
+pub mod nemesis;
 pub mod node;
 pub mod sim;
 pub mod storage;

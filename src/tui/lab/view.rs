@@ -1,0 +1,460 @@
+//! Drawing the Raft dashboard: tabs, node table, RaftScope-like log view with commit marks and
+//! election timers, workload and commit charts, event timeline, command log, log pane.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Tabs};
+use serde_json::Value;
+
+use super::model::{LabModel, TimelineKind};
+use super::scope;
+use super::{LabView, TABS};
+use crate::cluster::NodeInfo;
+use crate::tui::theme::Theme;
+use crate::tui::{Click, Hits, clock, redact};
+
+fn st(n: &NodeInfo, k: &str) -> Option<u64> {
+    n.state.get(k).and_then(Value::as_u64)
+}
+
+fn show(v: Option<u64>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+/// Draws the dashboard into `area`.
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    lab: &mut LabView,
+    theme: &Theme,
+    hide: bool,
+    hits: &mut Hits,
+) {
+    let [tabs_area, body] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    draw_tabs(f, tabs_area, lab, theme, hide, hits);
+    match TABS[lab.tab] {
+        "Scope" => scope::draw_scope(f, body, &lab.model, theme, true),
+        "Logs" => draw_logs(f, body, lab, theme, hide, hits),
+        "Timeline" => draw_timeline(f, body, &lab.model, lab.scroll, theme, hide),
+        "Commands" => draw_commands(f, body, lab, theme, hide),
+        _ => draw_overview(f, body, lab, theme, hide, hits),
+    }
+}
+
+fn draw_tabs(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hide: bool, hits: &mut Hits) {
+    let leader = match (lab.model.leader, lab.model.leaderless_since) {
+        (Some((id, term)), _) => format!("leader {id} · term {term}"),
+        (None, _) if lab.sup.is_none() => {
+            let starting = lab
+                .commands
+                .iter()
+                .any(|c| c.cmd.starts_with("raft up") && c.status.is_none());
+            if starting {
+                "starting the cluster…".into()
+            } else {
+                "no cluster: `:` then `raft up`".into()
+            }
+        }
+        (None, Some(since)) if !hide => {
+            format!("NO LEADER for {} ms", clock::now_ms().saturating_sub(since))
+        }
+        (None, _) => "NO LEADER".into(),
+    };
+    let wl = if lab.model.load.running {
+        let last = lab.model.load.seconds.last().map_or(0, |s| s.writes);
+        format!(" · {last} w/s")
+    } else {
+        String::new()
+    };
+    let tabs_w: u16 = TABS.iter().map(|t| t.chars().count() as u16 + 3).sum();
+    let room = area.width.saturating_sub(tabs_w) as usize;
+    let mut status = format!("{leader}{wl} ");
+    if status.chars().count() > room {
+        status = format!("{leader} ");
+    }
+    let status: String = status.chars().take(room).collect();
+    let tabs = Tabs::new(TABS.iter().map(|t| Line::from(*t)))
+        .select(lab.tab)
+        .style(theme.muted())
+        .highlight_style(theme.title().add_modifier(Modifier::REVERSED))
+        .divider("│");
+    let sw = status.chars().count() as u16;
+    let [t, s] = Layout::horizontal([Constraint::Min(0), Constraint::Length(sw)]).areas(area);
+    f.render_widget(tabs, t);
+    let style = if lab.model.leader.is_some() {
+        theme.fg(theme.good)
+    } else {
+        theme.fg(theme.bad)
+    };
+    f.render_widget(Paragraph::new(Span::styled(status, style)), s);
+    // Click targets: each title plus its padding and divider.
+    let mut x = t.x;
+    for (i, title) in TABS.iter().enumerate() {
+        let w = title.chars().count() as u16 + 2;
+        hits.push((
+            Rect {
+                x,
+                y: t.y,
+                width: w,
+                height: 1,
+            },
+            Click::Tab(i),
+        ));
+        x += w + 1;
+    }
+}
+
+fn draw_overview(
+    f: &mut Frame,
+    area: Rect,
+    lab: &mut LabView,
+    theme: &Theme,
+    hide: bool,
+    hits: &mut Hits,
+) {
+    let n = lab.model.nodes.len().max(3) as u16;
+    let big = area.height >= 36;
+    // Short terminals (a tour caption at 80×24) drop the charts first, then the scope: the
+    // node table and the command log and timeline always stay.
+    let table_h = n + 3;
+    let scope_h = n + 2;
+    let charts_h = if big { n + 4 } else { n + 2 };
+    let need = table_h + scope_h + charts_h + 5;
+    let show_charts = area.height >= need;
+    let show_scope = area.height >= table_h + scope_h + 5;
+    let mut cons = vec![Constraint::Length(table_h)];
+    if show_scope {
+        cons.push(Constraint::Length(scope_h));
+    }
+    if show_charts {
+        cons.push(Constraint::Length(charts_h));
+    }
+    cons.push(Constraint::Min(3));
+    if big {
+        cons.push(Constraint::Length(area.height / 4));
+    }
+    let parts = Layout::vertical(cons).split(area);
+    let mut i = 0;
+    draw_table(f, parts[i], lab, theme, hide, hits);
+    i += 1;
+    if show_scope {
+        scope::draw_scope(f, parts[i], &lab.model, theme, false);
+        i += 1;
+    }
+    if show_charts {
+        scope::draw_charts(f, parts[i], &lab.model, theme);
+        i += 1;
+    }
+    let [cl, tl] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+        .areas(parts[i]);
+    draw_commands(f, cl, lab, theme, hide);
+    draw_timeline(f, tl, &lab.model, 0, theme, hide);
+    if big {
+        draw_logs(f, parts[i + 1], lab, theme, hide, hits);
+    }
+}
+
+fn draw_table(
+    f: &mut Frame,
+    area: Rect,
+    lab: &LabView,
+    theme: &Theme,
+    hide: bool,
+    hits: &mut Hits,
+) {
+    let header = Row::new([
+        "ID", "PID", "ROLE", "TERM", "COMMIT", "APPLIED", "LAST", "RSS", "CPU", "STATE", "UP",
+    ])
+    .style(theme.title());
+    let leader = lab.model.leader.map(|(id, _)| id);
+    let rows: Vec<Row> = lab
+        .model
+        .nodes
+        .iter()
+        .map(|n| {
+            let role = n.state.get("role").and_then(Value::as_str).unwrap_or("-");
+            let role = if !n.status.is_alive() { "-" } else { role };
+            let state = LabModel::state_word(n, lab.model.nodes.len());
+            let state_style = match state {
+                "running" => theme.fg(theme.good),
+                "paused" | "partitioned" => theme.fg(theme.warn),
+                _ => theme.fg(theme.bad),
+            };
+            let (pid, rss, cpu, up) = if hide {
+                (
+                    "<pid>".to_string(),
+                    "<rss>".to_string(),
+                    "<cpu>".to_string(),
+                    "<up>".to_string(),
+                )
+            } else {
+                (
+                    n.pid.map_or("-".into(), |p| p.to_string()),
+                    format!("{}M", n.rss_bytes / (1024 * 1024)),
+                    format!("{:.0}%", n.cpu_percent),
+                    if n.uptime_ms == 0 {
+                        "-".into()
+                    } else {
+                        clock::human_duration(n.uptime_ms)
+                    },
+                )
+            };
+            let mut row = Row::new(vec![
+                Cell::from(format!(
+                    "{}{}",
+                    if n.id == lab.selected { "▶" } else { " " },
+                    n.id
+                )),
+                Cell::from(pid),
+                Cell::from(role.to_string()),
+                Cell::from(show(st(n, "term"))),
+                Cell::from(show(st(n, "commit"))),
+                Cell::from(show(st(n, "applied"))),
+                Cell::from(show(st(n, "last_index"))),
+                Cell::from(rss),
+                Cell::from(cpu),
+                Cell::from(Span::styled(state, state_style)),
+                Cell::from(up),
+            ]);
+            if Some(n.id) == leader {
+                row = row.style(theme.fg(theme.leader).add_modifier(Modifier::BOLD));
+            }
+            if n.id == lab.selected {
+                row = row.style(theme.selected());
+            }
+            row
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Length(4),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(11),
+        Constraint::Min(4),
+    ];
+    let title = format!(
+        " raft · {} nodes · ↑↓/1-9 select, click a row ",
+        lab.model.nodes.len()
+    );
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .block(Block::bordered().title(title)),
+        area,
+    );
+    for (i, n) in lab.model.nodes.iter().enumerate() {
+        let y = area.y + 2 + i as u16;
+        if y < area.bottom().saturating_sub(1) {
+            hits.push((
+                Rect {
+                    x: area.x,
+                    y,
+                    width: area.width,
+                    height: 1,
+                },
+                Click::Node(n.id),
+            ));
+        }
+    }
+}
+
+fn draw_timeline(
+    f: &mut Frame,
+    area: Rect,
+    model: &LabModel,
+    scroll: usize,
+    theme: &Theme,
+    hide: bool,
+) {
+    let block = Block::bordered().title(" timeline ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let h = inner.height as usize;
+    let w = inner.width as usize;
+    let end = model.timeline.len().saturating_sub(scroll);
+    let mut lines: Vec<Line> = Vec::new();
+    // Newest last; wrap long entries so the time without a leader is never cut off.
+    for e in model.timeline.range(..end).rev() {
+        let style = match e.kind {
+            TimelineKind::Election => theme.fg(theme.good),
+            TimelineKind::NoLeader | TimelineKind::Fault => theme.fg(theme.bad),
+            TimelineKind::Repair => theme.fg(theme.accent),
+            TimelineKind::Snapshot => theme.muted(),
+            TimelineKind::Info => Style::default(),
+        };
+        let time = if hide {
+            "--:--:--".into()
+        } else {
+            clock::hms(e.at_ms)
+        };
+        let text = if hide {
+            redact(&e.text)
+        } else {
+            e.text.clone()
+        };
+        let chunks = wrap_text(&text, w.saturating_sub(9).max(8));
+        let mut entry: Vec<Line> = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let lead = if i == 0 {
+                    format!("{time} ")
+                } else {
+                    " ".repeat(9)
+                };
+                Line::from(vec![
+                    Span::styled(lead, theme.muted()),
+                    Span::styled(c, style),
+                ])
+            })
+            .collect();
+        entry.append(&mut lines);
+        lines = entry;
+        if lines.len() >= h {
+            break;
+        }
+    }
+    let skip = lines.len().saturating_sub(h);
+    let lines = lines.split_off(skip);
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_commands(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hide: bool) {
+    let block = Block::bordered().title(" command log (every action is a shell command) ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let mut lines = Vec::new();
+    for c in &lab.commands {
+        let (mark, style) = match c.status {
+            None => ("…".to_string(), theme.fg(theme.warn)),
+            Some(0) => ("✓".to_string(), theme.fg(theme.good)),
+            Some(s) => (format!("✗{s}"), theme.fg(theme.bad)),
+        };
+        let took = match (c.elapsed, hide) {
+            (Some(_), true) => " (<t>)".to_string(),
+            (Some(d), false) => format!(" ({} ms)", d.as_millis()),
+            _ => String::new(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled("$ ", theme.title()),
+            Span::styled(c.cmd.clone(), Style::default().add_modifier(Modifier::BOLD)),
+            Span::styled(format!("  {mark}{took}"), style),
+            Span::styled(format!("  [{}]", c.source), theme.muted()),
+        ]));
+        for l in c.output.lines() {
+            let l = if hide { redact(l) } else { l.to_string() };
+            lines.push(Line::styled(format!("  {l}"), theme.muted()));
+        }
+    }
+    let h = inner.height as usize;
+    let end = lines.len().saturating_sub(lab.scroll.min(lines.len()));
+    let start = end.saturating_sub(h);
+    f.render_widget(Paragraph::new(lines[start..end].to_vec()), inner);
+}
+
+/// The merged pane, or one pane per node (stacked) when `m` turned the merge off.
+fn draw_logs(
+    f: &mut Frame,
+    area: Rect,
+    lab: &mut LabView,
+    theme: &Theme,
+    hide: bool,
+    hits: &mut Hits,
+) {
+    let ids: Vec<u64> = lab.model.nodes.iter().map(|n| n.id).collect();
+    if lab.logs.merged || ids.is_empty() {
+        let title = format!(" logs: {} ", lab.logs.describe(lab.selected));
+        let block = Block::bordered().title(title);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        let lines = lab
+            .logs
+            .render(lab.model.logs.iter(), 0, inner.height as usize, theme, hide);
+        f.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
+    let panes =
+        Layout::vertical(ids.iter().map(|_| Constraint::Ratio(1, ids.len() as u32))).split(area);
+    for (id, pane) in ids.iter().zip(panes.iter()) {
+        let selected = *id == lab.selected;
+        let title = if selected {
+            format!(" ▶ {} ", lab.logs.describe(*id))
+        } else {
+            format!(" node {id} ")
+        };
+        let mut block = Block::bordered().title(title);
+        if selected {
+            block = block.border_style(theme.fg(theme.accent));
+        }
+        let inner = block.inner(*pane);
+        f.render_widget(block, *pane);
+        // Scrolling applies to the selected node's pane; the others follow.
+        let mut pane_state = lab.logs.clone();
+        if !selected {
+            pane_state.follow = true;
+        }
+        let lines = pane_state.render(
+            lab.model.logs.iter(),
+            *id,
+            inner.height as usize,
+            theme,
+            hide,
+        );
+        if selected {
+            lab.logs.offset = pane_state.offset;
+        }
+        f.render_widget(Paragraph::new(lines), inner);
+        hits.push((*pane, Click::Node(*id)));
+    }
+}
+
+/// Splits `text` into pieces of at most `width` characters, at spaces where possible.
+pub fn wrap_text(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ') {
+        let wl = word.chars().count();
+        let cl = cur.chars().count();
+        if cl > 0 && cl + 1 + wl > width {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+        while cur.chars().count() > width {
+            let head: String = cur.chars().take(width).collect();
+            cur = cur.chars().skip(width).collect();
+            out.push(head);
+        }
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_text;
+
+    #[test]
+    fn wrapping_keeps_every_word() {
+        assert_eq!(
+            wrap_text("node 1 elected leader after 240 ms", 12),
+            vec!["node 1", "elected", "leader after", "240 ms"]
+        );
+        assert_eq!(wrap_text("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+    }
+}

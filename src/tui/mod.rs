@@ -1,0 +1,272 @@
+//! The terminal UI: the portfolio explorer (`wirelab`), the Raft lab dashboard
+//! (`wirelab lab raft`) and the guided tour (`wirelab tour`), on ratatui + crossterm's event
+//! stream + tokio.
+//!
+//! # Layout
+//! - [`app`]: the app state, screens, what actions do, and the frame layout.
+//! - [`keys`]: commands (keys, label, description, action): key dispatch, the hint bar and the
+//!   `?` help overlay all come from one list per view.
+//! - [`explorer`]: Home and project pages; [`lab`]: the Raft dashboard; [`tour`]: the tour.
+//! - [`shell_worker`]: the shell every action runs through; [`verify`]: claims re-measured in
+//!   the background.
+//! - [`terminal`]: raw mode, alternate screen, mouse, restored on every way out;
+//!   [`theme`]: dark, light, NO_COLOR; [`clock`]: time formatting and redaction.
+
+pub mod app;
+pub mod clock;
+pub mod explorer;
+pub mod keys;
+pub mod lab;
+pub mod shell_worker;
+pub mod terminal;
+pub mod theme;
+pub mod tour;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use ratatui::layout::Rect;
+use tokio::signal::unix::{SignalKind, signal};
+
+pub use clock::redact;
+
+use crate::labs::LabHost;
+use crate::portfolio::Portfolio;
+use app::{App, Effect, Screen};
+use shell_worker::ShellWorker;
+use theme::Theme;
+
+/// Something the mouse can click.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Click {
+    /// A dashboard tab.
+    Tab(usize),
+    /// A Home tab.
+    HomeTab(usize),
+    /// A node row.
+    Node(u64),
+    /// A project in Home's list (position in display order).
+    Project(usize),
+}
+
+/// Click targets of a frame.
+pub type Hits = Vec<(Rect, Click)>;
+
+/// What to open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The explorer's Home.
+    Explorer,
+    /// The Raft dashboard directly.
+    Lab,
+    /// The tour (`auto`: advances by itself and quits at the end).
+    Tour {
+        /// Advance by itself.
+        auto: bool,
+    },
+}
+
+/// `wirelab`: the explorer.
+pub fn run_explorer() -> i32 {
+    run(Mode::Explorer)
+}
+
+/// `wirelab lab LAB`.
+pub fn run_lab(lab: &str) -> i32 {
+    if lab != "raft" {
+        eprintln!("wirelab lab: no lab {lab:?} yet (there is: raft)");
+        return 2;
+    }
+    run(Mode::Lab)
+}
+
+/// `wirelab tour [--auto]`.
+pub fn run_tour(auto: bool) -> i32 {
+    run(Mode::Tour { auto })
+}
+
+/// Builds the app for a mode (also used by the snapshot tests).
+pub fn new_app(mode: Mode, portfolio: Portfolio, theme: Theme) -> App {
+    let mut app = App::new(portfolio, theme, Screen::Home);
+    match mode {
+        Mode::Explorer => {}
+        Mode::Lab => {
+            app.screens = vec![Screen::Lab];
+            if app.lab.sup.is_none() {
+                app.queued.push(Effect::Run("raft up".into(), "lab".into()));
+            }
+        }
+        Mode::Tour { auto } => app.tour = Some(tour::Tour::new(&app.portfolio, auto)),
+    }
+    app
+}
+
+/// Runs the UI in `mode`; returns the exit status. Every node it started is stopped on the way
+/// out, and the terminal restored.
+pub fn run(mode: Mode) -> i32 {
+    if !terminal::is_terminal() {
+        eprintln!("wirelab: the explorer needs a terminal (see `wirelab --help` for the commands)");
+        return 1;
+    }
+    let portfolio = match Portfolio::builtin() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("wirelab: the embedded portfolio does not parse: {e}");
+            return 2;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wirelab: {e}");
+            return 2;
+        }
+    };
+    terminal::install_panic_hook();
+    let code = match rt.block_on(event_loop(mode, portfolio)) {
+        Ok(()) => 0,
+        Err(e) => {
+            terminal::leave();
+            eprintln!("wirelab: {e}");
+            1
+        }
+    };
+    terminal::leave();
+    crate::raft::load::abandon();
+    LabHost::global().stop_all();
+    drop(rt);
+    code
+}
+
+async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
+    let mut term = terminal::enter()?;
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut shell = ShellWorker::start(LabHost::global().clone(), done_tx)?;
+    let (vtx, mut vrx) = tokio::sync::mpsc::unbounded_channel();
+    let mut app = new_app(mode, portfolio, Theme::from_env());
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut verify_started: BTreeMap<String, Instant> = BTreeMap::new();
+    let mut dirty = true;
+    let mut effect: Option<Effect> = None;
+    loop {
+        let mut pending: Vec<Effect> = effect.take().into_iter().collect();
+        pending.append(&mut app.queued);
+        for e in pending {
+            match e {
+                Effect::Quit => return Ok(()),
+                Effect::Run(cmd, source) => {
+                    let id = shell.run(&cmd);
+                    app.lab.record(id, &cmd, &source);
+                    if source == "tour"
+                        && let Some(t) = app.tour.as_mut()
+                    {
+                        t.pending = Some(id);
+                    }
+                }
+                Effect::Verify(i) => {
+                    for key in verify::start(&app.portfolio, i, vtx.clone()) {
+                        app.verifying.entry(key).or_default();
+                    }
+                }
+                Effect::Interactive => {
+                    drop(events);
+                    terminal::drain_cursor_answers().await;
+                    terminal::leave();
+                    println!(
+                        "wirelab shell: the cluster keeps running; `exit` (or Ctrl-D) goes back to the dashboard."
+                    );
+                    let _ = shell.interactive();
+                    term = terminal::enter()?;
+                    events = EventStream::new();
+                }
+            }
+            dirty = true;
+        }
+        if dirty {
+            term.draw(|f| app.draw(f))?;
+            dirty = false;
+        }
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
+                    effect = app.on_key(&k);
+                    dirty = true;
+                }
+                Some(Ok(Event::Mouse(m))) => {
+                    effect = app.on_mouse(&m);
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => anyhow::bail!("reading the terminal: {e}"),
+                None => return Ok(()),
+            },
+            _ = tick.tick() => {
+                attach_cluster(&mut app);
+                let changed = app.lab.drain_events();
+                if app.screen() == Screen::Lab || changed {
+                    app.lab.refresh(clock::now_ms());
+                    dirty |= app.screen() == Screen::Lab;
+                }
+                if let Some(c) = app.lab.commands.iter_mut().find(|c| c.status.is_none())
+                    && let Some(out) = shell.partial_output()
+                    && out != c.output
+                {
+                    c.output = out;
+                    dirty = true;
+                }
+                for (k, t) in &verify_started {
+                    if let Some(v) = app.verifying.get_mut(k) {
+                        v.secs = t.elapsed().as_secs();
+                        dirty = true;
+                    }
+                }
+                if app.tour.as_ref().is_some_and(|t| t.due()) {
+                    if app.tour.as_ref().is_some_and(|t| t.at_end()) {
+                        return Ok(());
+                    }
+                    effect = app.tour_step(true);
+                    dirty = true;
+                }
+            }
+            Some(done) = done_rx.recv() => {
+                app.lab.finish(&done);
+                if let Some(t) = app.tour.as_mut()
+                    && t.pending == Some(done.id)
+                {
+                    t.pending = None;
+                    t.ready_since = Some(Instant::now());
+                }
+                attach_cluster(&mut app);
+                dirty = true;
+            }
+            Some(msg) = vrx.recv() => {
+                verify::apply(&mut app, msg, &mut verify_started);
+                dirty = true;
+            }
+            _ = sigterm.recv() => return Ok(()),
+            _ = sighup.recv() => return Ok(()),
+            _ = sigint.recv() => return Ok(()),
+        }
+    }
+}
+
+/// Follows the hosted cluster: attach when `raft up` started one, detach after `raft stop`.
+fn attach_cluster(app: &mut App) {
+    match (app.lab.sup.is_some(), LabHost::global().get("raft")) {
+        (false, Some(sup)) => app.lab.attach(sup),
+        (true, None) => app.lab.detach(),
+        _ => {}
+    }
+}
