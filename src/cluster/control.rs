@@ -158,6 +158,7 @@ pub fn serve(sup: &Supervisor, on_stop: impl Fn() + Send + Sync + 'static) -> st
     let listener = UnixListener::bind(&path).map_err(|e| {
         std::io::Error::new(e.kind(), format!("cannot bind {}: {e}", path.display()))
     })?;
+    sup.set_control_socket(&path);
     let weak = sup.downgrade();
     let on_stop = std::sync::Arc::new(on_stop);
     std::thread::Builder::new()

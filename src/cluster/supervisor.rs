@@ -225,6 +225,25 @@ struct Inner {
     slots: Mutex<BTreeMap<u64, Slot>>,
     changed: Condvar,
     events: broadcast::Sender<SupEvent>,
+    /// (device, inode) of the control socket this supervisor bound, so that cleanup never
+    /// removes a socket a newer supervisor of the same run dir has bound since.
+    control_socket: Mutex<Option<(u64, u64)>>,
+}
+
+impl Inner {
+    fn remove_own_control_socket(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.run_dir.join(rundir::CONTROL_SOCKET);
+        let ours = match self.control_socket.lock() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        };
+        if let (Some(id), Ok(meta)) = (ours, fs::symlink_metadata(&path))
+            && (meta.dev(), meta.ino()) == id
+        {
+            let _ = fs::remove_file(&path);
+        }
+    }
 }
 
 impl Drop for Inner {
@@ -244,7 +263,7 @@ impl Drop for Inner {
                 let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
             }
         }
-        let _ = fs::remove_file(self.run_dir.join(rundir::CONTROL_SOCKET));
+        self.remove_own_control_socket();
     }
 }
 
@@ -367,6 +386,7 @@ impl Supervisor {
                 slots: Mutex::new(slots),
                 changed: Condvar::new(),
                 events,
+                control_socket: Mutex::new(None),
             }),
         };
         let ids: Vec<u64> = sup.lock().keys().copied().collect();
@@ -863,7 +883,17 @@ impl Supervisor {
                 let _ = self.kill(id);
             }
         }
-        let _ = fs::remove_file(self.inner.run_dir.join(rundir::CONTROL_SOCKET));
+        self.inner.remove_own_control_socket();
+    }
+
+    /// Records the control socket this supervisor serves (see [`super::control::serve`]).
+    pub fn set_control_socket(&self, path: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = fs::symlink_metadata(path)
+            && let Ok(mut g) = self.inner.control_socket.lock()
+        {
+            *g = Some((meta.dev(), meta.ino()));
+        }
     }
 
     fn start_sampler(&self) {

@@ -546,6 +546,9 @@ fn up_detached(nodes: usize, run_dir: &Path) -> anyhow::Result<i32> {
             return Ok(0);
         }
         if std::time::Instant::now() > deadline {
+            // Do not leave behind a supervisor that nobody will stop.
+            let _ = child.kill();
+            let _ = child.wait();
             anyhow::bail!(
                 "cluster in {} elected no leader within 15 s",
                 run_dir.display()
