@@ -84,6 +84,9 @@ pub struct Project {
     /// The wirelab lab that runs it, when one exists.
     #[serde(default)]
     pub lab: Option<String>,
+    /// A command that runs it from a terminal when it has no dashboard lab (yet).
+    #[serde(default)]
+    pub try_it: Option<String>,
     /// Headline claims.
     #[serde(default)]
     pub claims: Vec<Claim>,
