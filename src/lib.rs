@@ -24,6 +24,7 @@ pub mod cli;
 pub mod cluster;
 pub mod forge;
 pub mod labs;
+pub mod p2p;
 pub mod raft;
 pub mod shell;
 pub mod wire;

@@ -1,0 +1,16 @@
+//! The P2P lab: two replicated trackers and a BitTorrent-compatible swarm.
+//!
+//! The control plane (trackers) holds metadata only; 512 KiB pieces move directly between peers
+//! over the BitTorrent peer wire protocol (BEP 3), so stock clients such as aria2c interoperate.
+//!
+//! - [`bencode`]: strict, bounded bencode.
+//! - [`torrent`]: `.torrent` metainfo (512 KiB pieces, SHA-1, announce-list).
+//! - [`bitfield`]: piece bitfields.
+//! - [`storage`]: the file on disk: positional I/O, streaming verification.
+//! - [`tracker`]: the trackers (replicated state, RPC, HTTP announce, client with failover).
+
+pub mod bencode;
+pub mod bitfield;
+pub mod storage;
+pub mod torrent;
+pub mod tracker;
