@@ -7,4 +7,8 @@
 //!   BEP 3 HTTP announce (compact peers, BEP 23) through forge.
 //! - [`client`]: the peers' tracker client: sessions and failover with session replay.
 
+pub mod client;
+pub mod http;
+pub mod node;
+pub mod rpc;
 pub mod state;
