@@ -11,6 +11,7 @@
 
 pub mod bencode;
 pub mod bitfield;
+pub mod peer;
 pub mod storage;
 pub mod torrent;
 pub mod tracker;

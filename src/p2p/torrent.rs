@@ -40,8 +40,11 @@ pub enum TorrentError {
 /// A parsed single-file torrent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Torrent {
-    /// Tracker tiers (BEP 12); the first URL of the first tier is `announce`.
+    /// Tracker announce URLs (BEP 12, one tier); the first is `announce`.
     pub trackers: Vec<String>,
+    /// The same trackers' framed-RPC addresses (`x-wirelab-rpc`, outside the info dictionary,
+    /// so stock clients ignore it and the info hash does not depend on it).
+    pub rpc: Vec<String>,
     /// File name.
     pub name: String,
     /// File length in bytes.
@@ -84,6 +87,10 @@ impl Torrent {
             pairs.push(("announce", Value::str(first)));
             let tier = Value::List(self.trackers.iter().map(|t| Value::str(t)).collect());
             pairs.push(("announce-list", Value::List(vec![tier])));
+        }
+        if !self.rpc.is_empty() {
+            let rpc = Value::List(self.rpc.iter().map(|t| Value::str(t)).collect());
+            pairs.push(("x-wirelab-rpc", rpc));
         }
         Value::Dict(
             pairs
@@ -149,8 +156,19 @@ impl Torrent {
         {
             trackers.insert(0, a.to_string());
         }
+        let rpc = top
+            .get("x-wirelab-rpc")
+            .and_then(Value::as_list)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Torrent {
             trackers,
+            rpc,
             name,
             length,
             piece_len,
@@ -205,6 +223,7 @@ impl Torrent {
         }
         let mut t = Torrent {
             trackers,
+            rpc: Vec::new(),
             name,
             length,
             piece_len: PIECE_LEN,
