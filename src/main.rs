@@ -35,6 +35,7 @@ fn main() {
             0
         }
         Some(Command::Raft { verb }) => wirelab::raft::cli::run(verb),
+        Some(Command::P2p { verb }) => wirelab::p2p::cli::run(verb),
         Some(Command::Check(args)) => wirelab::check_cli::run(args),
         Some(Command::Forge { verb }) => wirelab::forge::cli::run(verb),
         Some(Command::Shell(args)) => {
@@ -50,6 +51,8 @@ fn main() {
         }
         Some(Command::Node { role }) => match role {
             NodeRole::Raft(a) => wirelab::raft::node::run_cli(a),
+            NodeRole::P2pTracker(a) => wirelab::p2p::cli::run_tracker_node(a),
+            NodeRole::P2pPeer(a) => wirelab::p2p::peer::node::run_cli(a),
         },
     };
     std::process::exit(code);

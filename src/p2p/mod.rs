@@ -8,9 +8,15 @@
 //! - [`bitfield`]: piece bitfields.
 //! - [`storage`]: the file on disk: positional I/O, streaming verification.
 //! - [`tracker`]: the trackers (replicated state, RPC, HTTP announce, client with failover).
+//! - [`peer`]: the peer wire protocol, the piece picker, the swarm engine, the lab's peer node.
+//! - [`lab`]: `labs/p2p/lab.toml`, the generated file, node specs, launching.
+//! - [`cli`]: `wirelab p2p …`; [`bench`]: `wirelab p2p bench`.
 
+pub mod bench;
 pub mod bencode;
 pub mod bitfield;
+pub mod cli;
+pub mod lab;
 pub mod peer;
 pub mod storage;
 pub mod torrent;

@@ -5,6 +5,7 @@
 //! - [`swarm`]: listener, connections with pipelined requests, choker, verify-before-write,
 //!   bad-peer bans, and the tracker announcer.
 
+pub mod node;
 pub mod picker;
 pub mod swarm;
 pub mod wire;

@@ -1,0 +1,663 @@
+//! The `wirelab p2p …` verbs: the trackers, `share` and `get` for anyone, the lab (`up`,
+//! `status`, `kill`, `restart`, `partition`, `heal`, `corrupt`, `stop`) and `bench`.
+//!
+//! Exit codes: 0 success; 1 the download did not complete; 2 an error.
+
+use std::io::{IsTerminal, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::lab::{self, LabConfig, LabPlan};
+use super::peer::swarm::{Progress, Swarm, SwarmConfig};
+use super::torrent::{Torrent, hex};
+use crate::cli::RunDirArg;
+use crate::cluster::control::{self, ControlRequest};
+use crate::cluster::rundir::{self, read_cluster_file, resolve_run_dir};
+use crate::cluster::{NodeInfo, Supervisor};
+
+/// `wirelab p2p …`
+#[derive(Debug, Subcommand)]
+pub enum P2pVerb {
+    /// Run the two trackers in the foreground, keeping DIR/cluster.json current.
+    Trackers {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Write a .torrent for FILE (512 KiB pieces, SHA-1, both trackers) and seed it.
+    Share {
+        /// The file to share.
+        file: PathBuf,
+        /// Where to write the .torrent (default: ./NAME.torrent).
+        #[arg(long)]
+        torrent: Option<PathBuf>,
+        /// Announce URLs, comma-separated (default: the trackers of the newest run).
+        #[arg(long, value_delimiter = ',')]
+        trackers: Vec<String>,
+        /// Peer-wire listen address.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Download a torrent; exit 0 once the file is complete and verified.
+    Get {
+        /// The .torrent.
+        torrent: PathBuf,
+        /// Directory to download into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Peer-wire listen address.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Start the lab in the foreground: 2 trackers, 1 seeder, 4 leechers on a generated file.
+    Up {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+        /// Size of the generated file (e.g. 64MiB, 1GiB).
+        #[arg(long)]
+        size: Option<String>,
+        /// Leechers.
+        #[arg(long)]
+        leechers: Option<usize>,
+    },
+    /// Every process: pid, role, progress, peers, tracker in use, RSS; trackers' ops and lag.
+    Status {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// SIGKILL a node (1-2 are the trackers).
+    Kill {
+        /// Node id.
+        node: u64,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Start a node again on its data dir (a leecher resumes from its verified pieces).
+    Restart {
+        /// Node id.
+        node: u64,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Cut these trackers off from the other.
+    Partition {
+        /// Node ids.
+        #[arg(required = true)]
+        nodes: Vec<u64>,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Remove every partition.
+    Heal {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Overwrite a piece of a peer's file with garbage (the peer keeps serving it).
+    Corrupt {
+        /// Node id.
+        node: u64,
+        /// Piece index.
+        #[arg(long, default_value_t = 0)]
+        piece: u32,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Stop a running lab.
+    Stop {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Measure a swarm transfer: time, aggregate rate, peak RSS of every process.
+    Bench(super::bench::BenchArgs),
+}
+
+/// Arguments of a tracker node.
+#[derive(Debug, Args)]
+pub struct TrackerNodeArgs {
+    /// Node id.
+    #[arg(long)]
+    pub id: u64,
+    /// Data dir.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// RPC and replication address.
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// HTTP announce address.
+    #[arg(long)]
+    pub http: Option<SocketAddr>,
+    /// Every tracker: `1=ADDR,2=ADDR`.
+    #[arg(long)]
+    pub peers: String,
+}
+
+/// Runs a tracker node; returns the exit code.
+pub fn run_tracker_node(a: TrackerNodeArgs) -> i32 {
+    let peers = match crate::raft::node::parse_peers(&a.peers) {
+        Ok(p) => p,
+        Err(msg) => {
+            crate::cluster::event::Emitter::new().emit(&crate::cluster::NodeEvent::Fatal { msg });
+            return 2;
+        }
+    };
+    let cfg = super::tracker::node::TrackerConfig {
+        id: a.id,
+        listen: a.listen,
+        http: a.http,
+        peers,
+    };
+    match super::tracker::node::run(cfg) {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::cluster::event::Emitter::new()
+                .emit(&crate::cluster::NodeEvent::Fatal { msg: e.to_string() });
+            1
+        }
+    }
+}
+
+/// Runs a `wirelab p2p` verb; returns the exit code.
+pub fn run(verb: P2pVerb) -> i32 {
+    match run_inner(verb) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("p2p: {e:#}");
+            2
+        }
+    }
+}
+
+/// Parses `64MiB`, `1GiB`, `200MB`, `4096`.
+pub fn parse_size(s: &str) -> anyhow::Result<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| anyhow::anyhow!("bad size {s:?}"))?;
+    let mult = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "kb" => 1000,
+        "m" | "mib" => 1 << 20,
+        "mb" => 1_000_000,
+        "g" | "gib" => 1 << 30,
+        "gb" => 1_000_000_000,
+        _ => anyhow::bail!("bad size unit in {s:?}"),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| anyhow::anyhow!("size {s:?} too large"))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn ctl(run: &RunDirArg, req: ControlRequest) -> anyhow::Result<control::ControlResponse> {
+    let dir = resolve_run_dir("p2p", run.run_dir.as_deref())?;
+    Ok(control::request(&dir, "p2p", &req)?)
+}
+
+fn run_inner(verb: P2pVerb) -> anyhow::Result<i32> {
+    match verb {
+        P2pVerb::Trackers { run } => {
+            let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
+            let sup = lab::launch_trackers(&dir, None)?;
+            foreground(sup, "trackers")
+        }
+        P2pVerb::Up {
+            run,
+            size,
+            leechers,
+        } => {
+            let cfg = LabConfig::builtin()?;
+            let mut plan = LabPlan::from_config(&cfg);
+            if let Some(s) = size {
+                plan.size = parse_size(&s)?;
+            }
+            if let Some(l) = leechers {
+                plan.leechers = l;
+            }
+            let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
+            let sup = lab::launch(&plan, &dir, None)?;
+            foreground(sup, "lab")
+        }
+        P2pVerb::Share {
+            file,
+            torrent,
+            trackers,
+            listen,
+        } => share(&file, torrent, trackers, listen),
+        P2pVerb::Get {
+            torrent,
+            out,
+            listen,
+        } => get(&torrent, &out, listen),
+        P2pVerb::Status { run, json } => {
+            let resp = ctl(&run, ControlRequest::Status)?;
+            if json {
+                let rows: Vec<Value> = resp.nodes.iter().map(status_row).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({ "nodes": rows }))?
+                );
+            } else {
+                print!("{}", format_table(&resp.nodes));
+            }
+            Ok(0)
+        }
+        P2pVerb::Kill { node, run } => {
+            ctl(&run, ControlRequest::Kill { node })?;
+            println!("node {node} killed (SIGKILL)");
+            Ok(0)
+        }
+        P2pVerb::Restart { node, run } => {
+            ctl(&run, ControlRequest::Restart { node })?;
+            println!("node {node} restarted from its data dir");
+            Ok(0)
+        }
+        P2pVerb::Partition { nodes, run } => {
+            ctl(
+                &run,
+                ControlRequest::Partition {
+                    nodes: nodes.clone(),
+                },
+            )?;
+            println!("node(s) {nodes:?} cut off from the others");
+            Ok(0)
+        }
+        P2pVerb::Heal { run } => {
+            ctl(&run, ControlRequest::Heal)?;
+            println!("network healed");
+            Ok(0)
+        }
+        P2pVerb::Corrupt { node, piece, run } => {
+            let dir = resolve_run_dir("p2p", run.run_dir.as_deref())?;
+            let path = corrupt(&dir, node, piece)?;
+            println!(
+                "piece {piece} of {} overwritten with garbage",
+                path.display()
+            );
+            Ok(0)
+        }
+        P2pVerb::Stop { run } => {
+            ctl(&run, ControlRequest::Stop)?;
+            println!("lab stopped");
+            Ok(0)
+        }
+        P2pVerb::Bench(args) => Ok(super::bench::run(args)),
+    }
+}
+
+/// Overwrites piece `piece` of node `node`'s copy of the lab file; returns the file's path.
+pub fn corrupt(run_dir: &Path, node: u64, piece: u32) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::FileExt;
+    let t = Torrent::load(&run_dir.join("lab.torrent"))?;
+    let cf = read_cluster_file(run_dir)?;
+    let n = cf
+        .nodes
+        .iter()
+        .find(|n| n.id == node)
+        .ok_or_else(|| anyhow::anyhow!("no node {node}"))?;
+    // The seeder serves the generated file itself; the others their download.
+    let path = if n.id == 3 {
+        run_dir.join("lab-data.bin")
+    } else {
+        n.data_dir.join(&t.name)
+    };
+    if piece >= t.piece_count() {
+        anyhow::bail!(
+            "piece {piece} out of range (the torrent has {})",
+            t.piece_count()
+        );
+    }
+    let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+    let garbage = vec![0xa5u8; t.piece_size(piece).min(4096) as usize];
+    f.write_all_at(&garbage, piece as u64 * t.piece_len as u64)?;
+    Ok(path)
+}
+
+/// Runs a supervisor in the foreground until Ctrl-C, SIGTERM or `p2p stop`.
+fn foreground(sup: Supervisor, what: &str) -> anyhow::Result<i32> {
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let stop_tx = std::sync::Mutex::new(stop_tx);
+    control::serve(&sup, move || {
+        if let Ok(tx) = stop_tx.lock() {
+            let _ = tx.send(());
+        }
+    })?;
+    let mut events = sup.subscribe();
+    if let Err(e) = sup.wait_ready(Duration::from_secs(15)) {
+        sup.shutdown(Duration::from_secs(1));
+        anyhow::bail!("{e}");
+    }
+    println!("p2p {what} up in {}", sup.run_dir().display());
+    print!("{}", format_table(&sup.nodes()));
+    println!(
+        "(Ctrl-C stops every node; `wirelab p2p status`, `p2p kill 1`, … from another terminal)"
+    );
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let (tx, mut stop) = tokio::sync::mpsc::unbounded_channel::<()>();
+        std::thread::spawn(move || {
+            if stop_rx.recv().is_ok() {
+                let _ = tx.send(());
+            }
+        });
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = sigterm.recv() => break,
+                _ = stop.recv() => break,
+                ev = events.recv() => match ev {
+                    Ok(ev) => if let Some(line) = crate::raft::cli::describe(&ev.kind) {
+                        println!("node {} | {line}", ev.node);
+                    },
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => break,
+                },
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    println!("stopping every node…");
+    sup.shutdown(Duration::from_secs(2));
+    Ok(0)
+}
+
+/// One row of `p2p status`.
+pub fn status_row(n: &NodeInfo) -> Value {
+    let mut row = json!({
+        "id": n.id,
+        "pid": n.pid,
+        "state": n.status.as_str(),
+        "addr": n.addr,
+        "http": n.http,
+        "rss_bytes": n.rss_bytes,
+    });
+    if n.status.is_alive()
+        && let Some(o) = row.as_object_mut()
+    {
+        for (k, v) in &n.state {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    row
+}
+
+/// The status table as text.
+pub fn format_table(nodes: &[NodeInfo]) -> String {
+    let mut out = format!(
+        "{:<3} {:<8} {:<8} {:<8} {:<14} {:>6}  {}\n",
+        "ID", "PID", "STATE", "ROLE", "PROGRESS", "RSS", "DETAIL"
+    );
+    for n in nodes {
+        let s = &n.state;
+        let num = |k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let role = s.get("role").and_then(Value::as_str).unwrap_or("-");
+        let (progress, detail) = if !n.status.is_alive() {
+            ("-".to_string(), String::new())
+        } else if role == "tracker" {
+            (
+                "-".to_string(),
+                format!(
+                    "ops {} lag {} digest {}{}",
+                    num("ops"),
+                    num("replication_lag"),
+                    s.get("digest").and_then(Value::as_str).unwrap_or("-"),
+                    if s.get("partitioned") == Some(&Value::Bool(true)) {
+                        " PARTITIONED"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        } else {
+            let (have, pieces) = (num("have"), num("pieces").max(1));
+            (
+                format!("{have}/{pieces} {:>3}%", have * 100 / pieces),
+                format!(
+                    "peers {} tracker {} down {}M up {}M bad {} {}",
+                    num("peers"),
+                    s.get("tracker")
+                        .and_then(Value::as_u64)
+                        .map_or("-".into(), |t| t.to_string()),
+                    num("downloaded") >> 20,
+                    num("uploaded") >> 20,
+                    num("bad_pieces"),
+                    s.get("map").and_then(Value::as_str).unwrap_or("")
+                ),
+            )
+        };
+        out.push_str(&format!(
+            "{:<3} {:<8} {:<8} {:<8} {:<14} {:>5}M  {}\n",
+            n.id,
+            n.pid.map_or("-".into(), |p| p.to_string()),
+            n.status.as_str(),
+            role,
+            progress,
+            n.rss_bytes >> 20,
+            detail
+        ));
+    }
+    out
+}
+
+/// `GET http://ADDR/rpc` on a tracker: its framed-RPC address.
+pub fn resolve_rpc(announce_url: &str) -> anyhow::Result<SocketAddr> {
+    let hostport = announce_url
+        .strip_prefix("http://")
+        .and_then(|r| r.split('/').next())
+        .ok_or_else(|| anyhow::anyhow!("not an http:// announce URL: {announce_url}"))?;
+    let addr: SocketAddr = hostport.parse()?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    write!(
+        s,
+        "GET /rpc HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut resp = Vec::new();
+    s.take(4096).read_to_end(&mut resp)?;
+    let text = String::from_utf8_lossy(&resp);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").trim();
+    Ok(body.parse()?)
+}
+
+/// The trackers of the newest p2p run: (announce URLs, RPC addresses).
+fn newest_trackers() -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let dir = resolve_run_dir("p2p", None)?;
+    let cf = read_cluster_file(&dir)?;
+    let trackers: Vec<_> = cf
+        .nodes
+        .iter()
+        .filter(|n| n.role == "p2p-tracker")
+        .collect();
+    if trackers.is_empty() {
+        anyhow::bail!("the newest run ({}) has no trackers", dir.display());
+    }
+    Ok((
+        trackers
+            .iter()
+            .filter_map(|n| n.http.as_ref().map(|h| format!("http://{h}/announce")))
+            .collect(),
+        trackers.iter().map(|n| n.addr.clone()).collect(),
+    ))
+}
+
+fn share(
+    file: &Path,
+    out: Option<PathBuf>,
+    urls: Vec<String>,
+    listen: SocketAddr,
+) -> anyhow::Result<i32> {
+    let (urls, rpc) = if urls.is_empty() {
+        newest_trackers()?
+    } else {
+        let rpc = urls
+            .iter()
+            .filter_map(|u| resolve_rpc(u).ok().map(|a| a.to_string()))
+            .collect();
+        (urls, rpc)
+    };
+    let mut t = Torrent::create(file, urls)?;
+    t.rpc = rpc;
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{}.torrent", t.name)));
+    std::fs::write(&out, t.to_bytes())?;
+    let t = Arc::new(t);
+    let trackers = t.rpc.iter().filter_map(|a| a.parse().ok()).collect();
+    let rt = runtime()?;
+    rt.block_on(async {
+        let swarm = Swarm::start(SwarmConfig {
+            torrent: t.clone(),
+            path: file.to_path_buf(),
+            listen,
+            trackers,
+            register: true,
+            max_active: 4,
+        })
+        .await?;
+        println!(
+            "seeding {} ({} bytes, {} pieces, info hash {}) on {}; torrent written to {}",
+            t.name,
+            t.length,
+            t.piece_count(),
+            hex(&t.info_hash),
+            swarm.addr(),
+            out.display()
+        );
+        let tty = std::io::stderr().is_terminal();
+        let started = Instant::now();
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                    if tty {
+                        let p = swarm.progress();
+                        let rate = p.uploaded as f64 / started.elapsed().as_secs_f64().max(0.001) / 1e6;
+                        eprint!("\rseeding: {} peers, {} MB sent, {rate:.1} MB/s   ", p.peers, p.uploaded >> 20);
+                    }
+                }
+            }
+        }
+        swarm.stop();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        anyhow::Ok(0)
+    })
+}
+
+fn progress_line(p: &Progress, elapsed: f64) -> String {
+    let frac = p.have as f64 / p.pieces.max(1) as f64;
+    let width = 30;
+    let filled = (frac * width as f64) as usize;
+    let rate = p.downloaded as f64 / elapsed.max(0.001);
+    let left = p.size as f64 * (1.0 - frac);
+    let eta = if rate > 0.0 {
+        left / rate
+    } else {
+        f64::INFINITY
+    };
+    format!(
+        "\r[{}{}] {:>3.0}% {:>7.1} MB/s ETA {:>4.0}s peers {}",
+        "#".repeat(filled),
+        ".".repeat(width - filled),
+        frac * 100.0,
+        rate / 1e6,
+        eta.min(9999.0),
+        p.peers
+    )
+}
+
+fn get(torrent: &Path, out: &Path, listen: SocketAddr) -> anyhow::Result<i32> {
+    let t = Torrent::load(torrent)?;
+    let trackers: Vec<SocketAddr> = if t.rpc.is_empty() {
+        t.trackers
+            .iter()
+            .filter_map(|u| resolve_rpc(u).ok())
+            .collect()
+    } else {
+        t.rpc.iter().filter_map(|a| a.parse().ok()).collect()
+    };
+    if trackers.is_empty() {
+        anyhow::bail!("no reachable wirelab tracker in {}", torrent.display());
+    }
+    std::fs::create_dir_all(out)?;
+    let path = out.join(&t.name);
+    let t = Arc::new(t);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let swarm = Swarm::start(SwarmConfig {
+            torrent: t.clone(),
+            path: path.clone(),
+            listen,
+            trackers,
+            register: false,
+            max_active: 4,
+        })
+        .await?;
+        let tty = std::io::stderr().is_terminal();
+        let started = Instant::now();
+        let done = swarm.wait_complete();
+        tokio::pin!(done);
+        loop {
+            tokio::select! {
+                _ = &mut done => break,
+                _ = tokio::signal::ctrl_c() => {
+                    swarm.stop();
+                    eprintln!("\ninterrupted; verified pieces stay on disk for a resume");
+                    return anyhow::Ok(1);
+                }
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                    if tty {
+                        eprint!("{}", progress_line(&swarm.progress(), started.elapsed().as_secs_f64()));
+                    }
+                }
+            }
+        }
+        swarm.stop();
+        let secs = started.elapsed().as_secs_f64();
+        if tty {
+            eprintln!("{}", progress_line(&swarm.progress(), secs));
+        }
+        println!(
+            "{} complete and verified: {} bytes in {secs:.2} s ({:.1} MB/s)",
+            path.display(),
+            t.length,
+            t.length as f64 / secs.max(0.001) / 1e6
+        );
+        // Tell the trackers we leave, so nobody dials a closed port.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        anyhow::Ok(0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("200MB").unwrap(), 200_000_000);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("12XB").is_err());
+    }
+}
