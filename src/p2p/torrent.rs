@@ -125,7 +125,7 @@ impl Torrent {
         let pieces = info
             .get("pieces")
             .and_then(Value::as_bytes)
-            .filter(|p| p.len() % 20 == 0)
+            .filter(|p| p.len().is_multiple_of(20))
             .ok_or(TorrentError::Field("info.pieces"))?;
         let piece_hashes: Vec<[u8; 20]> = pieces
             .chunks_exact(20)

@@ -233,7 +233,7 @@ impl PiecePicker {
         } else {
             0
         };
-        if begin % BLOCK_LEN != 0
+        if !begin.is_multiple_of(BLOCK_LEN)
             || b >= p.received.len()
             || data.len() as u32 != expected
             || p.received[b]
