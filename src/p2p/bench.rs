@@ -22,6 +22,9 @@ pub struct BenchArgs {
     /// Leechers downloading at once.
     #[arg(long, default_value_t = 4)]
     pub leechers: usize,
+    /// Pieces in progress per peer (default: the lab file's).
+    #[arg(long)]
+    pub max_active: Option<usize>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
@@ -81,6 +84,9 @@ fn bench(args: &BenchArgs) -> anyhow::Result<Value> {
     let mut plan = LabPlan::from_config(&cfg);
     plan.size = super::cli::parse_size(&args.size)?;
     plan.leechers = args.leechers.max(1);
+    if let Some(m) = args.max_active {
+        plan.max_active = m.max(1);
+    }
     let dir =
         BenchDir(std::env::temp_dir().join(format!("wirelab-p2p-bench-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&dir.0);

@@ -532,7 +532,7 @@ fn share(
             listen,
             trackers,
             register: true,
-            max_active: 4,
+            max_active: 2,
         })
         .await?;
         println!(
@@ -610,7 +610,7 @@ fn get(torrent: &Path, out: &Path, listen: SocketAddr) -> anyhow::Result<i32> {
             listen,
             trackers,
             register: false,
-            max_active: 4,
+            max_active: 2,
         })
         .await?;
         let tty = std::io::stderr().is_terminal();

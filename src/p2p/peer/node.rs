@@ -55,8 +55,8 @@ pub fn run_cli(a: PeerNodeArgs) -> i32 {
         .file
         .clone()
         .unwrap_or_else(|| a.data_dir.join(&torrent.name));
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread does it all: a peer is I/O-bound, and every thread costs a stack and an arena.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

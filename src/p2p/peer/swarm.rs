@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use sha1::{Digest, Sha1};
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -34,6 +34,8 @@ pub const PIPELINE: usize = 24;
 pub const MAX_OFFENCES: u32 = 2;
 /// Peers unchoked at once (the basic choker).
 pub const MAX_UNCHOKED: usize = 8;
+/// Bytes of outgoing messages batched into one write.
+pub const OUT_BATCH: usize = 64 * 1024;
 /// Connections kept at most.
 pub const MAX_CONNECTIONS: usize = 40;
 
@@ -353,11 +355,11 @@ impl Swarm {
     }
 
     async fn drive(&self, stream: TcpStream, c: &mut Conn) -> Result<(), WireError> {
-        let (rd, wr) = stream.into_split();
-        let mut out = BufWriter::with_capacity(64 * 1024, wr);
-        let (tx, mut rx) = mpsc::channel::<Message>(8);
+        let (rd, mut out) = stream.into_split();
+        // A short queue: each queued message may hold a 16 KiB block.
+        let (tx, mut rx) = mpsc::channel::<Message>(4);
         let reader = tokio::spawn(async move {
-            let mut rd = BufReader::with_capacity(32 * 1024, rd);
+            let mut rd = BufReader::with_capacity(8 * 1024, rd);
             let mut buf = Vec::new();
             while let Ok(true) = read_frame(&mut rd, &mut buf, MAX_MESSAGE).await {
                 let Ok(m) = Message::decode(&buf) else { break };
@@ -368,13 +370,13 @@ impl Swarm {
         });
         let result = self.drive_loop(&mut out, &mut rx, c).await;
         reader.abort();
-        let _ = out.flush().await;
+        let _ = out.shutdown().await;
         result
     }
 
     async fn drive_loop(
         &self,
-        out: &mut BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+        out: &mut tokio::net::tcp::OwnedWriteHalf,
         rx: &mut mpsc::Receiver<Message>,
         c: &mut Conn,
     ) -> Result<(), WireError> {
@@ -392,8 +394,9 @@ impl Swarm {
         loop {
             if !buf.is_empty() {
                 out.write_all(&buf).await?;
-                out.flush().await?;
                 buf.clear();
+                // Outgoing batches are bounded, but do not keep a large one's capacity around.
+                buf.shrink_to(OUT_BATCH);
                 last_send = Instant::now();
             }
             tokio::select! {
@@ -401,8 +404,10 @@ impl Swarm {
                     let Some(m) = m else { return Ok(()) };
                     last_recv = Instant::now();
                     self.handle(m, c, &mut buf)?;
-                    // Drain what already arrived before writing, so requests go out in batches.
-                    while let Ok(m) = rx.try_recv() {
+                    // Drain what already arrived before writing, so requests go out in batches
+                    // (at most OUT_BATCH bytes of them: memory stays flat under load).
+                    while buf.len() < OUT_BATCH {
+                        let Ok(m) = rx.try_recv() else { break };
                         self.handle(m, c, &mut buf)?;
                     }
                 }
