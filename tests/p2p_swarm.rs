@@ -1,5 +1,8 @@
 //! The P2P lab on real processes: a swarm transfer that verifies, a tracker SIGKILLed
 //! mid-transfer, tracker partitions that diverge then converge, a corrupted seeder.
+//!
+//! Every run dir is explicit and inside a temp dir, so nothing touches `$XDG_STATE_HOME`; ports
+//! are dynamic loopback ports; every cluster is shut down when its test ends.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,12 +25,6 @@ impl Drop for Lab {
     }
 }
 
-fn state_dir_in(dir: &Path) {
-    // SAFETY: set before any thread of this test reads the environment; every test sets the same
-    // kind of value, and run dirs are passed explicitly anyway.
-    unsafe { std::env::set_var("XDG_STATE_HOME", dir.join("state")) };
-}
-
 fn field<'a>(n: &'a NodeInfo, k: &str) -> Option<&'a Value> {
     n.state.get(k)
 }
@@ -40,7 +37,6 @@ fn leechers_complete(nodes: &[NodeInfo], first_leecher: u64) -> bool {
 }
 
 fn launch(dir: &Path, size: u64, leechers: usize) -> Lab {
-    state_dir_in(dir);
     let plan = LabPlan {
         size,
         seeders: 1,
@@ -153,7 +149,6 @@ fn announce(port: u16, peer: u8) -> wirelab::p2p::tracker::rpc::Request {
 #[test]
 fn partitioned_trackers_diverge_then_converge_after_heal_without_consensus() {
     let dir = tempfile::tempdir().unwrap();
-    state_dir_in(dir.path());
     let lab = Lab(lab::launch_trackers(&dir.path().join("run"), Some(exe())).unwrap());
     lab.0.wait_ready(Duration::from_secs(20)).unwrap();
     lab.0.partition(&[1]).unwrap();
@@ -204,7 +199,6 @@ fn corrupted_pieces_on_a_seeder_are_detected_fetched_elsewhere_and_the_seeder_dr
     use wirelab::p2p::peer::swarm::{Swarm, SwarmConfig};
     use wirelab::p2p::torrent::Torrent;
     let dir = tempfile::tempdir().unwrap();
-    state_dir_in(dir.path());
     let lab = Lab(lab::launch_trackers(&dir.path().join("run"), Some(exe())).unwrap());
     lab.0.wait_ready(Duration::from_secs(20)).unwrap();
     let trackers = vec![tracker_rpc(&lab.0, 1), tracker_rpc(&lab.0, 2)];

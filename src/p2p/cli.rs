@@ -65,6 +65,10 @@ pub enum P2pVerb {
         /// Leechers.
         #[arg(long)]
         leechers: Option<usize>,
+        /// Return once every node is ready, leaving the lab running in the background (stop it
+        /// with `wirelab p2p stop`).
+        #[arg(long)]
+        detach: bool,
     },
     /// Every process: pid, role, progress, peers, tracker in use, RSS; trackers' ops and lag.
     Status {
@@ -226,6 +230,16 @@ fn run_inner(verb: P2pVerb) -> anyhow::Result<i32> {
             run,
             size,
             leechers,
+            detach: true,
+        } => {
+            let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
+            up_detached(&dir, size, leechers)
+        }
+        P2pVerb::Up {
+            run,
+            size,
+            leechers,
+            detach: false,
         } => {
             let cfg = LabConfig::builtin()?;
             let mut plan = LabPlan::from_config(&cfg);
@@ -303,6 +317,56 @@ fn run_inner(verb: P2pVerb) -> anyhow::Result<i32> {
             Ok(0)
         }
         P2pVerb::Bench(args) => Ok(super::bench::run(args)),
+    }
+}
+
+/// Starts `wirelab p2p up` as a background process of its own and returns once every node is
+/// ready.
+fn up_detached(
+    run_dir: &Path,
+    size: Option<String>,
+    leechers: Option<usize>,
+) -> anyhow::Result<i32> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(run_dir)?;
+    let log = std::fs::File::create(run_dir.join("supervisor.log"))?;
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["p2p", "up", "--run-dir"]).arg(run_dir);
+    if let Some(s) = size {
+        cmd.args(["--size", &s]);
+    }
+    if let Some(l) = leechers {
+        cmd.args(["--leechers", &l.to_string()]);
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!(
+                "supervisor exited ({status}); see {}",
+                run_dir.join("supervisor.log").display()
+            );
+        }
+        if let Ok(resp) = control::request(run_dir, "p2p", &ControlRequest::Status)
+            && !resp.nodes.is_empty()
+            && resp.nodes.iter().all(|n| n.ready)
+        {
+            println!(
+                "p2p lab up in {} (supervisor pid {})",
+                run_dir.display(),
+                child.id()
+            );
+            print!("{}", format_table(&resp.nodes));
+            return Ok(0);
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("lab in {} not ready within 60 s", run_dir.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -23,6 +23,14 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "tracker-partition",
         include_str!("../../labs/p2p/tracker-partition.sh"),
     ),
+    (
+        "corrupt-seeder",
+        include_str!("../../labs/p2p/corrupt-seeder.sh"),
+    ),
+    (
+        "leecher-restart",
+        include_str!("../../labs/p2p/leecher-restart.sh"),
+    ),
 ];
 
 /// The parsed lab file.

@@ -267,7 +267,12 @@ impl Swarm {
                 };
                 if let Ok(peers) = client.announce(req).await {
                     for p in peers {
-                        self.clone().dial(p.addr);
+                        // Two wirelab peers would dial each other at once and each drop one
+                        // of the two connections as a duplicate: only the lower id dials.
+                        let wirelab_peer = p.peer_id.starts_with(b"-WL");
+                        if !wirelab_peer || self.peer_id < p.peer_id {
+                            self.clone().dial(p.addr);
+                        }
                     }
                 }
                 self.tracker
