@@ -486,7 +486,9 @@ pub fn format_table(nodes: &[NodeInfo]) -> String {
                 format!(
                     "ops {} lag {} digest {}{}",
                     num("ops"),
-                    num("replication_lag"),
+                    s.get("replication_lag")
+                        .and_then(Value::as_u64)
+                        .map_or("-".into(), |l| l.to_string()),
                     s.get("digest").and_then(Value::as_str).unwrap_or("-"),
                     if s.get("partitioned") == Some(&Value::Bool(true)) {
                         " PARTITIONED"

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -48,7 +48,7 @@ pub struct Tracker {
     filter: FaultFilter,
     ops: broadcast::Sender<Op>,
     links: BTreeMap<u64, mpsc::UnboundedSender<Vec<u8>>>,
-    peer_vv: Mutex<BTreeMap<u64, VersionVector>>,
+    peer_vv: Mutex<BTreeMap<u64, (Instant, VersionVector)>>,
     next_session: AtomicU64,
     emitter: Arc<Emitter>,
 }
@@ -147,7 +147,7 @@ impl Tracker {
             Inbound::Pull { vv, .. } => {
                 let reply = self.replica().sync_for(&vv);
                 if let Ok(mut m) = self.peer_vv.lock() {
-                    m.insert(from, vv);
+                    m.insert(from, (Instant::now(), vv));
                 }
                 let frame = match reply {
                     SyncReply::Ops(ops) if ops.is_empty() => return,
@@ -181,20 +181,22 @@ impl Tracker {
     pub fn state_event(&self) -> NodeEvent {
         let r = self.replica();
         let mine = r.version_vector().clone();
-        let lag: u64 = self
+        let lag: Option<u64> = self
             .peer_vv
             .lock()
             .map(|m| {
+                // A peer not heard from for a second is gone or cut off: its lag is unknown.
                 m.values()
-                    .map(|theirs| {
+                    .filter(|(at, _)| at.elapsed() < Duration::from_secs(1))
+                    .map(|(_, theirs)| {
                         mine.iter()
                             .map(|(o, s)| s.saturating_sub(theirs.get(o).copied().unwrap_or(0)))
                             .sum::<u64>()
                     })
                     .max()
-                    .unwrap_or(0)
             })
-            .unwrap_or(0);
+            .ok()
+            .flatten();
         let fields = json!({
             "role": "tracker",
             "torrents": r.state().torrents.len(),
