@@ -259,7 +259,7 @@ fn a_wirelab_peer_downloads_from_an_aria2c_seeder_of_a_wirelab_torrent() {
     let mut t = wirelab::p2p::torrent::Torrent::create(&file, urls.clone()).unwrap();
     t.rpc = urls
         .iter()
-        .map(|u| wirelab::p2p::cli::resolve_rpc(u).unwrap().to_string())
+        .map(|u| wirelab::p2p::transfer::resolve_rpc(u).unwrap().to_string())
         .collect();
     let torrent = dir.path().join("from-aria2c.torrent");
     std::fs::write(&torrent, t.to_bytes()).unwrap();
@@ -286,5 +286,40 @@ fn a_wirelab_peer_downloads_from_an_aria2c_seeder_of_a_wirelab_torrent() {
     assert_eq!(
         std::fs::read(&file).unwrap(),
         std::fs::read(out.join("from-aria2c.bin")).unwrap()
+    );
+}
+
+#[test]
+fn http_announce_answers_bencoded_compact_peers_through_forge() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_trackers, urls) = trackers(dir.path());
+    let hostport = urls[0]
+        .trim_start_matches("http://")
+        .trim_end_matches("/announce")
+        .to_string();
+    let get = |peer: u8, port: u16| -> Vec<u8> {
+        let mut s = std::net::TcpStream::connect(&hostport).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let info_hash = "%AB".repeat(20);
+        let peer_id = format!("%{peer:02X}").repeat(20);
+        write!(
+            s,
+            "GET /announce?info_hash={info_hash}&peer_id={peer_id}&port={port}&uploaded=0&downloaded=0&left=0&compact=1&event=started HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).unwrap();
+        let at = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        resp[at + 4..].to_vec()
+    };
+    get(1, 6881);
+    let body = get(2, 6882);
+    let v = wirelab::p2p::bencode::decode(&body, 1 << 20).unwrap();
+    assert_eq!(v.get("interval").and_then(|i| i.as_int()), Some(10));
+    let peers = v.get("peers").and_then(|p| p.as_bytes()).unwrap();
+    assert_eq!(
+        peers,
+        &[127, 0, 0, 1, 0x1a, 0xe1],
+        "one compact peer: 127.0.0.1:6881"
     );
 }

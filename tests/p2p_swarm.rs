@@ -248,3 +248,58 @@ fn corrupted_pieces_on_a_seeder_are_detected_fetched_elsewhere_and_the_seeder_dr
         drop((liar, honest));
     });
 }
+
+#[test]
+fn a_leecher_killed_mid_download_resumes_from_its_verified_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = launch(dir.path(), 24 << 20, 2);
+    lab.0
+        .wait_until(
+            Duration::from_secs(60),
+            "leecher 4 to hold pieces",
+            |nodes| {
+                nodes.iter().any(|n| {
+                    n.id == 4 && field(n, "have").and_then(Value::as_u64).unwrap_or(0) >= 4
+                })
+            },
+        )
+        .unwrap();
+    lab.0.kill(4).unwrap();
+    let held = lab.0.node(4).unwrap();
+    assert!(!held.status.is_alive());
+    let run = lab.0.run_dir().to_path_buf();
+    // What the killed leecher had verified and written, as its disk says.
+    let torrent = wirelab::p2p::torrent::Torrent::load(&run.join("lab.torrent")).unwrap();
+    let storage =
+        wirelab::p2p::storage::Storage::open(&run.join("node-4/lab-data.bin"), &torrent).unwrap();
+    let on_disk = storage.verify_all(&torrent).unwrap().count() as u64;
+    assert!(on_disk >= 4, "{on_disk} pieces on disk");
+    lab.0.restart(4).unwrap();
+    lab.0
+        .wait_until(
+            Duration::from_secs(30),
+            "leecher 4 to report after restart",
+            |nodes| {
+                nodes
+                    .iter()
+                    .any(|n| n.id == 4 && n.incarnation >= 2 && field(n, "have").is_some())
+            },
+        )
+        .unwrap();
+    let first = field(&lab.0.node(4).unwrap(), "have")
+        .and_then(Value::as_u64)
+        .unwrap();
+    assert!(
+        first >= on_disk,
+        "restarted with {first} pieces, {on_disk} were on disk"
+    );
+    lab.0
+        .wait_until(Duration::from_secs(120), "every leecher complete", |n| {
+            leechers_complete(n, 4)
+        })
+        .unwrap();
+    assert!(same_file(
+        &run.join("lab-data.bin"),
+        &run.join("node-4/lab-data.bin")
+    ));
+}
