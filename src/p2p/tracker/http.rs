@@ -1,6 +1,6 @@
 //! The tracker's HTTP face through forge: the BitTorrent announce (BEP 3) with compact peer
 //! lists (BEP 23), so stock clients use wirelab trackers, plus `/rpc` (the framed RPC address,
-//! for wirelab clients that only know an announce URL), `/status` and `/healthz`.
+//! for wirelab clients that only know an announce URL), `/status`, `/metrics` and `/healthz`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +26,13 @@ pub fn app(tracker: Arc<Tracker>, rpc_addr: SocketAddr) -> App {
         .get("/rpc", move |_req: Request| async move {
             Response::text(rpc_addr.to_string())
         })
+        .get("/metrics", {
+            let t = tracker.clone();
+            move |_req: Request| {
+                let t = t.clone();
+                async move { metrics(&t) }
+            }
+        })
         .get("/status", move |_req: Request| {
             let t = tracker.clone();
             async move {
@@ -37,6 +44,42 @@ pub fn app(tracker: Arc<Tracker>, rpc_addr: SocketAddr) -> App {
         })
         .get("/healthz", healthz());
     App::new(router)
+}
+
+/// Prometheus text: the replicated state's size, ops held, replication lag.
+fn metrics(t: &Tracker) -> Response {
+    let crate::cluster::NodeEvent::State { fields } = t.state_event() else {
+        return Response::error(500);
+    };
+    let num = |k: &str| fields.get(k).and_then(serde_json::Value::as_u64);
+    let mut out = String::new();
+    for (name, help, key) in [
+        (
+            "wirelab_p2p_tracker_torrents",
+            "Torrents registered.",
+            "torrents",
+        ),
+        ("wirelab_p2p_tracker_peers", "Live swarm members.", "peers"),
+        (
+            "wirelab_p2p_tracker_ops_total",
+            "Replicated ops held (sum of the version vector).",
+            "ops",
+        ),
+        (
+            "wirelab_p2p_tracker_replication_lag_ops",
+            "Ops the other tracker lacked at its last pull.",
+            "replication_lag",
+        ),
+    ] {
+        if let Some(v) = num(key) {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+            ));
+        }
+    }
+    Response::new(200)
+        .with_header("content-type", "text/plain; version=0.0.4")
+        .with_body(out)
 }
 
 fn failure(reason: &str) -> Response {
