@@ -61,7 +61,7 @@ fn metrics(t: &Tracker) -> Response {
         ),
         ("wirelab_p2p_tracker_peers", "Live swarm members.", "peers"),
         (
-            "wirelab_p2p_tracker_ops_total",
+            "wirelab_p2p_tracker_ops",
             "Replicated ops held (sum of the version vector).",
             "ops",
         ),
