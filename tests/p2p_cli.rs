@@ -322,4 +322,13 @@ fn http_announce_answers_bencoded_compact_peers_through_forge() {
         &[127, 0, 0, 1, 0x1a, 0xe1],
         "one compact peer: 127.0.0.1:6881"
     );
+    let mut s = std::net::TcpStream::connect(&hostport).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    assert!(text.contains("wirelab_p2p_tracker_peers "), "{text}");
 }
