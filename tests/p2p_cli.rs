@@ -332,3 +332,44 @@ fn http_announce_answers_bencoded_compact_peers_through_forge() {
     s.read_to_string(&mut text).unwrap();
     assert!(text.contains("wirelab_p2p_tracker_peers "), "{text}");
 }
+
+/// Stops a detached lab however the test ends.
+struct DetachedLab(PathBuf, PathBuf);
+
+impl Drop for DetachedLab {
+    fn drop(&mut self) {
+        let _ = wirelab(&self.1)
+            .args(["p2p", "stop", "--run-dir"])
+            .arg(&self.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn shell_builtin_starts_the_lab_detached_and_drives_it_through_the_control_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let state = dir.path().join("state");
+    let _guard = DetachedLab(run.clone(), state.clone());
+    let script = format!(
+        "p2p up --size 4MiB --run-dir {r} >/dev/null && p2p status --run-dir {r} | grep -c leecher && p2p partition 1 --run-dir {r} && p2p heal --run-dir {r} && p2p stop --run-dir {r}",
+        r = run.display()
+    );
+    let out = wirelab(&state)
+        .args(["shell", "-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("4\n"), "{text}");
+    assert!(
+        text.contains("network healed") && text.contains("lab stopped"),
+        "{text}"
+    );
+}

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success; 1 the download did not complete; 2 an error.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -175,13 +176,22 @@ pub fn run_tracker_node(a: TrackerNodeArgs) -> i32 {
 
 /// Runs a `wirelab p2p` verb; returns the exit code.
 pub fn run(verb: P2pVerb) -> i32 {
-    match run_inner(verb) {
+    run_with(verb, &mut std::io::stdout(), &mut std::io::stderr())
+}
+
+/// Runs a verb writing its answer to `out` and errors to `err` (the shell builtin's way).
+/// Long-running verbs (`trackers`, `up` in the foreground, `share`, `get`, `bench`) write their
+/// progress to the process's own stdout and stderr.
+pub fn run_with(verb: P2pVerb, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let code = match run_inner(verb, out) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("p2p: {e:#}");
+            let _ = writeln!(err, "p2p: {e:#}");
             2
         }
-    }
+    };
+    let _ = out.flush();
+    code
 }
 
 /// Parses `64MiB`, `1GiB`, `200MB`, `4096`.
@@ -216,7 +226,7 @@ fn ctl(run: &RunDirArg, req: ControlRequest) -> anyhow::Result<control::ControlR
     Ok(control::request(&dir, "p2p", &req)?)
 }
 
-fn run_inner(verb: P2pVerb) -> anyhow::Result<i32> {
+fn run_inner(verb: P2pVerb, out: &mut dyn Write) -> anyhow::Result<i32> {
     match verb {
         P2pVerb::Trackers { run } => {
             let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
@@ -230,7 +240,7 @@ fn run_inner(verb: P2pVerb) -> anyhow::Result<i32> {
             detach: true,
         } => {
             let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
-            up_detached(&dir, size, leechers)
+            up_detached(&dir, size, leechers, out)
         }
         P2pVerb::Up {
             run,
@@ -265,23 +275,24 @@ fn run_inner(verb: P2pVerb) -> anyhow::Result<i32> {
             let resp = ctl(&run, ControlRequest::Status)?;
             if json {
                 let rows: Vec<Value> = resp.nodes.iter().map(status_row).collect();
-                println!(
+                writeln!(
+                    out,
                     "{}",
                     serde_json::to_string_pretty(&json!({ "nodes": rows }))?
-                );
+                )?;
             } else {
-                print!("{}", format_table(&resp.nodes));
+                write!(out, "{}", format_table(&resp.nodes))?;
             }
             Ok(0)
         }
         P2pVerb::Kill { node, run } => {
             ctl(&run, ControlRequest::Kill { node })?;
-            println!("node {node} killed (SIGKILL)");
+            writeln!(out, "node {node} killed (SIGKILL)")?;
             Ok(0)
         }
         P2pVerb::Restart { node, run } => {
             ctl(&run, ControlRequest::Restart { node })?;
-            println!("node {node} restarted from its data dir");
+            writeln!(out, "node {node} restarted from its data dir")?;
             Ok(0)
         }
         P2pVerb::Partition { nodes, run } => {
@@ -291,26 +302,27 @@ fn run_inner(verb: P2pVerb) -> anyhow::Result<i32> {
                     nodes: nodes.clone(),
                 },
             )?;
-            println!("node(s) {nodes:?} cut off from the others");
+            writeln!(out, "node(s) {nodes:?} cut off from the others")?;
             Ok(0)
         }
         P2pVerb::Heal { run } => {
             ctl(&run, ControlRequest::Heal)?;
-            println!("network healed");
+            writeln!(out, "network healed")?;
             Ok(0)
         }
         P2pVerb::Corrupt { node, piece, run } => {
             let dir = resolve_run_dir("p2p", run.run_dir.as_deref())?;
             let path = corrupt(&dir, node, piece)?;
-            println!(
+            writeln!(
+                out,
                 "piece {piece} of {} overwritten with garbage",
                 path.display()
-            );
+            )?;
             Ok(0)
         }
         P2pVerb::Stop { run } => {
             ctl(&run, ControlRequest::Stop)?;
-            println!("lab stopped");
+            writeln!(out, "lab stopped")?;
             Ok(0)
         }
         P2pVerb::Bench(args) => Ok(super::bench::run(args)),
@@ -323,6 +335,7 @@ fn up_detached(
     run_dir: &Path,
     size: Option<String>,
     leechers: Option<usize>,
+    out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     use std::os::unix::process::CommandExt;
     std::fs::create_dir_all(run_dir)?;
@@ -352,12 +365,13 @@ fn up_detached(
             && !resp.nodes.is_empty()
             && resp.nodes.iter().all(|n| n.ready)
         {
-            println!(
+            writeln!(
+                out,
                 "p2p lab up in {} (supervisor pid {})",
                 run_dir.display(),
                 child.id()
-            );
-            print!("{}", format_table(&resp.nodes));
+            )?;
+            write!(out, "{}", format_table(&resp.nodes))?;
             return Ok(0);
         }
         if Instant::now() > deadline {
