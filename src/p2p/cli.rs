@@ -353,7 +353,7 @@ fn up_detached(
         .stderr(log)
         .process_group(0);
     let mut child = cmd.spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         if let Some(status) = child.try_wait()? {
             anyhow::bail!(
@@ -375,7 +375,7 @@ fn up_detached(
             return Ok(0);
         }
         if Instant::now() > deadline {
-            anyhow::bail!("lab in {} not ready within 60 s", run_dir.display());
+            anyhow::bail!("lab in {} not ready within 300 s", run_dir.display());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -419,7 +419,8 @@ fn foreground(sup: Supervisor, what: &str) -> anyhow::Result<i32> {
         }
     })?;
     let mut events = sup.subscribe();
-    if let Err(e) = sup.wait_ready(Duration::from_secs(15)) {
+    // A seeder re-verifies its whole file before it is ready: allow for a large one.
+    if let Err(e) = sup.wait_ready(Duration::from_secs(300)) {
         sup.shutdown(Duration::from_secs(1));
         anyhow::bail!("{e}");
     }

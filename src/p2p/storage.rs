@@ -39,6 +39,7 @@ pub enum StorageError {
 /// One torrent's file.
 #[derive(Debug)]
 pub struct Storage {
+    fresh: bool,
     file: File,
     path: PathBuf,
     length: u64,
@@ -59,15 +60,22 @@ impl Storage {
             .truncate(false)
             .open(path)
             .map_err(io)?;
-        if file.metadata().map_err(io)?.len() != torrent.length {
+        let on_disk = file.metadata().map_err(io)?.len();
+        if on_disk != torrent.length {
             file.set_len(torrent.length).map_err(io)?;
         }
         Ok(Storage {
+            fresh: on_disk == 0,
             file,
             path: path.to_path_buf(),
             length: torrent.length,
             piece_len: torrent.piece_len,
         })
+    }
+
+    /// Whether the file was empty when opened: nothing on disk to verify.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
     }
 
     fn io(&self) -> impl Fn(std::io::Error) -> StorageError + '_ {
@@ -145,11 +153,13 @@ mod tests {
         let t = Torrent::create(&src, vec![]).unwrap();
         let dst = dir.path().join("dst.bin");
         let s = Storage::open(&dst, &t).unwrap();
+        assert!(s.is_fresh());
         assert_eq!(s.verify_all(&t).unwrap().count(), 0);
         let p = PIECE_LEN as usize;
         s.write_piece(0, &data[..p]).unwrap();
         s.write_piece(2, &data[2 * p..]).unwrap();
-        let have = s.verify_all(&t).unwrap();
+        let have = Storage::open(&dst, &t).unwrap().verify_all(&t).unwrap();
+        assert!(!Storage::open(&dst, &t).unwrap().is_fresh());
         assert!(have.get(0) && !have.get(1) && have.get(2));
         let mut block = [0u8; 100];
         s.read_block(2, 10, &mut block).unwrap();

@@ -137,7 +137,12 @@ impl Swarm {
     /// announcing and downloading.
     pub async fn start(cfg: SwarmConfig) -> Result<Arc<Swarm>, PeerError> {
         let storage = Storage::open(&cfg.path, &cfg.torrent)?;
-        let have = storage.verify_all(&cfg.torrent)?;
+        // Resuming re-verifies every piece on disk; a file that was empty has none to check.
+        let have = if storage.is_fresh() {
+            Bitfield::new(cfg.torrent.piece_count())
+        } else {
+            storage.verify_all(&cfg.torrent)?
+        };
         let listener = TcpListener::bind(cfg.listen).await?;
         let local = listener.local_addr()?;
         let done = have.is_complete();
