@@ -35,6 +35,12 @@ pub enum Command {
         #[command(subcommand)]
         verb: crate::forge::cli::ForgeVerb,
     },
+    /// The P2P lab: two replicated trackers and a BitTorrent-compatible swarm.
+    P2p {
+        /// The verb.
+        #[command(subcommand)]
+        verb: crate::p2p::cli::P2pVerb,
+    },
     /// Check a recorded history for linearizability.
     Check(CheckArgs),
     /// The wirelab shell: interactive, a script `FILE [ARGS]`, or `-c COMMAND [NAME [ARGS]]`.
@@ -262,6 +268,10 @@ pub enum NodeRole {
     ForgeServer(crate::forge::lab::server_node::ServerNodeArgs),
     /// The forge lab's load generator.
     ForgeLoad(crate::forge::lab::load_node::LoadNodeArgs),
+    /// A P2P tracker.
+    P2pTracker(crate::p2p::cli::TrackerNodeArgs),
+    /// A P2P peer (seeder or leecher).
+    P2pPeer(crate::p2p::peer::node::PeerNodeArgs),
 }
 
 /// Arguments of a Raft node.

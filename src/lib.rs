@@ -26,6 +26,7 @@ pub mod cli;
 pub mod cluster;
 pub mod forge;
 pub mod labs;
+pub mod p2p;
 pub mod portfolio;
 pub mod raft;
 pub mod shell;

@@ -37,6 +37,7 @@ fn main() {
         Some(Command::Lab { lab }) => wirelab::tui::run_lab(&lab),
         Some(Command::Tour { auto }) => wirelab::tui::run_tour(auto),
         Some(Command::Raft { verb }) => wirelab::raft::cli::run(verb),
+        Some(Command::P2p { verb }) => wirelab::p2p::cli::run(verb),
         Some(Command::Check(args)) => wirelab::check_cli::run(args),
         Some(Command::Forge { verb }) => wirelab::forge::cli::run(verb),
         Some(Command::Shell(args)) => {
@@ -54,6 +55,8 @@ fn main() {
             NodeRole::Raft(a) => wirelab::raft::node::run_cli(a),
             NodeRole::ForgeServer(a) => wirelab::forge::lab::server_node::run_cli(a),
             NodeRole::ForgeLoad(a) => wirelab::forge::lab::load_node::run_cli(a),
+            NodeRole::P2pTracker(a) => wirelab::p2p::cli::run_tracker_node(a),
+            NodeRole::P2pPeer(a) => wirelab::p2p::peer::node::run_cli(a),
         },
     };
     std::process::exit(code);

@@ -27,6 +27,15 @@ struct RaftBuiltin {
     verb: RaftVerb,
 }
 
+/// `p2p …` as a shell builtin: the same verbs as `wirelab p2p`; `up` always detaches (the lab
+/// runs under a background supervisor and is reached through its control socket).
+#[derive(Debug, Parser)]
+#[command(name = "p2p", about = "The P2P lab", disable_version_flag = true)]
+struct P2pBuiltin {
+    #[command(subcommand)]
+    verb: crate::p2p::cli::P2pVerb,
+}
+
 /// `forge …` as a shell builtin (the verbs of `wirelab forge`).
 #[derive(Debug, Parser)]
 #[command(
@@ -165,6 +174,28 @@ impl LabBuiltins {
                 0
             }
         }
+    }
+
+    fn p2p(&self, ctx: &mut BuiltinCtx<'_>, argv: &[String]) -> i32 {
+        let mut out = ctx.stdout();
+        let mut err = ctx.stderr();
+        let mut verb = match P2pBuiltin::try_parse_from(argv) {
+            Ok(p) => p.verb,
+            Err(e) => {
+                let code = if e.use_stderr() { 2 } else { 0 };
+                let text = e.render().to_string();
+                let _ = if code == 0 {
+                    out.write_all(text.as_bytes())
+                } else {
+                    err.write_all(text.as_bytes())
+                };
+                return code;
+            }
+        };
+        if let crate::p2p::cli::P2pVerb::Up { detach, .. } = &mut verb {
+            *detach = true;
+        }
+        crate::p2p::cli::run_with(verb, &mut out, &mut err)
     }
 
     fn labs(&self, ctx: &mut BuiltinCtx<'_>) -> i32 {
@@ -395,6 +426,7 @@ impl BuiltinProvider for LabBuiltins {
         vec![
             "raft".into(),
             "forge".into(),
+            "p2p".into(),
             "labs".into(),
             "logs".into(),
             "scenario".into(),
@@ -405,6 +437,7 @@ impl BuiltinProvider for LabBuiltins {
         match argv.first().map(String::as_str) {
             Some("raft") => self.raft(ctx, argv),
             Some("forge") => self.forge(ctx, argv),
+            Some("p2p") => self.p2p(ctx, argv),
             Some("labs") => self.labs(ctx),
             Some("logs") => self.logs(ctx, argv),
             Some("scenario") => self.scenario(ctx, argv),

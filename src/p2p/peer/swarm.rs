@@ -1,0 +1,568 @@
+//! One peer's swarm engine: the listener, a task per connection, the tracker announcer.
+//!
+//! Each connection runs the BEP 3 state machine (choked/interested both ways) with a pipeline
+//! of [`PIPELINE`] outstanding 16 KiB requests, fed by the shared [`PiecePicker`]. A completed
+//! piece is SHA-1-verified *before* it is written in place; a piece that fails counts an offence
+//! against every peer that contributed to it, and a peer with [`MAX_OFFENCES`] is dropped and
+//! refused from then on. Uploads are served with positional reads, one block at a time.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, mpsc, watch};
+
+mod announce;
+
+use super::picker::{Block, BlockOutcome, PiecePicker};
+use super::wire::{self, MAX_MESSAGE, MAX_REQUEST, Message, WireError};
+use crate::p2p::bitfield::Bitfield;
+use crate::p2p::storage::{Storage, StorageError};
+use crate::p2p::torrent::Torrent;
+use crate::wire::frame::read_frame;
+
+/// Outstanding block requests per connection.
+pub const PIPELINE: usize = 24;
+/// Bad pieces a peer may contribute to before it is dropped.
+pub const MAX_OFFENCES: u32 = 2;
+/// Peers unchoked at once (the basic choker).
+pub const MAX_UNCHOKED: usize = 8;
+/// Bytes of outgoing messages batched into one write.
+pub const OUT_BATCH: usize = 64 * 1024;
+/// Connections kept at most.
+pub const MAX_CONNECTIONS: usize = 40;
+
+/// Why a peer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// Disk.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Sockets.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How to run a peer.
+#[derive(Clone, Debug)]
+pub struct SwarmConfig {
+    /// The torrent.
+    pub torrent: Arc<Torrent>,
+    /// The file on disk.
+    pub path: PathBuf,
+    /// Where to accept peer-wire connections.
+    pub listen: SocketAddr,
+    /// Trackers' RPC addresses.
+    pub trackers: Vec<SocketAddr>,
+    /// Register the torrent with the trackers (the original seeder does).
+    pub register: bool,
+    /// Pieces in progress at once (each costs one piece of memory).
+    pub max_active: usize,
+}
+
+/// A snapshot of a peer's progress.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Progress {
+    /// Pieces held.
+    pub have: u32,
+    /// Pieces in the torrent.
+    pub pieces: u32,
+    /// Bytes of the file.
+    pub size: u64,
+    /// Payload bytes received.
+    pub downloaded: u64,
+    /// Payload bytes sent.
+    pub uploaded: u64,
+    /// Open connections.
+    pub peers: usize,
+    /// Pieces that failed verification.
+    pub bad_pieces: u64,
+    /// Peers dropped for bad pieces.
+    pub banned: usize,
+    /// Node id of the tracker in use.
+    pub tracker: Option<u64>,
+    /// Tracker failovers so far.
+    pub failovers: u64,
+    /// The piece map: one char per piece (`#` held, `.` missing), at most 64 wide.
+    pub map: String,
+}
+
+/// A running peer.
+pub struct Swarm {
+    torrent: Arc<Torrent>,
+    storage: Storage,
+    peer_id: [u8; 20],
+    advertised: String,
+    picker: Mutex<PiecePicker>,
+    haves: broadcast::Sender<u32>,
+    connected: Mutex<HashSet<[u8; 20]>>,
+    dialing: Mutex<HashSet<String>>,
+    offences: Mutex<HashMap<[u8; 20], u32>>,
+    banned: Mutex<HashSet<[u8; 20]>>,
+    unchoked: AtomicUsize,
+    downloaded: AtomicU64,
+    uploaded: AtomicU64,
+    bad_pieces: AtomicU64,
+    tracker: AtomicU64,
+    failovers: AtomicU64,
+    complete: watch::Sender<bool>,
+    stopping: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// A random peer id in the Azureus style (`-WL0001-` and 12 random bytes).
+pub fn new_peer_id() -> [u8; 20] {
+    let mut id = [0u8; 20];
+    id[..8].copy_from_slice(b"-WL0001-");
+    for b in &mut id[8..] {
+        *b = rand::random::<u8>() % 26 + b'a';
+    }
+    id
+}
+
+impl Swarm {
+    /// Opens the file (re-verifying what is on disk), binds the listener, and starts accepting,
+    /// announcing and downloading.
+    pub async fn start(cfg: SwarmConfig) -> Result<Arc<Swarm>, PeerError> {
+        let storage = Storage::open(&cfg.path, &cfg.torrent)?;
+        // Resuming re-verifies every piece on disk; a file that was empty has none to check.
+        let have = if storage.is_fresh() {
+            Bitfield::new(cfg.torrent.piece_count())
+        } else {
+            storage.verify_all(&cfg.torrent)?
+        };
+        let listener = TcpListener::bind(cfg.listen).await?;
+        let local = listener.local_addr()?;
+        let done = have.is_complete();
+        let swarm = Arc::new(Swarm {
+            picker: Mutex::new(PiecePicker::new(&cfg.torrent, have, cfg.max_active)),
+            torrent: cfg.torrent.clone(),
+            storage,
+            peer_id: new_peer_id(),
+            advertised: local.to_string(),
+            haves: broadcast::channel(1024).0,
+            connected: Mutex::new(HashSet::new()),
+            dialing: Mutex::new(HashSet::new()),
+            offences: Mutex::new(HashMap::new()),
+            banned: Mutex::new(HashSet::new()),
+            unchoked: AtomicUsize::new(0),
+            downloaded: AtomicU64::new(0),
+            uploaded: AtomicU64::new(0),
+            bad_pieces: AtomicU64::new(0),
+            tracker: AtomicU64::new(0),
+            failovers: AtomicU64::new(0),
+            complete: watch::channel(done).0,
+            stopping: AtomicBool::new(false),
+        });
+        let s = swarm.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                if lock(&s.connected).len() >= MAX_CONNECTIONS {
+                    continue;
+                }
+                tokio::spawn(s.clone().connection(stream, false));
+            }
+        });
+        if !cfg.trackers.is_empty() {
+            tokio::spawn(swarm.clone().announcer(cfg.trackers, cfg.register));
+        }
+        Ok(swarm)
+    }
+
+    /// The address peers reach this one at.
+    pub fn addr(&self) -> &str {
+        &self.advertised
+    }
+
+    /// Waits until every piece is verified and written.
+    pub async fn wait_complete(&self) {
+        let mut rx = self.complete.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// Flushes the file and tells the trackers this peer leaves.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        let _ = self.storage.sync();
+    }
+
+    /// Current progress.
+    pub fn progress(&self) -> Progress {
+        let p = lock(&self.picker);
+        let n = self.torrent.piece_count();
+        let width = n.clamp(1, 64);
+        let map = (0..width)
+            .map(|c| {
+                let (a, b) = (c * n / width, ((c + 1) * n / width).max(c * n / width + 1));
+                let held = (a..b.min(n)).filter(|&i| p.have.get(i)).count() as u32;
+                match held {
+                    0 => '.',
+                    h if h == b.min(n) - a => '#',
+                    _ => '+',
+                }
+            })
+            .collect();
+        let tracker = self.tracker.load(Ordering::Relaxed);
+        Progress {
+            have: p.have.count(),
+            pieces: n,
+            size: self.torrent.length,
+            downloaded: self.downloaded.load(Ordering::Relaxed),
+            uploaded: self.uploaded.load(Ordering::Relaxed),
+            peers: lock(&self.connected).len(),
+            bad_pieces: self.bad_pieces.load(Ordering::Relaxed),
+            banned: lock(&self.banned).len(),
+            tracker: (tracker != 0).then_some(tracker),
+            failovers: self.failovers.load(Ordering::Relaxed),
+            map,
+        }
+    }
+
+    fn have_bytes(&self) -> (Vec<u8>, bool) {
+        let p = lock(&self.picker);
+        (p.have.as_bytes().to_vec(), p.is_complete())
+    }
+
+    async fn connection(self: Arc<Self>, mut stream: TcpStream, outbound: bool) {
+        let _ = stream.set_nodelay(true);
+        let ih = self.torrent.info_hash;
+        let handshake = async {
+            if outbound {
+                wire::send_handshake(&mut stream, &ih, &self.peer_id).await?;
+                wire::read_handshake(&mut stream, &ih).await
+            } else {
+                let id = wire::read_handshake(&mut stream, &ih).await?;
+                wire::send_handshake(&mut stream, &ih, &self.peer_id).await?;
+                Ok(id)
+            }
+        };
+        let their_id = match tokio::time::timeout(Duration::from_secs(5), handshake).await {
+            Ok(Ok(id)) => id,
+            // An MSE attempt or a wrong torrent: close cleanly (the socket drops here).
+            _ => return,
+        };
+        if their_id == self.peer_id
+            || lock(&self.banned).contains(&their_id)
+            || !lock(&self.connected).insert(their_id)
+        {
+            return;
+        }
+        let mut conn = Conn {
+            peer_has: Bitfield::new(self.torrent.piece_count()),
+            counted: false,
+            am_choking: true,
+            am_interested: false,
+            peer_choking: true,
+            peer_interested: false,
+            slot: false,
+            outstanding: Vec::new(),
+            id: their_id,
+        };
+        let _ = self.drive(stream, &mut conn).await;
+        // Whatever ended the connection, give back what it held.
+        let mut p = lock(&self.picker);
+        for b in conn.outstanding.drain(..) {
+            p.release(b);
+        }
+        if conn.counted {
+            p.add_availability(&conn.peer_has, -1);
+        }
+        drop(p);
+        if conn.slot {
+            self.unchoked.fetch_sub(1, Ordering::Relaxed);
+        }
+        lock(&self.connected).remove(&their_id);
+    }
+
+    async fn drive(&self, stream: TcpStream, c: &mut Conn) -> Result<(), WireError> {
+        let (rd, mut out) = stream.into_split();
+        // A short queue: each queued message may hold a 16 KiB block.
+        let (tx, mut rx) = mpsc::channel::<Message>(4);
+        let reader = tokio::spawn(async move {
+            let mut rd = BufReader::with_capacity(8 * 1024, rd);
+            let mut buf = Vec::new();
+            while let Ok(true) = read_frame(&mut rd, &mut buf, MAX_MESSAGE).await {
+                let Ok(m) = Message::decode(&buf) else { break };
+                if tx.send(m).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let result = self.drive_loop(&mut out, &mut rx, c).await;
+        reader.abort();
+        let _ = out.shutdown().await;
+        result
+    }
+
+    async fn drive_loop(
+        &self,
+        out: &mut tokio::net::tcp::OwnedWriteHalf,
+        rx: &mut mpsc::Receiver<Message>,
+        c: &mut Conn,
+    ) -> Result<(), WireError> {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        {
+            let p = lock(&self.picker);
+            if p.have.count() > 0 {
+                Message::Bitfield(p.have.as_bytes().to_vec()).encode_into(&mut buf);
+            }
+        }
+        let mut haves = self.haves.subscribe();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut last_recv = Instant::now();
+        let mut last_send = Instant::now();
+        loop {
+            if !buf.is_empty() {
+                out.write_all(&buf).await?;
+                buf.clear();
+                // Outgoing batches are bounded, but do not keep a large one's capacity around.
+                buf.shrink_to(OUT_BATCH);
+                last_send = Instant::now();
+            }
+            tokio::select! {
+                m = rx.recv() => {
+                    let Some(m) = m else { return Ok(()) };
+                    last_recv = Instant::now();
+                    self.handle(m, c, &mut buf)?;
+                    // Drain what already arrived before writing, so requests go out in batches
+                    // (at most OUT_BATCH bytes of them: memory stays flat under load).
+                    while buf.len() < OUT_BATCH {
+                        let Ok(m) = rx.try_recv() else { break };
+                        self.handle(m, c, &mut buf)?;
+                    }
+                }
+                h = haves.recv() => match h {
+                    Ok(i) => {
+                        Message::Have(i).encode_into(&mut buf);
+                        while let Ok(i) = haves.try_recv() {
+                            Message::Have(i).encode_into(&mut buf);
+                        }
+                        self.update_interest(c, &mut buf);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+                _ = tick.tick() => {
+                    if lock(&self.banned).contains(&c.id) || last_recv.elapsed() > Duration::from_secs(120) {
+                        return Ok(());
+                    }
+                    if last_send.elapsed() > Duration::from_secs(60) {
+                        Message::KeepAlive.encode_into(&mut buf);
+                    }
+                    self.choker(c, &mut buf);
+                    let both_seeds = c.peer_has.is_complete() && lock(&self.picker).is_complete();
+                    if both_seeds {
+                        return Ok(());
+                    }
+                }
+            }
+            self.fill(c, &mut buf);
+        }
+    }
+
+    /// The basic choker: an interested peer is unchoked while fewer than [`MAX_UNCHOKED`] are.
+    fn choker(&self, c: &mut Conn, buf: &mut Vec<u8>) {
+        if c.peer_interested && c.am_choking {
+            let got = self
+                .unchoked
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < MAX_UNCHOKED).then_some(n + 1)
+                })
+                .is_ok();
+            if got {
+                c.slot = true;
+                c.am_choking = false;
+                Message::Unchoke.encode_into(buf);
+            }
+        } else if !c.peer_interested && !c.am_choking {
+            c.am_choking = true;
+            if std::mem::take(&mut c.slot) {
+                self.unchoked.fetch_sub(1, Ordering::Relaxed);
+            }
+            Message::Choke.encode_into(buf);
+        }
+    }
+
+    fn update_interest(&self, c: &mut Conn, buf: &mut Vec<u8>) {
+        let p = lock(&self.picker);
+        let wants = c.peer_has.ones().any(|i| !p.have.get(i));
+        drop(p);
+        if wants != c.am_interested {
+            c.am_interested = wants;
+            let m = if wants {
+                Message::Interested
+            } else {
+                Message::NotInterested
+            };
+            m.encode_into(buf);
+        }
+    }
+
+    fn fill(&self, c: &mut Conn, buf: &mut Vec<u8>) {
+        let mut p = lock(&self.picker);
+        // Endgame duplicates that someone else already delivered: cancel them.
+        c.outstanding.retain(|&(index, begin, len)| {
+            let wanted = p.still_wanted((index, begin, len));
+            if !wanted {
+                Message::Cancel { index, begin, len }.encode_into(buf);
+            }
+            wanted
+        });
+        if c.peer_choking || !c.am_interested {
+            return;
+        }
+        let mut rng = rand::rng();
+        while c.outstanding.len() < PIPELINE {
+            let Some(b) = p.pick(&c.id, &c.peer_has, &c.outstanding, &mut rng) else {
+                break;
+            };
+            c.outstanding.push(b);
+            Message::Request {
+                index: b.0,
+                begin: b.1,
+                len: b.2,
+            }
+            .encode_into(buf);
+        }
+    }
+
+    fn handle(&self, m: Message, c: &mut Conn, buf: &mut Vec<u8>) -> Result<(), WireError> {
+        let n = self.torrent.piece_count();
+        match m {
+            Message::Bitfield(bytes) => {
+                let bf = Bitfield::from_bytes(&bytes, n).ok_or(WireError::Malformed {
+                    id: 5,
+                    len: bytes.len(),
+                })?;
+                let mut p = lock(&self.picker);
+                if c.counted {
+                    p.add_availability(&c.peer_has, -1);
+                }
+                p.add_availability(&bf, 1);
+                drop(p);
+                c.peer_has = bf;
+                c.counted = true;
+                self.update_interest(c, buf);
+            }
+            Message::Have(i) if i < n => {
+                if !c.peer_has.get(i) {
+                    c.peer_has.set(i);
+                    c.counted = true;
+                    lock(&self.picker).add_have(i);
+                    self.update_interest(c, buf);
+                }
+            }
+            Message::Have(_) => return Err(WireError::Malformed { id: 4, len: 4 }),
+            Message::Choke => {
+                c.peer_choking = true;
+                let mut p = lock(&self.picker);
+                c.outstanding.drain(..).for_each(|b| p.release(b));
+            }
+            Message::Unchoke => c.peer_choking = false,
+            Message::Interested => {
+                c.peer_interested = true;
+                self.choker(c, buf);
+            }
+            Message::NotInterested => {
+                c.peer_interested = false;
+                self.choker(c, buf);
+            }
+            Message::Request { index, begin, len } => {
+                if len == 0 || len > MAX_REQUEST {
+                    return Err(WireError::Malformed { id: 6, len: 12 });
+                }
+                if c.am_choking || !lock(&self.picker).have.get(index) {
+                    return Ok(());
+                }
+                let mut block = vec![0u8; len as usize];
+                if self.storage.read_block(index, begin, &mut block).is_err() {
+                    return Err(WireError::Malformed { id: 6, len: 12 });
+                }
+                self.uploaded.fetch_add(len as u64, Ordering::Relaxed);
+                Message::Piece {
+                    index,
+                    begin,
+                    block,
+                }
+                .encode_into(buf);
+            }
+            Message::Piece {
+                index,
+                begin,
+                block,
+            } => {
+                c.outstanding.retain(|o| !(o.0 == index && o.1 == begin));
+                self.downloaded
+                    .fetch_add(block.len() as u64, Ordering::Relaxed);
+                let outcome = lock(&self.picker).on_block(&c.id, index, begin, &block);
+                if outcome == BlockOutcome::Complete {
+                    self.complete_piece(index, c)?;
+                }
+            }
+            Message::KeepAlive | Message::Cancel { .. } | Message::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Verifies a complete piece and writes it, or blames its contributors.
+    fn complete_piece(&self, index: u32, c: &mut Conn) -> Result<(), WireError> {
+        let Some(piece) = lock(&self.picker).take_complete(index) else {
+            return Ok(());
+        };
+        let ok = <[u8; 20]>::from(Sha1::digest(&piece.data))
+            == self.torrent.piece_hashes[index as usize];
+        if ok && self.storage.write_piece(index, &piece.data).is_ok() {
+            let mut p = lock(&self.picker);
+            p.verified(index);
+            let done = p.is_complete();
+            drop(p);
+            let _ = self.haves.send(index);
+            if done {
+                let _ = self.storage.sync();
+                let _ = self.complete.send(true);
+            }
+            return Ok(());
+        }
+        self.bad_pieces.fetch_add(1, Ordering::Relaxed);
+        lock(&self.picker).failed(index, &piece.contributors);
+        let mut off = lock(&self.offences);
+        let mut dropped = false;
+        for who in &piece.contributors {
+            let n = off.entry(*who).or_insert(0);
+            *n += 1;
+            if *n >= MAX_OFFENCES {
+                lock(&self.banned).insert(*who);
+                dropped |= *who == c.id;
+            }
+        }
+        if dropped {
+            return Err(WireError::Malformed { id: 7, len: 0 });
+        }
+        Ok(())
+    }
+}
+
+/// One connection's protocol state.
+struct Conn {
+    id: [u8; 20],
+    peer_has: Bitfield,
+    counted: bool,
+    am_choking: bool,
+    am_interested: bool,
+    peer_choking: bool,
+    peer_interested: bool,
+    slot: bool,
+    outstanding: Vec<Block>,
+}
