@@ -9,6 +9,8 @@
 //! - [`event`]: the node ↔ supervisor protocol (events up, control commands down) and the
 //!   node-side helpers ([`event::Emitter`], [`event::watch_stdin`]).
 //! - [`supervisor`]: spawning, signals, event fan-out, `cluster.json`.
+//! - [`foreground`]: a supervisor in the foreground (`raft up`, `p2p up`) and the one-line
+//!   descriptions of node events.
 //! - [`rundir`]: where runs live (`$XDG_STATE_HOME/wirelab/runs/…`), `cluster.json`, finding the
 //!   newest run.
 //! - [`control`]: the control socket in the run dir, so another `wirelab` process (a CLI call, a
@@ -20,6 +22,7 @@
 
 pub mod control;
 pub mod event;
+pub mod foreground;
 pub mod procstat;
 pub mod rundir;
 pub mod supervisor;

@@ -214,13 +214,6 @@ pub fn parse_size(s: &str) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("size {s:?} too large"))
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
-
 fn ctl(run: &RunDirArg, req: ControlRequest) -> anyhow::Result<control::ControlResponse> {
     let dir = resolve_run_dir("p2p", run.run_dir.as_deref())?;
     Ok(control::request(&dir, "p2p", &req)?)
@@ -409,55 +402,16 @@ pub fn corrupt(run_dir: &Path, node: u64, piece: u32) -> anyhow::Result<PathBuf>
     Ok(path)
 }
 
-/// Runs a supervisor in the foreground until Ctrl-C, SIGTERM or `p2p stop`.
+/// Runs a supervisor in the foreground until Ctrl-C, SIGTERM, SIGHUP or `p2p stop`.
 fn foreground(sup: Supervisor, what: &str) -> anyhow::Result<i32> {
-    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-    let stop_tx = std::sync::Mutex::new(stop_tx);
-    control::serve(&sup, move || {
-        if let Ok(tx) = stop_tx.lock() {
-            let _ = tx.send(());
-        }
-    })?;
-    let mut events = sup.subscribe();
     // A seeder re-verifies its whole file before it is ready: allow for a large one.
-    if let Err(e) = sup.wait_ready(Duration::from_secs(300)) {
-        sup.shutdown(Duration::from_secs(1));
-        anyhow::bail!("{e}");
-    }
-    println!("p2p {what} up in {}", sup.run_dir().display());
-    print!("{}", format_table(&sup.nodes()));
-    println!(
-        "(Ctrl-C stops every node; `wirelab p2p status`, `p2p kill 1`, … from another terminal)"
-    );
-    let rt = runtime()?;
-    rt.block_on(async {
-        let mut sigterm =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let (tx, mut stop) = tokio::sync::mpsc::unbounded_channel::<()>();
-        std::thread::spawn(move || {
-            if stop_rx.recv().is_ok() {
-                let _ = tx.send(());
-            }
-        });
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                _ = sigterm.recv() => break,
-                _ = stop.recv() => break,
-                ev = events.recv() => match ev {
-                    Ok(ev) => if let Some(line) = crate::raft::cli::describe(&ev.kind) {
-                        println!("node {} | {line}", ev.node);
-                    },
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(_) => break,
-                },
-            }
-        }
-        anyhow::Ok(())
-    })?;
-    println!("stopping every node…");
-    sup.shutdown(Duration::from_secs(2));
-    Ok(0)
+    crate::cluster::foreground::run(sup, Duration::from_secs(300), |sup| {
+        println!("p2p {what} up in {}", sup.run_dir().display());
+        print!("{}", format_table(&sup.nodes()));
+        println!(
+            "(Ctrl-C stops every node; `wirelab p2p status`, `p2p kill 1`, … from another terminal)"
+        );
+    })
 }
 
 /// One row of `p2p status`.

@@ -16,7 +16,7 @@ use super::lab::{self, LabConfig};
 use crate::cli::{RaftVerb, RunDirArg};
 use crate::cluster::control::{self, ControlRequest};
 use crate::cluster::rundir::{self, read_cluster_file, resolve_run_dir};
-use crate::cluster::{NodeEvent, NodeInfo, SupEventKind, Supervisor};
+use crate::cluster::{NodeInfo, Supervisor, foreground};
 
 /// Where the cluster a verb acts on lives.
 #[derive(Clone, Copy)]
@@ -433,82 +433,13 @@ fn up(nodes: usize, run_dir: Option<PathBuf>, detach: bool) -> anyhow::Result<i3
     }
     let cfg = LabConfig::builtin()?;
     let sup = lab::launch(&cfg, nodes, &run_dir, None)?;
-    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-    let stop_tx = std::sync::Mutex::new(stop_tx);
-    control::serve(&sup, move || {
-        if let Ok(tx) = stop_tx.lock() {
-            let _ = tx.send(());
-        }
-    })?;
-    let mut events = sup.subscribe();
-    if let Err(e) = sup.wait_ready(Duration::from_secs(10)) {
-        sup.shutdown(Duration::from_secs(1));
-        anyhow::bail!("{e}");
-    }
-    println!("raft cluster up in {}", sup.run_dir().display());
-    print!("{}", format_table(&sup.nodes()));
-    println!(
-        "(Ctrl-C stops every node; act on it from another terminal with `wirelab raft kill 2`, `raft status`, …)"
-    );
-    let rt = runtime()?;
-    let sup2 = sup.clone();
-    rt.block_on(async move {
-        let mut sigterm =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        let (stop_async_tx, mut stop_async) = tokio::sync::mpsc::unbounded_channel::<()>();
-        std::thread::spawn(move || {
-            if stop_rx.recv().is_ok() {
-                let _ = stop_async_tx.send(());
-            }
-        });
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                _ = sigterm.recv() => break,
-                _ = sighup.recv() => break,
-                _ = stop_async.recv() => break,
-                ev = events.recv() => match ev {
-                    Ok(ev) => {
-                        if let Some(line) = describe(&ev.kind) {
-                            println!("node {} | {line}", ev.node);
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        println!("({n} events skipped)");
-                    }
-                    Err(_) => break,
-                },
-            }
-        }
-        anyhow::Ok(())
-    })?;
-    println!("stopping every node…");
-    sup2.shutdown(Duration::from_secs(2));
-    Ok(0)
-}
-
-/// A one-line description of a supervisor event for humans (None for noise).
-pub fn describe(kind: &SupEventKind) -> Option<String> {
-    match kind {
-        SupEventKind::Spawned { pid } => Some(format!("started (pid {pid})")),
-        SupEventKind::Node { event } => match event {
-            NodeEvent::Log { level, msg } if level != "debug" => Some(format!("{level}: {msg}")),
-            NodeEvent::Fatal { msg } => Some(format!("FATAL: {msg}")),
-            _ => None,
-        },
-        SupEventKind::Stderr { line } => Some(format!("stderr: {line}")),
-        SupEventKind::Killed => Some("SIGKILL".into()),
-        SupEventKind::Paused => Some("SIGSTOP (paused)".into()),
-        SupEventKind::Resumed => Some("SIGCONT (resumed)".into()),
-        SupEventKind::Exited { code, signal } => Some(match (code, signal) {
-            (Some(c), _) => format!("exited with status {c}"),
-            (_, Some(s)) => format!("ended by signal {s}"),
-            _ => "ended".into(),
-        }),
-        SupEventKind::Faults { rules } if rules.is_clear() => Some("network healed".into()),
-        SupEventKind::Faults { rules } => Some(format!("fault rules: cut from {:?}", rules.cut)),
-    }
+    foreground::run(sup, Duration::from_secs(10), |sup| {
+        println!("raft cluster up in {}", sup.run_dir().display());
+        print!("{}", format_table(&sup.nodes()));
+        println!(
+            "(Ctrl-C stops every node; act on it from another terminal with `wirelab raft kill 2`, `raft status`, …)"
+        );
+    })
 }
 
 /// Starts `wirelab raft up` as a background process of its own and returns once the cluster

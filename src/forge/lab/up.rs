@@ -23,28 +23,6 @@ fn clock() -> String {
     format!("{:02}:{:02}:{:02}", s / 3600 % 24, s / 60 % 60, s % 60)
 }
 
-/// A supervisor event worth a line in `forge up`'s output (metrics are summarized instead).
-fn describe(kind: &SupEventKind) -> Option<String> {
-    match kind {
-        SupEventKind::Spawned { pid } => Some(format!("started (pid {pid})")),
-        SupEventKind::Node { event } => match event {
-            NodeEvent::Log { level, msg } if level != "debug" => Some(format!("{level}: {msg}")),
-            NodeEvent::Fatal { msg } => Some(format!("FATAL: {msg}")),
-            _ => None,
-        },
-        SupEventKind::Stderr { line } => Some(format!("stderr: {line}")),
-        SupEventKind::Killed => Some("SIGKILL".into()),
-        SupEventKind::Paused => Some("SIGSTOP".into()),
-        SupEventKind::Resumed => Some("SIGCONT".into()),
-        SupEventKind::Exited { code, signal } => Some(match (code, signal) {
-            (Some(c), _) => format!("exited with status {c}"),
-            (_, Some(s)) => format!("ended by signal {s}"),
-            _ => "ended".into(),
-        }),
-        SupEventKind::Faults { .. } => None,
-    }
-}
-
 /// Runs `forge up` (in the foreground unless `detach`); returns the exit code.
 pub fn up(run_dir: Option<PathBuf>, detach: bool, out: &mut dyn Write) -> anyhow::Result<i32> {
     let run_dir = run_dir.unwrap_or_else(|| rundir::new_run_dir("forge"));
@@ -116,7 +94,7 @@ pub fn up(run_dir: Option<PathBuf>, detach: bool, out: &mut dyn Write) -> anyhow
                             latest.insert(ev.node, fields.clone());
                         }
                         kind => {
-                            if let Some(line) = describe(kind) {
+                            if let Some(line) = crate::cluster::foreground::describe(kind) {
                                 writeln!(out, "{} node {} | {line}", clock(), ev.node)?;
                                 out.flush()?;
                             }
