@@ -118,6 +118,44 @@ impl Emitter {
     }
 }
 
+/// Which tokio runtime a node runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeRuntime {
+    /// One thread (the Raft node: its event loop is single-threaded by design).
+    CurrentThread,
+    /// A worker per core (HTTP servers and load generators).
+    MultiThread,
+}
+
+/// Node-side entry point: builds the runtime, runs `main` with an [`Emitter`], and reports a
+/// failure (including one to start the runtime) as a `fatal` event. Returns the exit code.
+pub fn run_node<F, Fut>(runtime: NodeRuntime, main: F) -> i32
+where
+    F: FnOnce(std::sync::Arc<Emitter>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let emitter = std::sync::Arc::new(Emitter::new());
+    let built = match runtime {
+        NodeRuntime::CurrentThread => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        NodeRuntime::MultiThread => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let result = match built {
+        Ok(rt) => rt.block_on(main(emitter.clone())),
+        Err(e) => Err(format!("cannot start runtime: {e}")),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(msg) => {
+            emitter.emit(&NodeEvent::Fatal { msg });
+            1
+        }
+    }
+}
+
 /// Node-side: reads control commands from stdin on a thread of its own and hands each one to
 /// `on_command`. When stdin closes (the supervisor died or let go of us) the process exits.
 /// Lines that are not valid commands are reported through `on_error` and skipped.

@@ -33,7 +33,9 @@ use super::message::{
     Entry, EntryKind, Envelope, Index, Message, NodeId, Snapshot, SnapshotMeta, Term,
 };
 use super::storage::Storage;
-use crate::cluster::event::{ControlCommand, Emitter, NodeEvent, watch_stdin};
+use crate::cluster::event::{
+    ControlCommand, Emitter, NodeEvent, NodeRuntime, run_node, watch_stdin,
+};
 use crate::wire::fault::Verdict;
 use crate::wire::frame::{encode_frame, read_frame};
 use crate::wire::{FaultFilter, MAX_FRAME};
@@ -144,20 +146,6 @@ struct PendingRead {
     key: String,
     req_id: u64,
     conn: ClientConn,
-}
-
-/// Runs the node until stdin closes or a fatal error. Returns the error message on failure.
-pub fn run(args: NodeArgs) -> Result<(), String> {
-    let emitter = Arc::new(Emitter::new());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start runtime: {e}"))?;
-    let result = rt.block_on(run_async(args, emitter.clone()));
-    if let Err(msg) = &result {
-        emitter.emit(&NodeEvent::Fatal { msg: msg.clone() });
-    }
-    result
 }
 
 async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> {
@@ -1011,10 +999,9 @@ pub fn run_cli(a: crate::cli::RaftNodeArgs) -> i32 {
         max_append_entries: a.max_append_entries.max(1),
         max_inflight: a.max_inflight.max(1),
     };
-    match run(args) {
-        Ok(()) => 0,
-        Err(_) => 1,
-    }
+    run_node(NodeRuntime::CurrentThread, |emitter| {
+        run_async(args, emitter)
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use super::load::{LoadRun, LoadStats, MAX_CONNECTIONS};
-use crate::cluster::event::{ControlCommand, Emitter, NodeEvent, watch_stdin};
+use crate::cluster::event::{
+    ControlCommand, Emitter, NodeEvent, NodeRuntime, run_node, watch_stdin,
+};
 
 /// Arguments of `wirelab node forge-load`.
 #[derive(Debug, Clone, clap::Args)]
@@ -40,26 +42,7 @@ pub struct LoadNodeArgs {
 
 /// Runs the node; returns the exit code.
 pub fn run_cli(args: LoadNodeArgs) -> i32 {
-    let emitter = Arc::new(Emitter::new());
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            emitter.emit(&NodeEvent::Fatal {
-                msg: format!("cannot start runtime: {e}"),
-            });
-            return 1;
-        }
-    };
-    match rt.block_on(run(args, emitter.clone())) {
-        Ok(()) => 0,
-        Err(msg) => {
-            emitter.emit(&NodeEvent::Fatal { msg });
-            1
-        }
-    }
+    run_node(NodeRuntime::MultiThread, |emitter| run(args, emitter))
 }
 
 /// Whether `path` is a request target the load generator may put on a request line.

@@ -15,7 +15,9 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::event::{ControlCommand, Emitter, NodeEvent, watch_stdin};
+use crate::cluster::event::{
+    ControlCommand, Emitter, NodeEvent, NodeRuntime, run_node, watch_stdin,
+};
 use crate::forge::Server;
 use crate::forge::demo::{DemoOptions, demo_app};
 use crate::forge::layers::Metrics;
@@ -52,26 +54,7 @@ pub struct ServerNodeArgs {
 
 /// Runs the node; returns the exit code.
 pub fn run_cli(args: ServerNodeArgs) -> i32 {
-    let emitter = Arc::new(Emitter::new());
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            emitter.emit(&NodeEvent::Fatal {
-                msg: format!("cannot start runtime: {e}"),
-            });
-            return 1;
-        }
-    };
-    match rt.block_on(run(args, emitter.clone())) {
-        Ok(()) => 0,
-        Err(msg) => {
-            emitter.emit(&NodeEvent::Fatal { msg });
-            1
-        }
-    }
+    run_node(NodeRuntime::MultiThread, |emitter| run(args, emitter))
 }
 
 /// The fields of the server's `metrics` and `state` events.
