@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::control;
 use super::event::NodeEvent;
-use super::supervisor::{SupEventKind, Supervisor};
+use super::supervisor::{NodeInfo, SupEventKind, Supervisor};
 
 /// A one-line description of a supervisor event for humans (`None` for noise such as state
 /// and metrics events).
@@ -91,4 +91,56 @@ pub fn run(
     println!("stopping every node…");
     sup.shutdown(Duration::from_secs(2));
     Ok(0)
+}
+
+/// Starts `wirelab ARGS…` (a foreground `up` of some lab, with `--run-dir run_dir` among the
+/// args) as a background supervisor process of its own, its output in `run_dir/supervisor.log`,
+/// and waits until `ready` holds over the nodes it reports through its control socket.
+/// Returns the supervisor's pid and the nodes. On failure, or when `timeout` passes, the
+/// supervisor is not left running.
+pub fn detach(
+    args: &[String],
+    run_dir: &std::path::Path,
+    lab: &str,
+    timeout: Duration,
+    ready: impl Fn(&[NodeInfo]) -> bool,
+) -> anyhow::Result<(u32, Vec<NodeInfo>)> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(run_dir)?;
+    let log_path = run_dir.join("supervisor.log");
+    let log = std::fs::File::create(&log_path)?;
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("supervisor exited ({status}); see {}", log_path.display());
+        }
+        if let Ok(resp) = control::request(run_dir, lab, &control::ControlRequest::Status)
+            && ready(&resp.nodes)
+        {
+            return Ok((child.id(), resp.nodes));
+        }
+        if std::time::Instant::now() > deadline {
+            // Do not leave behind a supervisor that nobody will stop.
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!(
+                "the {lab} lab in {} was not ready within {timeout:?}; see {}",
+                run_dir.display(),
+                log_path.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether every node reported `ready` (and there is at least one).
+pub fn all_ready(nodes: &[NodeInfo]) -> bool {
+    !nodes.is_empty() && nodes.iter().all(|n| n.ready)
 }

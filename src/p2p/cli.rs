@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -330,48 +330,33 @@ fn up_detached(
     leechers: Option<usize>,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    use std::os::unix::process::CommandExt;
-    std::fs::create_dir_all(run_dir)?;
-    let log = std::fs::File::create(run_dir.join("supervisor.log"))?;
-    let mut cmd = std::process::Command::new(std::env::current_exe()?);
-    cmd.args(["p2p", "up", "--run-dir"]).arg(run_dir);
+    let mut args: Vec<String> = vec![
+        "p2p".into(),
+        "up".into(),
+        "--run-dir".into(),
+        run_dir.display().to_string(),
+    ];
     if let Some(s) = size {
-        cmd.args(["--size", &s]);
+        args.extend(["--size".into(), s]);
     }
     if let Some(l) = leechers {
-        cmd.args(["--leechers", &l.to_string()]);
+        args.extend(["--leechers".into(), l.to_string()]);
     }
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0);
-    let mut child = cmd.spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            anyhow::bail!(
-                "supervisor exited ({status}); see {}",
-                run_dir.join("supervisor.log").display()
-            );
-        }
-        if let Ok(resp) = control::request(run_dir, "p2p", &ControlRequest::Status)
-            && !resp.nodes.is_empty()
-            && resp.nodes.iter().all(|n| n.ready)
-        {
-            writeln!(
-                out,
-                "p2p lab up in {} (supervisor pid {})",
-                run_dir.display(),
-                child.id()
-            )?;
-            write!(out, "{}", format_table(&resp.nodes))?;
-            return Ok(0);
-        }
-        if Instant::now() > deadline {
-            anyhow::bail!("lab in {} not ready within 300 s", run_dir.display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // A seeder re-verifies its whole file before it is ready: allow for a large one.
+    let (pid, nodes) = crate::cluster::foreground::detach(
+        &args,
+        run_dir,
+        "p2p",
+        Duration::from_secs(300),
+        crate::cluster::foreground::all_ready,
+    )?;
+    writeln!(
+        out,
+        "p2p lab up in {} (supervisor pid {pid})",
+        run_dir.display()
+    )?;
+    write!(out, "{}", format_table(&nodes))?;
+    Ok(0)
 }
 
 /// Overwrites piece `piece` of node `node`'s copy of the lab file; returns the file's path.

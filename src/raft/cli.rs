@@ -445,46 +445,21 @@ fn up(nodes: usize, run_dir: Option<PathBuf>, detach: bool) -> anyhow::Result<i3
 /// Starts `wirelab raft up` as a background process of its own and returns once the cluster
 /// has a leader.
 fn up_detached(nodes: usize, run_dir: &Path) -> anyhow::Result<i32> {
-    use std::os::unix::process::CommandExt;
-    std::fs::create_dir_all(run_dir)?;
-    let log = std::fs::File::create(run_dir.join("supervisor.log"))?;
-    let exe = std::env::current_exe()?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args(["raft", "up", "--nodes", &nodes.to_string(), "--run-dir"])
-        .arg(run_dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0);
-    let mut child = cmd.spawn()?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            anyhow::bail!(
-                "supervisor exited ({status}); see {}",
-                run_dir.join("supervisor.log").display()
-            );
-        }
-        if let Ok(resp) = control::request(run_dir, "raft", &ControlRequest::Status)
-            && current_leader(&resp.nodes).is_some()
-        {
-            println!(
-                "raft cluster up in {} (supervisor pid {})",
-                run_dir.display(),
-                child.id()
-            );
-            print!("{}", format_table(&resp.nodes));
-            return Ok(0);
-        }
-        if std::time::Instant::now() > deadline {
-            // Do not leave behind a supervisor that nobody will stop.
-            let _ = child.kill();
-            let _ = child.wait();
-            anyhow::bail!(
-                "cluster in {} elected no leader within 15 s",
-                run_dir.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let args: Vec<String> = vec![
+        "raft".into(),
+        "up".into(),
+        "--nodes".into(),
+        nodes.to_string(),
+        "--run-dir".into(),
+        run_dir.display().to_string(),
+    ];
+    let (pid, nodes) = foreground::detach(&args, run_dir, "raft", Duration::from_secs(15), |n| {
+        current_leader(n).is_some()
+    })?;
+    println!(
+        "raft cluster up in {} (supervisor pid {pid})",
+        run_dir.display()
+    );
+    print!("{}", format_table(&nodes));
+    Ok(0)
 }

@@ -5,15 +5,15 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use super::cli::{format_table, summary};
 use super::{LOAD, LabConfig};
-use crate::cluster::control::{self, ControlRequest};
-use crate::cluster::rundir;
+use crate::cluster::control;
 use crate::cluster::{NodeEvent, SupEventKind};
+use crate::cluster::{foreground, rundir};
 
 fn clock() -> String {
     let ms = std::time::SystemTime::now()
@@ -116,44 +116,24 @@ pub fn up(run_dir: Option<PathBuf>, detach: bool, out: &mut dyn Write) -> anyhow
 /// Starts `wirelab forge up` as a background process of its own and returns once both nodes
 /// are ready.
 fn up_detached(run_dir: &Path, out: &mut dyn Write) -> anyhow::Result<i32> {
-    use std::os::unix::process::CommandExt;
-    std::fs::create_dir_all(run_dir)?;
-    let log = std::fs::File::create(run_dir.join("supervisor.log"))?;
-    let mut child = std::process::Command::new(std::env::current_exe()?)
-        .args(["forge", "up", "--run-dir"])
-        .arg(run_dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            anyhow::bail!(
-                "supervisor exited ({status}); see {}",
-                run_dir.join("supervisor.log").display()
-            );
-        }
-        if let Ok(resp) = control::request(run_dir, "forge", &ControlRequest::Status)
-            && !resp.nodes.is_empty()
-            && resp.nodes.iter().all(|n| n.ready)
-        {
-            writeln!(
-                out,
-                "forge lab up in {} (supervisor pid {})",
-                run_dir.display(),
-                child.id()
-            )?;
-            write!(out, "{}", format_table(&resp.nodes))?;
-            return Ok(0);
-        }
-        if Instant::now() > deadline {
-            anyhow::bail!(
-                "the forge lab in {} was not ready within 15 s",
-                run_dir.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let args: Vec<String> = vec![
+        "forge".into(),
+        "up".into(),
+        "--run-dir".into(),
+        run_dir.display().to_string(),
+    ];
+    let (pid, nodes) = foreground::detach(
+        &args,
+        run_dir,
+        "forge",
+        Duration::from_secs(15),
+        foreground::all_ready,
+    )?;
+    writeln!(
+        out,
+        "forge lab up in {} (supervisor pid {pid})",
+        run_dir.display()
+    )?;
+    write!(out, "{}", format_table(&nodes))?;
+    Ok(0)
 }
