@@ -32,3 +32,39 @@ pub mod raft;
 pub mod shell;
 pub mod tui;
 pub mod wire;
+
+/// An error and its causes on one line, `outer: cause: root`, like anyhow's `{:#}` but without
+/// repeating a cause that an outer message already quotes (many error types print their
+/// source in their own message as well as returning it from `source()`).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_chain_quotes_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        #[derive(Debug, thiserror::Error)]
+        #[error("a.torrent: {0}")]
+        struct Quoting(#[source] std::io::Error);
+        let e = anyhow::Error::new(Quoting(io)).context("loading the torrent");
+        assert_eq!(
+            super::error_chain(&e),
+            "loading the torrent: a.torrent: No such file"
+        );
+        let plain = anyhow::anyhow!("root").context("outer");
+        assert_eq!(super::error_chain(&plain), "outer: root");
+    }
+}

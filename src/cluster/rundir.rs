@@ -80,19 +80,19 @@ pub enum RunDirError {
         msg: String,
     },
     /// Any other I/O error.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path involved.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError + '_ {
-    move |source| RunDirError::Io {
+    move |error| RunDirError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

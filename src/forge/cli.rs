@@ -175,7 +175,7 @@ pub fn run(verb: ForgeVerb) -> i32 {
     match serve(args) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("wirelab forge: {e:#}");
+            eprintln!("wirelab forge: {}", crate::error_chain(&e));
             1
         }
     }
@@ -239,7 +239,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     shutdown.cancel();
     for w in workers {
         match w.join() {
-            Ok(Err(e)) => eprintln!("wirelab forge: {e:#}"),
+            Ok(Err(e)) => eprintln!("wirelab forge: {}", crate::error_chain(&e)),
             Err(_) => eprintln!("wirelab forge: a server thread panicked"),
             Ok(Ok(())) => {}
         }

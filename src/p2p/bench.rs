@@ -73,7 +73,7 @@ pub fn run(args: BenchArgs) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("p2p bench: {e:#}");
+            eprintln!("p2p bench: {}", crate::error_chain(&e));
             2
         }
     }

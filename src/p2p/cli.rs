@@ -186,7 +186,7 @@ pub fn run_with(verb: P2pVerb, out: &mut dyn Write, err: &mut dyn Write) -> i32 
     let code = match run_inner(verb, out) {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(err, "p2p: {e:#}");
+            let _ = writeln!(err, "p2p: {}", crate::error_chain(&e));
             2
         }
     };

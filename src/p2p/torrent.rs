@@ -28,12 +28,12 @@ pub enum TorrentError {
     #[error("torrent field {0} missing or invalid")]
     Field(&'static str),
     /// Disk trouble.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -236,9 +236,9 @@ impl Torrent {
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> TorrentError + '_ {
-    move |source| TorrentError::Io {
+    move |error| TorrentError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 

@@ -49,7 +49,7 @@ pub fn run_with(
     let code = match run_inner(verb, target, out) {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(err, "forge: {e:#}");
+            let _ = writeln!(err, "forge: {}", crate::error_chain(&e));
             2
         }
     };
@@ -90,7 +90,7 @@ pub fn run_in_shell(
                     0
                 }
                 Err(e) => {
-                    let _ = writeln!(err, "forge up: {e:#}");
+                    let _ = writeln!(err, "forge up: {}", crate::error_chain(&e));
                     2
                 }
             }
