@@ -181,3 +181,55 @@ fn python_websockets_client_passes_against_ws() {
     );
     assert!(srv.terminate().success());
 }
+
+/// `wirelab forge bench --json` really serves requests through a server process: the figures
+/// are consistent with each other and every request got a 200; a zero window is refused.
+#[test]
+fn bench_reports_consistent_figures() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wirelab"))
+        .args([
+            "forge",
+            "bench",
+            "--duration",
+            "500ms",
+            "--connections",
+            "4",
+            "--json",
+        ])
+        .output()
+        .expect("run forge bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "forge bench failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    let requests = v["requests"].as_u64().expect("requests");
+    assert!(requests > 0, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["statuses"]["200"].as_u64(), Some(requests), "{v}");
+    let (p50, p99, max) = (
+        v["p50_ms"].as_f64().unwrap(),
+        v["p99_ms"].as_f64().unwrap(),
+        v["max_ms"].as_f64().unwrap(),
+    );
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{v}");
+    let rps = v["rps"].as_f64().unwrap();
+    let seconds = v["seconds"].as_f64().unwrap();
+    assert!(
+        (rps * seconds - requests as f64).abs() <= requests as f64 * 0.05 + 1.0,
+        "{v}"
+    );
+    assert!(
+        v["server_peak_rss_kb"].as_u64().is_some_and(|kb| kb > 0),
+        "{v}"
+    );
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_wirelab"))
+        .args(["forge", "bench", "--duration", "0s"])
+        .output()
+        .expect("run forge bench");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--duration"));
+}

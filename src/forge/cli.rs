@@ -78,6 +78,9 @@ pub enum ForgeVerb {
         #[command(flatten)]
         run: RunDirArg,
     },
+    /// Measure the demo app's throughput and latency: a server node under the supervisor,
+    /// keep-alive clients driven from one thread of this process, a warm-up, then the window.
+    Bench(super::lab::bench::BenchArgs),
 }
 
 /// `forge load …`
@@ -169,8 +172,10 @@ where
 
 /// Runs one verb to completion; returns the exit code.
 pub fn run(verb: ForgeVerb) -> i32 {
-    let ForgeVerb::Serve(args) = verb else {
-        return super::lab::cli::run(verb);
+    let args = match verb {
+        ForgeVerb::Serve(args) => args,
+        ForgeVerb::Bench(args) => return super::lab::bench::run(args),
+        verb => return super::lab::cli::run(verb),
     };
     match serve(args) {
         Ok(()) => 0,

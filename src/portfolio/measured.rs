@@ -78,11 +78,15 @@ pub fn measurement_from_output(
             .filter(Value::is_object)
     });
     let figure = match (metric, &json) {
-        (Some(m), Some(j)) => match j.get(m) {
-            Some(Value::String(s)) => format!("{m} = {s}"),
-            Some(v) => format!("{m} = {v}"),
-            None => format!("{m}: not in the output"),
-        },
+        (Some(metrics), Some(j)) => metrics
+            .split_whitespace()
+            .map(|m| match j.get(m) {
+                Some(Value::String(s)) => format!("{m} = {s}"),
+                Some(v) => format!("{m} = {v}"),
+                None => format!("{m}: not in the output"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         _ if status == 0 => "passed".to_string(),
         _ => format!("failed (exit {status})"),
     };
@@ -105,6 +109,12 @@ mod tests {
         assert_eq!(m.figure, "linearizable = true");
         assert!(m.ok);
         assert_eq!(m.date, "19700101-000000");
+        let out = "{\"rps\":61277.0,\"p99_ms\":1.83,\"peak_rss_kb\":{\"leecher-1\":7100}}\n";
+        let m = measurement_from_output("forge bench", Some("rps p99_ms peak_rss_kb"), 0, out, 0);
+        assert_eq!(
+            m.figure,
+            "rps = 61277.0, p99_ms = 1.83, peak_rss_kb = {\"leecher-1\":7100}"
+        );
         let m = measurement_from_output("x", Some("linearizable"), 2, "boom", 0);
         assert_eq!(m.figure, "failed (exit 2)");
     }

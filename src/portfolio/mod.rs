@@ -104,7 +104,7 @@ pub struct Claim {
     /// The shell command that measures it (its last output line is JSON).
     #[serde(default)]
     pub verify: Option<String>,
-    /// The field of that JSON that is the figure.
+    /// The fields of that JSON that are the figure, separated by spaces.
     #[serde(default)]
     pub metric: Option<String>,
 }

@@ -191,6 +191,7 @@ fn load_counters(resp: &ControlResponse) -> anyhow::Result<LoadCounters> {
 fn run_inner(verb: ForgeVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow::Result<i32> {
     match verb {
         ForgeVerb::Serve(_) => anyhow::bail!("`serve` is not a lab verb"),
+        ForgeVerb::Bench(args) => super::bench::run_with(args, out),
         ForgeVerb::Up { run, detach } => super::up::up(run.run_dir, detach, out),
         ForgeVerb::Status { run, json } => {
             let resp = ctl(target, &run, ControlRequest::Status)?;

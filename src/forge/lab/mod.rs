@@ -17,6 +17,7 @@
 //! - [`up`]: `wirelab forge up`, the foreground (or `--detach`ed) supervisor.
 
 pub mod attacks;
+pub mod bench;
 pub mod cli;
 pub mod load;
 pub mod load_node;
