@@ -428,8 +428,16 @@ pub fn format_table(nodes: &[NodeInfo]) -> String {
     for n in nodes {
         let s = &n.state;
         let num = |k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0);
-        let role = s.get("role").and_then(Value::as_str).unwrap_or("-");
-        let (progress, detail) = if !n.status.is_alive() {
+        // Before a node's first state event, its spec's role is all there is.
+        let role =
+            s.get("role")
+                .and_then(Value::as_str)
+                .unwrap_or(if n.role.ends_with("tracker") {
+                    "tracker"
+                } else {
+                    "-"
+                });
+        let (progress, detail) = if !n.status.is_alive() || (role == "-" && s.is_empty()) {
             ("-".to_string(), String::new())
         } else if role == "tracker" {
             (
