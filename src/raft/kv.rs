@@ -7,7 +7,7 @@
 //! applied twice. The table lives in the state machine, so it is replicated and snapshotted with
 //! the data and every replica makes the same decision.
 
-use std::collections::{BTreeMap, HashMap};
+use imbl::{HashMap, OrdMap};
 
 use super::codec::{Op, Reply, get_op, get_reply, put_op, put_reply};
 use super::message::Index;
@@ -55,10 +55,12 @@ struct Session {
     last_index: Index,
 }
 
-/// The key-value state machine.
+/// The key-value state machine. Its maps are persistent (`imbl`): a clone costs O(1) and
+/// shares structure, and later writes copy only the paths they touch, so the node can hand a
+/// frozen copy to a snapshot writer thread and encode it there while it keeps applying.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KvStore {
-    data: BTreeMap<String, Vec<u8>>,
+    data: OrdMap<String, Vec<u8>>,
     sessions: HashMap<u64, Session>,
     applied: Index,
 }
@@ -186,7 +188,7 @@ impl KvStore {
         }
         let applied = d.u64("applied")?;
         let n = d.u64("key count")?;
-        let mut data = BTreeMap::new();
+        let mut data = OrdMap::new();
         for _ in 0..n {
             let k = d.str("key")?.to_string();
             let v = d.bytes("value")?.to_vec();
@@ -285,6 +287,24 @@ mod tests {
         assert_eq!(restored, kv);
         assert!(KvStore::restore(&kv.snapshot()[..10]).is_err());
         assert!(KvStore::restore(b"").is_err());
+    }
+
+    #[test]
+    fn a_clone_is_a_frozen_copy_that_later_writes_do_not_reach() {
+        let mut kv = KvStore::new();
+        for i in 0..1000 {
+            kv.apply(i + 1, &cmd(1, i + 1, put(&format!("k{i}"), "v")))
+                .unwrap();
+        }
+        let frozen = kv.clone();
+        let bytes = kv.snapshot();
+        kv.apply(1001, &cmd(1, 1001, put("k1", "changed"))).unwrap();
+        kv.apply(1002, &cmd(2, 1, Op::Del { key: "k2".into() }))
+            .unwrap();
+        assert_eq!(frozen.snapshot(), bytes);
+        assert_eq!(frozen.get("k1"), Some(&b"v"[..]));
+        assert_eq!(kv.get("k1"), Some(&b"changed"[..]));
+        assert_eq!(KvStore::restore(&bytes).unwrap(), frozen);
     }
 
     #[test]

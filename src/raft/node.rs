@@ -32,7 +32,7 @@ use super::kv::{Command, KvStore, encode_command};
 use super::message::{
     Entry, EntryKind, Envelope, Index, Message, NodeId, Snapshot, SnapshotMeta, Term,
 };
-use super::storage::Storage;
+use super::storage::{PreparedSnapshot, Storage, prepare_snapshot};
 use crate::cluster::event::{
     ControlCommand, Emitter, NodeEvent, NodeRuntime, run_node, watch_stdin,
 };
@@ -112,6 +112,8 @@ pub(super) enum Input {
     Peer(NodeId, Message),
     Client(Request, ClientConn),
     Persisted(Persisted),
+    /// A snapshot the node took is on disk: the in-memory log can be compacted through it.
+    SnapshotStored(Snapshot),
     Control(ControlCommand),
 }
 
@@ -125,7 +127,47 @@ enum StorageJob {
         ready_parts: WriteParts,
         messages: Vec<Envelope>,
     },
-    Compact(Snapshot),
+    /// A snapshot this node took: write it off the log's path, then compact. The sender lets
+    /// the writer thread report back; it lives only while the snapshot is in flight.
+    Compact(FrozenState, std::sync::mpsc::Sender<StorageJob>),
+    /// The writer thread's answer to [`StorageJob::Compact`].
+    Prepared(Result<PreparedSnapshot, String>, Duration),
+}
+
+/// The state machine as of one applied index: an O(1) copy-on-write clone, encoded later.
+struct FrozenState {
+    meta: SnapshotMeta,
+    kv: KvStore,
+}
+
+/// Encodes and writes one local snapshot on a thread of its own ([`prepare_snapshot`]) and
+/// reports back; neither the event loop nor the log's group commits wait for it.
+fn spawn_snapshot_writer(
+    dir: PathBuf,
+    frozen: FrozenState,
+    done: std::sync::mpsc::Sender<StorageJob>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("raft-snapshot".into())
+        .spawn({
+            let done = done.clone();
+            move || {
+                let started = Instant::now();
+                let snapshot = Snapshot {
+                    meta: frozen.meta,
+                    data: Arc::new(frozen.kv.snapshot()),
+                };
+                drop(frozen.kv);
+                let result = prepare_snapshot(&dir, snapshot).map_err(|e| e.to_string());
+                let _ = done.send(StorageJob::Prepared(result, started.elapsed()));
+            }
+        });
+    if let Err(e) = spawned {
+        let _ = done.send(StorageJob::Prepared(
+            Err(format!("cannot start the snapshot writer: {e}")),
+            Duration::ZERO,
+        ));
+    }
 }
 
 struct WriteParts {
@@ -173,6 +215,10 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
     let restored = storage
         .recover()
         .map_err(|e| format!("cannot recover from data dir: {e}"))?;
+    let restored_snapshot_bytes = restored
+        .snapshot
+        .as_ref()
+        .map_or(0, |s| s.data.len() as u64);
     let kv = match &restored.snapshot {
         Some(s) => KvStore::restore(&s.data).map_err(|e| {
             format!(
@@ -288,6 +334,8 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
         ready_reads: VecDeque::new(),
         next_ctx: 1,
         last_snapshot_index: 0,
+        last_snapshot_bytes: restored_snapshot_bytes,
+        applied_bytes_since_snapshot: 0,
         last_applied_term: 0,
         last_state: Value::Null,
         shared_state,
@@ -334,6 +382,10 @@ struct NodeLoop {
     ready_reads: VecDeque<(Index, PendingRead)>,
     next_ctx: u64,
     last_snapshot_index: Index,
+    /// Size of the last snapshot taken or restored.
+    last_snapshot_bytes: u64,
+    /// Entry payload bytes applied since then.
+    applied_bytes_since_snapshot: u64,
     last_applied_term: Term,
     last_state: Value,
     shared_state: Arc<std::sync::Mutex<Map<String, Value>>>,
@@ -366,6 +418,10 @@ impl NodeLoop {
                     self.core.on_persisted(index, term);
                 }
                 self.send(p.messages);
+            }
+            Input::SnapshotStored(snapshot) => {
+                self.last_snapshot_bytes = snapshot.data.len() as u64;
+                self.core.compact(snapshot);
             }
             Input::Control(cmd) => match cmd {
                 ControlCommand::Faults { rules } => {
@@ -466,6 +522,8 @@ impl NodeLoop {
                 self.kv = KvStore::restore(&snap.data)
                     .map_err(|e| format!("snapshot from leader does not decode: {e}"))?;
                 self.last_snapshot_index = snap.meta.last_index;
+                self.last_snapshot_bytes = snap.data.len() as u64;
+                self.applied_bytes_since_snapshot = 0;
                 self.last_applied_term = snap.meta.last_term;
                 self.emitter.log(
                     "info",
@@ -524,6 +582,7 @@ impl NodeLoop {
 
     fn apply(&mut self, entry: Entry) {
         self.last_applied_term = entry.term;
+        self.applied_bytes_since_snapshot += entry.data.len() as u64;
         let result = match entry.kind {
             EntryKind::Noop => {
                 self.kv.skip(entry.index);
@@ -582,24 +641,35 @@ impl NodeLoop {
         if applied < self.last_snapshot_index + self.args.snapshot_entries.max(1) {
             return;
         }
-        let snapshot = Snapshot {
+        // Amortized: a snapshot costs its size in encoding and I/O, so take the next one only
+        // once at least that many bytes of log were applied since the last (the rule of Redis's
+        // auto-aof-rewrite-percentage 100). Snapshot work then stays proportional to the write
+        // traffic however large the state grows, and the log stays at most about the
+        // snapshot's size.
+        if self.applied_bytes_since_snapshot < self.last_snapshot_bytes {
+            return;
+        }
+        // An O(1) copy-on-write clone: the writer thread encodes it while this loop applies
+        // on; the in-memory log is compacted once the snapshot is on disk.
+        let frozen = FrozenState {
             meta: SnapshotMeta {
                 last_index: applied,
                 last_term: self.last_applied_term,
             },
-            data: Arc::new(self.kv.snapshot()),
+            kv: self.kv.clone(),
         };
         self.last_snapshot_index = applied;
+        self.applied_bytes_since_snapshot = 0;
         self.emitter.log(
             "info",
             format!(
-                "snapshot at index {applied} ({} keys, {} bytes); compacting the log",
-                self.kv.len(),
-                snapshot.data.len()
+                "snapshot at index {applied} ({} keys): encoding and writing it beside the log",
+                self.kv.len()
             ),
         );
-        self.core.compact(snapshot.clone());
-        let _ = self.storage_tx.send(StorageJob::Compact(snapshot));
+        let _ = self
+            .storage_tx
+            .send(StorageJob::Compact(frozen, self.storage_tx.clone()));
     }
 
     /// Emits a `state` event when role/term/leader changed, or every 100 ms when indexes moved.
@@ -720,6 +790,10 @@ fn spawn_storage_thread(
     std::thread::Builder::new()
         .name("raft-storage".into())
         .spawn(move || {
+            // At most one local snapshot is being written; a newer one waits (and replaces an
+            // older one that was waiting).
+            let mut writing = false;
+            let mut waiting: Option<(FrozenState, std::sync::mpsc::Sender<StorageJob>)> = None;
             while let Ok(first) = rx.recv() {
                 // Group commit: every job queued while the last fdatasync ran shares the next.
                 let mut jobs = vec![first];
@@ -748,9 +822,41 @@ fn spawn_storage_thread(
                                 merged.add(ready_parts);
                                 messages.extend(m);
                             }
-                            StorageJob::Compact(snap) => {
+                            StorageJob::Compact(snap, done) => {
+                                if writing {
+                                    waiting = Some((snap, done));
+                                } else {
+                                    writing = true;
+                                    spawn_snapshot_writer(storage.dir().to_path_buf(), snap, done);
+                                }
+                            }
+                            StorageJob::Prepared(prepared, written_in) => {
+                                // The log must hold what came before the compaction point.
                                 merged.flush(&mut storage)?;
-                                storage.save_snapshot(&snap).map_err(|e| e.to_string())?;
+                                let prepared = prepared?;
+                                let (index, bytes) = (prepared.last_index(), prepared.data_len());
+                                let started = Instant::now();
+                                let installed = storage
+                                    .install_prepared(prepared)
+                                    .map_err(|e| e.to_string())?;
+                                if let Some(snapshot) = installed {
+                                    emitter.log(
+                                        "info",
+                                        format!(
+                                            "snapshot at index {index} on disk ({bytes} bytes): \
+                                             encoded, written and synced in {:.1} ms beside \
+                                             the log; renamed and the log compacted in {:.1} ms",
+                                            written_in.as_secs_f64() * 1e3,
+                                            started.elapsed().as_secs_f64() * 1e3
+                                        ),
+                                    );
+                                    let _ = inbox.send(Input::SnapshotStored(snapshot));
+                                }
+                                writing = false;
+                                if let Some((snap, done)) = waiting.take() {
+                                    writing = true;
+                                    spawn_snapshot_writer(storage.dir().to_path_buf(), snap, done);
+                                }
                             }
                         }
                     }

@@ -9,10 +9,13 @@
 //! - `lock`: held with `flock` while a process uses the dir.
 //!
 //! `meta` and `snapshot` are replaced atomically: write a temporary file, `fsync` it, rename it
-//! over the old one, `fsync` the directory. After a snapshot is saved the log is compacted the
-//! same way: the records after the snapshot are copied to a temporary log that replaces the old
-//! one. Snapshots are taken when few entries are past them, so the copy is small; a segmented
-//! log would avoid even that, at the price of more files to keep consistent.
+//! over the old one, `fsync` the directory. A snapshot the node takes itself is written and
+//! synced on a thread of its own ([`prepare_snapshot`]), so the log's group commits go on
+//! meanwhile; only the rename is on the log's path ([`Storage::install_prepared`]). After a
+//! snapshot is in place the log is compacted: the records after the snapshot are copied to a
+//! temporary log that replaces the old one. Few entries are past the snapshot by then, so the
+//! copy is small; a segmented log would avoid even that, at the price of more files to keep
+//! consistent.
 //!
 //! After a failed write or sync, a `Storage` refuses further writes
 //! ([`StorageError::Poisoned`]): once an fsync has failed, what reached the disk is unknown, so
@@ -44,6 +47,8 @@ const LOG_FILE: &str = "log";
 const META_FILE: &str = "meta";
 const SNAPSHOT_FILE: &str = "snapshot";
 const LOCK_FILE: &str = "lock";
+/// A local snapshot being written off the log's path (see [`prepare_snapshot`]).
+const SNAPSHOT_NEXT_FILE: &str = "snapshot.next";
 
 /// One node's durable state. See the module docs.
 #[derive(Debug)]
@@ -83,8 +88,11 @@ impl Storage {
             }
         }
         let mut warnings = Vec::new();
-        for name in [LOG_FILE, META_FILE, SNAPSHOT_FILE] {
-            let tmp = dir.join(name).with_extension("tmp");
+        let temporaries = [LOG_FILE, META_FILE, SNAPSHOT_FILE]
+            .map(|name| dir.join(name).with_extension("tmp"))
+            .into_iter()
+            .chain([dir.join(SNAPSHOT_NEXT_FILE)]);
+        for tmp in temporaries {
             if tmp.exists() {
                 std::fs::remove_file(&tmp)
                     .map_err(|e| StorageError::io(&tmp, "removing a temporary file", e))?;
@@ -221,6 +229,39 @@ impl Storage {
         self.poison_on_error(compacted)
     }
 
+    /// Puts a snapshot written by [`prepare_snapshot`] in place (rename, directory `fsync`)
+    /// and compacts the log through it; if a newer snapshot was stored meanwhile (one sent by
+    /// the leader), the prepared file is removed instead. Returns the snapshot when it was put
+    /// in place.
+    pub fn install_prepared(
+        &mut self,
+        prepared: PreparedSnapshot,
+    ) -> Result<Option<Snapshot>, StorageError> {
+        self.check_usable()?;
+        let last_index = prepared.snapshot.meta.last_index;
+        if self
+            .snapshot_meta()
+            .is_some_and(|m| m.last_index >= last_index)
+        {
+            return std::fs::remove_file(&prepared.path)
+                .map(|()| None)
+                .map_err(|e| StorageError::io(&prepared.path, "removing a stale snapshot", e));
+        }
+        let path = self.dir.join(SNAPSHOT_FILE);
+        let placed = std::fs::rename(&prepared.path, &path)
+            .map_err(|e| StorageError::io(&path, "renaming into place", e))
+            .and_then(|()| {
+                File::open(&self.dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| StorageError::io(&self.dir, "syncing the directory", e))
+            });
+        self.poison_on_error(placed)?;
+        self.snapshot = Some(prepared.snapshot.clone());
+        let compacted = self.wal.compact_through(last_index, &self.dir).map(|_| ());
+        self.poison_on_error(compacted)?;
+        Ok(Some(prepared.snapshot))
+    }
+
     /// Persists the write part of a [`Ready`] in the order that keeps every crash point
     /// recoverable: snapshot, hard state, truncation, append; the log changes share one
     /// `fdatasync`. When this returns, everything is durable.
@@ -319,6 +360,44 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StorageError::io(path, "reading", e)),
     }
+}
+
+/// A node's own snapshot, encoded and synced to a file of its own in the data dir, waiting
+/// for [`Storage::install_prepared`].
+#[derive(Debug)]
+pub struct PreparedSnapshot {
+    snapshot: Snapshot,
+    path: PathBuf,
+}
+
+impl PreparedSnapshot {
+    /// The snapshot's last index.
+    pub fn last_index(&self) -> Index {
+        self.snapshot.meta.last_index
+    }
+
+    /// Its encoded size in bytes (the state machine's part).
+    pub fn data_len(&self) -> usize {
+        self.snapshot.data.len()
+    }
+}
+
+/// The slow part of saving a snapshot the node took itself: encode it, write it to
+/// `snapshot.next` in `dir` and `fsync` it. It touches neither the log nor the current
+/// snapshot, so it runs on a thread of its own while the log keeps taking appends (a large
+/// state no longer stalls every write behind one big `fsync`); [`Storage::install_prepared`]
+/// then renames it into place. One at a time per data dir; a crash before the rename leaves a
+/// temporary file that [`Storage::open`] removes.
+pub fn prepare_snapshot(dir: &Path, snapshot: Snapshot) -> Result<PreparedSnapshot, StorageError> {
+    let path = dir.join(SNAPSHOT_NEXT_FILE);
+    let mut file = File::create(&path).map_err(|e| StorageError::io(&path, "creating", e))?;
+    file.write_all(&snapshot::encode(&snapshot))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&path);
+            StorageError::io(&path, "writing", e)
+        })?;
+    Ok(PreparedSnapshot { snapshot, path })
 }
 
 /// Replaces `path` with `bytes` so that a crash leaves either the old or the new contents:

@@ -608,3 +608,88 @@ mod model {
         }
     }
 }
+
+#[test]
+fn a_prepared_snapshot_goes_in_place_while_the_log_takes_appends() {
+    let dir = tempdir();
+    {
+        let mut s = open(dir.path());
+        s.append(&entries(1, 20, 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let prepared =
+            prepare_snapshot(dir.path(), snapshot(15, 1)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(dir.path().join(SNAPSHOT_NEXT_FILE).exists());
+        // The log goes on while the snapshot is written beside it.
+        s.append(&entries(21, 25, 2))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.snapshot_meta(),
+            None,
+            "nothing is in place before install"
+        );
+        let installed = s
+            .install_prepared(prepared)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(installed, Some(snapshot(15, 1)));
+        assert!(!dir.path().join(SNAPSHOT_NEXT_FILE).exists());
+        assert_eq!(s.last_index(), 25);
+    }
+    let s = open(dir.path());
+    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+    let r = recover(&s);
+    assert_eq!(r.snapshot, Some(snapshot(15, 1)));
+    let mut expected = entries(16, 20, 1);
+    expected.extend(entries(21, 25, 2));
+    assert_eq!(r.entries, expected);
+}
+
+#[test]
+fn a_prepared_snapshot_older_than_the_stored_one_is_discarded() {
+    let dir = tempdir();
+    let mut s = open(dir.path());
+    s.append(&entries(1, 30, 1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let prepared = prepare_snapshot(dir.path(), snapshot(10, 1)).unwrap_or_else(|e| panic!("{e}"));
+    // Meanwhile a newer snapshot arrives from the leader and is saved.
+    s.save_snapshot(&snapshot(20, 1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let installed = s
+        .install_prepared(prepared)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(installed, None);
+    assert!(!dir.path().join(SNAPSHOT_NEXT_FILE).exists());
+    drop(s);
+    let r = recover(&open(dir.path()));
+    assert_eq!(
+        r.snapshot,
+        Some(snapshot(20, 1)),
+        "the newer snapshot stays"
+    );
+    assert_eq!(r.entries, entries(21, 30, 1));
+}
+
+#[test]
+fn a_crash_while_a_snapshot_is_prepared_leaves_the_old_state() {
+    let dir = tempdir();
+    {
+        let mut s = open(dir.path());
+        s.append(&entries(1, 12, 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        s.save_snapshot(&snapshot(5, 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Written but never installed: the process died before the rename.
+        prepare_snapshot(dir.path(), snapshot(10, 1)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let s = open(dir.path());
+    assert!(
+        s.warnings()
+            .iter()
+            .any(|w| matches!(w, RecoveryWarning::RemovedTempFile { path } if path.ends_with(SNAPSHOT_NEXT_FILE))),
+        "{:?}",
+        s.warnings()
+    );
+    assert!(!dir.path().join(SNAPSHOT_NEXT_FILE).exists());
+    let r = recover(&s);
+    assert_eq!(r.snapshot, Some(snapshot(5, 1)));
+    assert_eq!(r.entries, entries(6, 12, 1));
+}
