@@ -336,11 +336,7 @@ pub fn draw_event_list<'a>(
         } else {
             clock::hms(at_ms)
         };
-        let text = if hide {
-            redact(text)
-        } else {
-            text.to_string()
-        };
+        let text = if hide { redact(text) } else { text.to_string() };
         let chunks = wrap_text(&text, w.saturating_sub(9).max(8));
         let mut entry: Vec<Line> = chunks
             .into_iter()
