@@ -32,8 +32,13 @@ const MAX_SERVER_PIDS: usize = 8;
 /// How long after the old server exited a reload's failed-request count is taken (the load
 /// node reports every 250 ms, so its errors of the reload's last moments arrive by then).
 const RELOAD_SETTLE_MS: u64 = 600;
-/// Rejections of one status within this long of the previous ones share a timeline entry.
+/// Rejections of one status (or failed requests) within this long of the previous ones share
+/// a timeline entry.
 const COALESCE_MS: u64 = 3000;
+/// The coalescing tag of failed-request entries.
+const FAILED_TAG: u16 = 0;
+/// The load figures are stale (the node paused, or gone) after this long without a report.
+const STALE_MS: u64 = 1000;
 
 /// The kind of a timeline entry (colours it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,9 +64,9 @@ pub struct ForgeEvent {
     pub kind: EventKind,
     /// What happened.
     pub text: String,
-    /// The rejection status it counts, for coalescing.
-    rejected: Option<u16>,
-    /// How many rejections it counts.
+    /// What it counts (a rejection status, or [`FAILED_TAG`]), for coalescing.
+    tag: Option<u16>,
+    /// How many it counts.
     count: u64,
 }
 
@@ -169,6 +174,8 @@ pub struct ForgeModel {
     reload: Option<Reload>,
     /// A reload's new server was killed: its exit is not the server's.
     failed_new: bool,
+    /// When the load node last reported.
+    load_at_ms: u64,
     announced: bool,
 }
 
@@ -252,7 +259,7 @@ impl ForgeModel {
             at_ms,
             kind,
             text,
-            rejected: None,
+            tag: None,
             count: 0,
         });
         while self.timeline.len() > TIMELINE_CAPACITY {
@@ -504,18 +511,33 @@ impl ForgeModel {
 
     /// `new` more rejections of `code`: one timeline entry per burst.
     fn rejections(&mut self, at: u64, code: u16, new: u64) {
+        self.count_burst(at, code, new, EventKind::Good, |n| {
+            Self::rejection_text(code, n)
+        });
+    }
+
+    /// Adds `new` to the newest entry counting `tag` when it is recent enough, else starts
+    /// a new entry: a burst reads as one line.
+    fn count_burst(
+        &mut self,
+        at: u64,
+        tag: u16,
+        new: u64,
+        kind: EventKind,
+        text: impl Fn(u64) -> String,
+    ) {
         if let Some(e) = self.timeline.back_mut()
-            && e.rejected == Some(code)
+            && e.tag == Some(tag)
             && at.saturating_sub(e.at_ms) <= COALESCE_MS
         {
             e.count += new;
             e.at_ms = at;
-            e.text = Self::rejection_text(code, e.count);
+            e.text = text(e.count);
             return;
         }
-        self.push(at, EventKind::Good, Self::rejection_text(code, new));
+        self.push(at, kind, text(new));
         if let Some(e) = self.timeline.back_mut() {
-            e.rejected = Some(code);
+            e.tag = Some(tag);
             e.count = new;
         }
     }
@@ -547,7 +569,22 @@ impl ForgeModel {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         };
+        self.load_at_ms = at;
+        // A restarted load node counts from zero: no negative failures.
         let failed = self.load.errors.saturating_sub(was.errors);
+        if failed > 0 {
+            let last = self.load.last_error.clone().unwrap_or_default();
+            self.count_burst(at, FAILED_TAG, failed, EventKind::Fault, |n| {
+                if last.is_empty() {
+                    format!("load generator: {} requests failed", thousands(n))
+                } else {
+                    format!(
+                        "load generator: {} requests failed (last: {last})",
+                        thousands(n)
+                    )
+                }
+            });
+        }
         if running {
             let (rps, p50, p99) = (self.load.rps, self.load.p50_ms, self.load.p99_ms);
             let s = self.second(at);
@@ -611,7 +648,7 @@ impl ForgeModel {
             )
         } else {
             format!(
-                "reload done: server pid {} → {}; the load saw {} requests answered, {failed} failed, {bad} not 2xx{}",
+                "reload done: server pid {} → {}; meanwhile the load saw {} requests answered, {failed} failed, {bad} not 2xx{}",
                 r.old_pid,
                 r.new_pid,
                 thousands(answered),
@@ -699,6 +736,10 @@ impl ForgeModel {
             }
         }
         self.nodes = nodes;
+        if self.load.running && now_ms.saturating_sub(self.load_at_ms) > STALE_MS {
+            // Paused or gone: nothing was answered since its last report.
+            self.load.rps = 0.0;
+        }
         if !self.seconds.is_empty() {
             self.fill_to(now_ms / 1000);
         }
@@ -886,7 +927,7 @@ mod tests {
             "{all}"
         );
         assert!(
-            all.contains("pid 100 → 101; the load saw 40,000 requests answered, 0 failed, 0 not 2xx: zero failed requests"),
+            all.contains("pid 100 → 101; meanwhile the load saw 40,000 requests answered, 0 failed, 0 not 2xx: zero failed requests"),
             "{all}"
         );
         // The old process's counts stay in the total after it exited.
@@ -928,6 +969,27 @@ mod tests {
         );
         m.refresh(Vec::new(), 10_000_000);
         assert_eq!(m.seconds.len(), SERIES_CAPACITY, "bounded");
+    }
+
+    #[test]
+    fn failed_requests_while_the_server_is_down_are_one_entry_and_rps_goes_stale() {
+        let mut m = ForgeModel::new();
+        m.on_event(&load(1000, 9000, 5000, 0));
+        m.on_event(&ev(SERVER, 1100, SupEventKind::Killed));
+        m.on_event(&load(1250, 0, 5000, 30));
+        m.on_event(&load(1500, 0, 5000, 70));
+        let t = texts(&m);
+        assert_eq!(
+            t.last().map(String::as_str),
+            Some("load generator: 70 requests failed")
+        );
+        assert_eq!(m.seconds.back().map(|s| s.failed), Some(70));
+        m.on_event(&load(3000, 8000, 6000, 70));
+        m.refresh(Vec::new(), 3100);
+        assert_eq!(m.load.rps, 8000.0);
+        // No report for over a second (the load node paused): nothing is being answered.
+        m.refresh(Vec::new(), 4200);
+        assert_eq!(m.load.rps, 0.0);
     }
 
     #[test]
