@@ -2,9 +2,12 @@
 //! `TestBackend` from a model fed synthetic supervisor events (insta snapshots at 80×24 and
 //! 120×40, redacted), its keys as shell commands, its help, mouse and small terminals; and one
 //! end-to-end run against a real forge lab hosted in this process, driven through the
-//! dashboard's own shell worker as the keys drive it.
+//! dashboard's own shell worker as the keys drive it; and `wirelab lab forge` in a real
+//! terminal (tmux), keys to quit, with no node left behind.
 
 mod common;
+#[path = "tui_support/tmux.rs"]
+mod tmux;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -612,4 +615,52 @@ fn the_dashboard_follows_a_real_forge_lab_through_load_attacks_and_a_reload() {
     }
     v.detach();
     assert!(!v.up());
+}
+
+/// The req/s the tab row shows (`serving · 12,345 req/s · 0 failed`).
+fn rps_on(screen: &str) -> Option<u64> {
+    let i = screen.find("serving · ")?;
+    let rest = &screen[i + "serving · ".len()..];
+    let end = rest.find(" req/s")?;
+    rest[..end].replace(',', "").parse().ok()
+}
+
+#[test]
+fn wirelab_lab_forge_in_a_terminal_loads_smuggles_reloads_and_quits_clean() {
+    if !common::require_tool("tmux") {
+        return;
+    }
+    const T: Duration = Duration::from_secs(30);
+    let t = tmux::Tmux::start(common::wirelab(), &["lab", "forge"], 120, 40);
+    t.wait_text("serving · load off", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.node_processes().len(), 2, "{}", t.screen());
+    t.keys(&["w"]);
+    t.wait_for("req/s above zero", T, |s| rps_on(s).is_some_and(|r| r > 0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["x"]);
+    t.wait_text("→ HTTP/1.1 400 Bad Request", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["g"]);
+    t.wait_text("$ forge reload", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let screen = t
+        .wait_text("zero failed requests", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(screen.contains("[key g/R]"), "{screen}");
+    t.keys(&["?"]);
+    t.wait_text("forge lab: keys (? closes)", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["?"]);
+    t.keys(&["Q"]);
+    assert!(t.wait_exit(T), "wirelab did not quit: {}", t.screen());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !t.node_processes().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        t.node_processes(),
+        Vec::<u32>::new(),
+        "nodes outlived wirelab"
+    );
 }
