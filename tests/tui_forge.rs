@@ -514,6 +514,15 @@ fn the_dashboard_follows_a_real_forge_lab_through_load_attacks_and_a_reload() {
     v.refresh(wirelab::tui::clock::now_ms());
     let pids: Vec<u32> = sup.nodes().iter().filter_map(|n| n.pid).collect();
     assert_eq!(pids.len(), 2, "a server and a load node");
+    // What the server logged before the dashboard attached is in its log pane too.
+    assert!(
+        v.model
+            .logs
+            .iter()
+            .any(|l| l.node == 1 && l.msg.starts_with("serving the forge demo app")),
+        "{:?}",
+        v.model.logs
+    );
 
     // `w`: load starts; the model shows req/s from the load node's metrics events.
     let cmd = v.act(&Action::Workload).expect("w is a command");
@@ -615,6 +624,14 @@ fn the_dashboard_follows_a_real_forge_lab_through_load_attacks_and_a_reload() {
     }
     v.detach();
     assert!(!v.up());
+    assert!(
+        v.model
+            .timeline
+            .back()
+            .is_some_and(|e| e.text.starts_with("lab stopped")),
+        "{:?}",
+        v.model.timeline.back()
+    );
 }
 
 /// The req/s the tab row shows (`serving · 12,345 req/s · 0 failed`).

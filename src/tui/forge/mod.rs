@@ -74,8 +74,15 @@ impl ForgeView {
         }
     }
 
-    /// Attaches the running lab (subscribes to its events).
+    /// Attaches the running lab: its nodes' log lines so far (the tail of each `node-N.log`),
+    /// then its events from now on.
     pub fn attach(&mut self, sup: Supervisor) {
+        for id in sup.ids() {
+            let path = sup.run_dir().join(format!("node-{id}.log"));
+            if let Some(text) = log_tail(&path, LOG_BACKFILL_BYTES) {
+                self.model.backfill_logs(id, &text);
+            }
+        }
         self.events = Some(sup.subscribe());
         self.sup = Some(sup);
     }
@@ -84,7 +91,7 @@ impl ForgeView {
     pub fn detach(&mut self) {
         self.sup = None;
         self.events = None;
-        self.model.detach();
+        self.model.detach(super::clock::now_ms());
     }
 
     /// Drains pending supervisor events into the model; true when any arrived.
@@ -373,6 +380,27 @@ impl ForgeView {
 }
 
 const NODE_KEYS: [Key; 2] = [Key::Char('1'), Key::Char('2')];
+
+/// How much of each node's log file [`ForgeView::attach`] reads.
+const LOG_BACKFILL_BYTES: u64 = 64 * 1024;
+
+/// The last `max` bytes of the file at `path`, from its first whole line.
+fn log_tail(path: &std::path::Path, max: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let start = len.saturating_sub(max);
+    f.seek(SeekFrom::Start(start)).ok()?;
+    let mut buf = Vec::new();
+    f.take(max).read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    Some(if start > 0 {
+        text.split_once('\n')
+            .map_or(String::new(), |(_, rest)| rest.to_string())
+    } else {
+        text
+    })
+}
 
 #[cfg(test)]
 mod tests {

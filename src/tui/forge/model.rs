@@ -749,8 +749,30 @@ impl ForgeModel {
         self.version += 1;
     }
 
+    /// Adds the lines a node logged before the dashboard subscribed to its events, from the
+    /// text of its `node-N.log` (`MS LEVEL MESSAGE` per line); lines that do not parse are
+    /// skipped.
+    pub fn backfill_logs(&mut self, node: u64, text: &str) {
+        for line in text.lines() {
+            let Some((ms, rest)) = line.split_once(' ') else {
+                continue;
+            };
+            let (Ok(at_ms), Some((level, msg))) = (ms.parse::<u64>(), rest.split_once(' ')) else {
+                continue;
+            };
+            self.log(at_ms, node, level, msg.trim_start().to_string());
+        }
+    }
+
     /// Forgets a stopped lab (the timeline, logs and charts stay).
-    pub fn detach(&mut self) {
+    pub fn detach(&mut self, at_ms: u64) {
+        if !self.nodes.is_empty() {
+            self.push(
+                at_ms,
+                EventKind::Info,
+                "lab stopped: both nodes shut down".into(),
+            );
+        }
         self.nodes.clear();
         self.status.clear();
         self.pids.clear();
@@ -990,6 +1012,27 @@ mod tests {
         // No report for over a second (the load node paused): nothing is being answered.
         m.refresh(Vec::new(), 4200);
         assert_eq!(m.load.rps, 0.0);
+    }
+
+    #[test]
+    fn node_log_files_backfill_the_log_pane() {
+        let mut m = ForgeModel::new();
+        m.backfill_logs(
+            SERVER,
+            "1700 info  serving the forge demo app\ngarbage\n1701 stderr oops  \n",
+        );
+        let got: Vec<(u64, &str, &str)> = m
+            .logs
+            .iter()
+            .map(|l| (l.at_ms, l.level.as_str(), l.msg.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1700, "info", "serving the forge demo app"),
+                (1701, "stderr", "oops  ")
+            ]
+        );
     }
 
     #[test]
