@@ -362,6 +362,7 @@ fn l_on_the_forge_project_page_opens_the_forge_dashboard() {
     a.act(Action::Open);
     let page = render(&mut a, 120, 40);
     assert!(page.contains("lab `forge`"), "{page}");
+    assert!(page.contains("its lab shows it live"), "{page}");
     assert_eq!(
         a.on_key(&key('l')),
         Some(Effect::Run("forge up".into(), "lab".into()))

@@ -423,6 +423,13 @@ pub fn draw_project(
                 "    not measured on this machine yet (v verifies)",
                 theme.muted(),
             )
+        } else if let Some(l) = &pj.lab {
+            Line::styled(
+                format!(
+                    "    not re-measured by a command; its lab shows it live (l, `wirelab lab {l}`)"
+                ),
+                theme.muted(),
+            )
         } else {
             Line::styled("    no lab reproduces this yet", theme.muted())
         };
