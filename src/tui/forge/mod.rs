@@ -3,14 +3,17 @@
 //! → `forge smuggle`, `g` → `forge reload`…) that the app runs through its shell and shows in
 //! the command log, as on the Raft dashboard.
 //!
-//! - [`model`]: supervisor events → node table, per-second traffic series (req/s, p50/p99,
-//!   open connections, failed requests), status counts, the timeline, logs.
+//! - [`model`]: supervisor events → node table, load and server figures, status counts.
+//! - [`series`]: per-second traffic (req/s, p50/p99, open connections, failed requests).
+//! - [`timeline`]: the timeline (bursts coalesced) and the attacks' outcomes.
 //! - [`view`]: drawing the tabs (overview, logs, timeline, commands).
 //!
 //! The log pane, the command records and the drawing of tabs, command log, timeline and log
 //! panes are the Raft dashboard's ([`crate::tui::lab`]).
 
 pub mod model;
+pub mod series;
+pub mod timeline;
 pub mod view;
 
 use std::time::Instant;

@@ -11,82 +11,30 @@
 //!   rejection counters (a slowloris flood's 408s, a smuggling attempt's 400) and the results
 //!   of the attack commands the dashboard ran.
 //!
-//! Every buffer is bounded: per-second series, timeline and logs are ring buffers.
+//! Every buffer is bounded: per-second series ([`super::series`]), timeline
+//! ([`super::timeline`]) and logs are ring buffers.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::{Map, Value};
 
+use super::series::{self, Second};
+use super::timeline::{self, EventKind, Timeline, rejection_text, thousands};
 use crate::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
 use crate::forge::lab::{LOAD, SERVER};
 use crate::tui::lab::model::LogLine;
 
 /// Log lines kept (both nodes).
 pub const LOG_CAPACITY: usize = 5000;
-/// Timeline entries kept.
-pub const TIMELINE_CAPACITY: usize = 500;
-/// Seconds of chart history kept.
-pub const SERIES_CAPACITY: usize = 300;
 /// Server processes tracked at once (more would only come from a runaway of reloads).
 const MAX_SERVER_PIDS: usize = 8;
 /// How long after the old server exited a reload's failed-request count is taken (the load
 /// node reports every 250 ms, so its errors of the reload's last moments arrive by then).
 const RELOAD_SETTLE_MS: u64 = 600;
-/// Rejections of one status (or failed requests) within this long of the previous ones share
-/// a timeline entry.
-const COALESCE_MS: u64 = 3000;
-/// The coalescing tag of failed-request entries.
+/// The coalescing tag of failed-request entries (statuses tag rejections).
 const FAILED_TAG: u16 = 0;
 /// The load figures are stale (the node paused, or gone) after this long without a report.
 const STALE_MS: u64 = 1000;
-
-/// The kind of a timeline entry (colours it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    /// Load started or stopped, a node came up.
-    Info,
-    /// An attack was sent (slowloris, smuggling).
-    Attack,
-    /// The server refused something, or an outcome is as it should be (zero failed requests).
-    Good,
-    /// A reload step.
-    Reload,
-    /// A fault: kill, pause, exit, failed requests.
-    Fault,
-}
-
-/// One entry of the timeline.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ForgeEvent {
-    /// Milliseconds since the Unix epoch.
-    pub at_ms: u64,
-    /// Its kind.
-    pub kind: EventKind,
-    /// What happened.
-    pub text: String,
-    /// What it counts (a rejection status, or [`FAILED_TAG`]), for coalescing.
-    tag: Option<u16>,
-    /// How many it counts.
-    count: u64,
-}
-
-/// One second of traffic.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Second {
-    /// Seconds since the Unix epoch.
-    pub at_s: u64,
-    /// Requests per second the load node saw answered (mean of its windows in this second).
-    pub rps: f64,
-    /// Median latency, ms (mean of the windows' medians).
-    pub p50_ms: f64,
-    /// 99th percentile latency, ms (the worst window's).
-    pub p99_ms: f64,
-    /// Most connections open on the server(s) during this second.
-    pub conns: u64,
-    /// Requests the load node counted as failed during this second.
-    pub failed: u64,
-    samples: u32,
-}
 
 /// The load generator's latest figures.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -164,7 +112,7 @@ pub struct ForgeModel {
     /// Traffic per second, oldest first.
     pub seconds: VecDeque<Second>,
     /// The timeline, oldest first.
-    pub timeline: VecDeque<ForgeEvent>,
+    pub timeline: Timeline,
     /// Both nodes' log lines, oldest first.
     pub logs: VecDeque<LogLine>,
     /// Bumped on every change the view should show.
@@ -200,46 +148,6 @@ fn codes(v: Option<&Value>) -> BTreeMap<u16, u64> {
         .unwrap_or_default()
 }
 
-/// The reason phrase of the statuses the lab shows, with why the server sends it.
-pub fn status_name(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "",
-    }
-}
-
-fn why_rejected(code: u16) -> &'static str {
-    match code {
-        400 => "malformed or ambiguous request refused by the parser",
-        408 => "request head not complete within the header timeout",
-        431 => "request head too large",
-        _ => "refused before reaching a handler",
-    }
-}
-
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn non_2xx(status: &BTreeMap<u16, u64>) -> u64 {
     status
         .iter()
@@ -252,19 +160,6 @@ impl ForgeModel {
     /// An empty model.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    fn push(&mut self, at_ms: u64, kind: EventKind, text: String) {
-        self.timeline.push_back(ForgeEvent {
-            at_ms,
-            kind,
-            text,
-            tag: None,
-            count: 0,
-        });
-        while self.timeline.len() > TIMELINE_CAPACITY {
-            self.timeline.pop_front();
-        }
     }
 
     fn log(&mut self, at_ms: u64, node: u64, level: &str, msg: String) {
@@ -312,7 +207,7 @@ impl ForgeModel {
                     self.pids.insert(n, r.old_pid);
                     self.servers.remove(&r.new_pid);
                     self.failed_new = true;
-                    self.push(
+                    self.timeline.push(
                         at,
                         EventKind::Fault,
                         format!(
@@ -323,7 +218,7 @@ impl ForgeModel {
                     return;
                 }
                 self.status.insert(n, NodeStatus::Killed);
-                self.push(
+                self.timeline.push(
                     at,
                     EventKind::Fault,
                     format!("{} (node {n}) killed (SIGKILL)", Self::name(n)),
@@ -331,7 +226,7 @@ impl ForgeModel {
             }
             SupEventKind::Paused => {
                 self.status.insert(n, NodeStatus::Paused);
-                self.push(
+                self.timeline.push(
                     at,
                     EventKind::Fault,
                     format!("{} (node {n}) paused (SIGSTOP)", Self::name(n)),
@@ -339,7 +234,7 @@ impl ForgeModel {
             }
             SupEventKind::Resumed => {
                 self.status.insert(n, NodeStatus::Running);
-                self.push(
+                self.timeline.push(
                     at,
                     EventKind::Reload,
                     format!("{} (node {n}) resumed (SIGCONT)", Self::name(n)),
@@ -352,7 +247,7 @@ impl ForgeModel {
                 NodeEvent::Log { level, msg } => self.log(at, n, level, msg.clone()),
                 NodeEvent::Fatal { msg } => {
                     self.log(at, n, "fatal", msg.clone());
-                    self.push(
+                    self.timeline.push(
                         at,
                         EventKind::Fault,
                         format!("{} FATAL: {msg}", Self::name(n)),
@@ -389,7 +284,7 @@ impl ForgeModel {
                     load_running: self.load.running,
                     old_exited_ms: None,
                 });
-                self.push(
+                self.timeline.push(
                     at,
                     EventKind::Reload,
                     format!(
@@ -410,13 +305,13 @@ impl ForgeModel {
                     // A new load process counts from zero.
                     self.load = LoadFigures::default();
                 }
-                self.push(
+                self.timeline.push(
                     at,
                     EventKind::Reload,
                     format!("{} (node {n}) restarted (pid {pid})", Self::name(n)),
                 );
             }
-            (None, _) => self.push(
+            (None, _) => self.timeline.push(
                 at,
                 EventKind::Info,
                 format!("{} (node {n}) started (pid {pid})", Self::name(n)),
@@ -437,7 +332,7 @@ impl ForgeModel {
             if let Some(last) = self.servers.remove(&old) {
                 self.retired.add(&last);
             }
-            self.push(
+            self.timeline.push(
                 at,
                 EventKind::Reload,
                 format!(
@@ -465,7 +360,7 @@ impl ForgeModel {
             (_, Some(s)) => format!("ended by signal {s}"),
             _ => "ended".into(),
         };
-        self.push(
+        self.timeline.push(
             at,
             if code == Some(0) {
                 EventKind::Info
@@ -506,49 +401,14 @@ impl ForgeModel {
         }
         self.servers.insert(pid, now);
         let conns = self.servers.values().map(|s| s.open).sum();
-        self.second(at).conns = self.second(at).conns.max(conns);
+        let second = series::bucket(&mut self.seconds, at);
+        second.conns = second.conns.max(conns);
     }
 
     /// `new` more rejections of `code`: one timeline entry per burst.
     fn rejections(&mut self, at: u64, code: u16, new: u64) {
-        self.count_burst(at, code, new, EventKind::Good, |n| {
-            Self::rejection_text(code, n)
-        });
-    }
-
-    /// Adds `new` to the newest entry counting `tag` when it is recent enough, else starts
-    /// a new entry: a burst reads as one line.
-    fn count_burst(
-        &mut self,
-        at: u64,
-        tag: u16,
-        new: u64,
-        kind: EventKind,
-        text: impl Fn(u64) -> String,
-    ) {
-        if let Some(e) = self.timeline.back_mut()
-            && e.tag == Some(tag)
-            && at.saturating_sub(e.at_ms) <= COALESCE_MS
-        {
-            e.count += new;
-            e.at_ms = at;
-            e.text = text(e.count);
-            return;
-        }
-        self.push(at, kind, text(new));
-        if let Some(e) = self.timeline.back_mut() {
-            e.tag = Some(tag);
-            e.count = new;
-        }
-    }
-
-    fn rejection_text(code: u16, count: u64) -> String {
-        format!(
-            "server answered {} × {code} {} and closed: {}",
-            thousands(count),
-            status_name(code),
-            why_rejected(code)
-        )
+        self.timeline
+            .count_burst(at, code, new, EventKind::Good, |n| rejection_text(code, n));
     }
 
     fn on_load_figures(&mut self, at: u64, f: &Map<String, Value>) {
@@ -574,29 +434,25 @@ impl ForgeModel {
         let failed = self.load.errors.saturating_sub(was.errors);
         if failed > 0 {
             let last = self.load.last_error.clone().unwrap_or_default();
-            self.count_burst(at, FAILED_TAG, failed, EventKind::Fault, |n| {
-                if last.is_empty() {
-                    format!("load generator: {} requests failed", thousands(n))
-                } else {
-                    format!(
-                        "load generator: {} requests failed (last: {last})",
-                        thousands(n)
-                    )
-                }
-            });
+            self.timeline
+                .count_burst(at, FAILED_TAG, failed, EventKind::Fault, |n| {
+                    if last.is_empty() {
+                        format!("load generator: {} requests failed", thousands(n))
+                    } else {
+                        format!(
+                            "load generator: {} requests failed (last: {last})",
+                            thousands(n)
+                        )
+                    }
+                });
         }
         if running {
             let (rps, p50, p99) = (self.load.rps, self.load.p50_ms, self.load.p99_ms);
-            let s = self.second(at);
-            let k = f64::from(s.samples);
-            s.rps = (s.rps * k + rps) / (k + 1.0);
-            s.p50_ms = (s.p50_ms * k + p50) / (k + 1.0);
-            s.p99_ms = s.p99_ms.max(p99);
-            s.samples += 1;
+            series::bucket(&mut self.seconds, at).add_load_window(rps, p50, p99);
         }
-        self.second(at).failed += failed;
+        series::bucket(&mut self.seconds, at).failed += failed;
         match (was.running, running) {
-            (false, true) => self.push(
+            (false, true) => self.timeline.push(
                 at,
                 EventKind::Info,
                 format!(
@@ -606,7 +462,7 @@ impl ForgeModel {
             ),
             (true, false) => {
                 let errors = self.load.errors;
-                self.push(
+                self.timeline.push(
                     at,
                     if errors > 0 {
                         EventKind::Fault
@@ -664,44 +520,7 @@ impl ForgeModel {
         } else {
             EventKind::Fault
         };
-        self.push(now_ms, kind, text);
-    }
-
-    /// The second bucket of `at_ms`, created (with zero-filled seconds before it) if needed.
-    fn second(&mut self, at_ms: u64) -> &mut Second {
-        let s = at_ms / 1000;
-        self.fill_to(s);
-        let need_new = self.seconds.back().is_none_or(|b| b.at_s < s);
-        if need_new {
-            self.seconds.push_back(Second {
-                at_s: s,
-                ..Second::default()
-            });
-            while self.seconds.len() > SERIES_CAPACITY {
-                self.seconds.pop_front();
-            }
-        }
-        // Events are stamped in order; one from an earlier second lands in the newest bucket.
-        let last = self.seconds.len() - 1;
-        &mut self.seconds[last]
-    }
-
-    /// Zero seconds up to (not including) second `s`, so the charts keep moving when nothing
-    /// reports (load stopped, a node paused).
-    fn fill_to(&mut self, s: u64) {
-        let Some(last) = self.seconds.back().map(|b| b.at_s) else {
-            return;
-        };
-        let from = (last + 1).max(s.saturating_sub(SERIES_CAPACITY as u64));
-        for t in from..s {
-            self.seconds.push_back(Second {
-                at_s: t,
-                ..Second::default()
-            });
-        }
-        while self.seconds.len() > SERIES_CAPACITY {
-            self.seconds.pop_front();
-        }
+        self.timeline.push(now_ms, kind, text);
     }
 
     /// Takes fresh node snapshots (once per UI tick): states, pids, RSS, CPU, uptime. Nodes
@@ -723,7 +542,7 @@ impl ForgeModel {
             let load = nodes.iter().find(|n| n.id == LOAD);
             if let (Some(s), Some(l)) = (server, load) {
                 let pid = |p: Option<u32>| p.map_or("-".into(), |p| p.to_string());
-                self.push(
+                self.timeline.push(
                     now_ms,
                     EventKind::Info,
                     format!(
@@ -741,7 +560,7 @@ impl ForgeModel {
             self.load.rps = 0.0;
         }
         if !self.seconds.is_empty() {
-            self.fill_to(now_ms / 1000);
+            series::fill_to(&mut self.seconds, now_ms / 1000);
         }
         if self.reload.as_ref().and_then(|r| r.old_exited_ms).is_some() && !self.load.running {
             self.settle_reload(now_ms);
@@ -767,7 +586,7 @@ impl ForgeModel {
     /// Forgets a stopped lab (the timeline, logs and charts stay).
     pub fn detach(&mut self, at_ms: u64) {
         if !self.nodes.is_empty() {
-            self.push(
+            self.timeline.push(
                 at_ms,
                 EventKind::Info,
                 "lab stopped: both nodes shut down".into(),
@@ -787,70 +606,16 @@ impl ForgeModel {
     /// Notes the result of an attack the dashboard ran (`forge slowloris`, `forge smuggle`):
     /// what the attacker saw, from the command's output.
     pub fn on_attack_result(&mut self, at_ms: u64, cmd: &str, status: i32, output: &str) {
-        let line = |prefix: &str| {
-            output
-                .lines()
-                .map(str::trim)
-                .find(|l| l.starts_with(prefix))
-                .map(str::to_string)
-        };
-        let words: Vec<&str> = cmd.split_whitespace().collect();
-        match words.get(1).copied() {
-            Some("smuggle") => {
-                let Some(answer) = line("< ") else { return };
-                let answer = answer.trim_start_matches("< ").to_string();
-                let closed = output.contains("closed the connection");
-                self.push(
-                    at_ms,
-                    if status == 0 {
-                        EventKind::Good
-                    } else {
-                        EventKind::Fault
-                    },
-                    format!(
-                        "smuggling attempt (CL.TE, Content-Length + Transfer-Encoding) → {answer}{}",
-                        if closed {
-                            ", connection closed: nothing reached a handler"
-                        } else {
-                            ", connection left open"
-                        }
-                    ),
-                );
-            }
-            Some("slowloris") => {
-                let Some(closed) = line("server closed") else {
-                    return;
-                };
-                let probe = line("meanwhile").unwrap_or_default();
-                self.push(
-                    at_ms,
-                    if status == 0 {
-                        EventKind::Good
-                    } else {
-                        EventKind::Fault
-                    },
-                    format!(
-                        "slowloris flood ({}): {closed}{}{probe}",
-                        words.get(2).copied().unwrap_or("50"),
-                        if probe.is_empty() { "" } else { "; " }
-                    ),
-                );
-            }
-            _ => {}
+        if let Some((kind, text)) = timeline::attack_result(cmd, status, output) {
+            self.timeline.push(at_ms, kind, text);
         }
     }
 
     /// Records a slowloris flood being sent (it lasts until the header timeout closes it).
     pub fn on_attack_sent(&mut self, at_ms: u64, cmd: &str) {
-        let words: Vec<&str> = cmd.split_whitespace().collect();
-        let text = match words.get(1).copied() {
-            Some("slowloris") => format!(
-                "slowloris flood: {} connections trickling request heads, one header line every 200 ms",
-                words.get(2).copied().unwrap_or("50")
-            ),
-            _ => return,
-        };
-        self.push(at_ms, EventKind::Attack, text);
+        if let Some(text) = timeline::attack_sent(cmd) {
+            self.timeline.push(at_ms, EventKind::Attack, text);
+        }
     }
 
     /// The latest server process's pid.
@@ -990,7 +755,7 @@ mod tests {
             vec![(10, 200.0, 0), (11, 0.0, 0), (12, 0.0, 0), (13, 50.0, 2)]
         );
         m.refresh(Vec::new(), 10_000_000);
-        assert_eq!(m.seconds.len(), SERIES_CAPACITY, "bounded");
+        assert_eq!(m.seconds.len(), series::SERIES_CAPACITY, "bounded");
     }
 
     #[test]

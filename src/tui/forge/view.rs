@@ -11,7 +11,8 @@ use ratatui::widgets::{
     Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, Sparkline, Table,
 };
 
-use super::model::{EventKind, ForgeModel, status_name, thousands};
+use super::model::ForgeModel;
+use super::timeline::{EventKind, status_name, thousands};
 use super::{ForgeView, TABS};
 use crate::cluster::{NodeInfo, NodeStatus};
 use crate::forge::lab::{LOAD, SERVER};
@@ -534,7 +535,7 @@ fn draw_timeline(
     hide: bool,
 ) {
     let end = model.timeline.len().saturating_sub(scroll);
-    let entries = model.timeline.range(..end).map(|e| {
+    let entries = model.timeline.entries().range(..end).map(|e| {
         let style = match e.kind {
             EventKind::Info => Style::default(),
             EventKind::Attack => theme.fg(theme.warn),
