@@ -553,6 +553,27 @@ fn the_dashboard_follows_a_real_forge_lab_through_load_attacks_and_a_reload() {
                 .any(|e| e.text.contains("→ HTTP/1.1 400 Bad Request"))
     });
 
+    // A (small) slowloris flood: the header timeout closes every slow connection with a 408.
+    run_until(
+        &mut v,
+        &mut shell,
+        &mut rx,
+        "forge slowloris 20",
+        60,
+        "the 408s",
+        |v| {
+            v.model
+                .server_total()
+                .rejected
+                .get(&408)
+                .is_some_and(|n| *n >= 20)
+                && v.model.timeline.iter().any(|e| {
+                    e.text
+                        .starts_with("slowloris flood (20): server closed 20/20")
+                })
+        },
+    );
+
     // `g`: a graceful reload under load: a new server pid, the old one drains, and the load
     // node saw no failed request.
     let old_pid = v.model.server_pid().expect("server pid");
