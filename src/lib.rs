@@ -16,7 +16,7 @@
 //! - [`labs`]: clusters hosted by this process and the shell's lab builtins (`raft`, `labs`,
 //!   `logs`, `scenario`, `forge`).
 //! - [`portfolio`]: the portfolio content (`assets/portfolio.toml`) and claims vs measured.
-//! - [`tui`]: the explorer, the lab dashboard and the tour (ratatui).
+//! - [`tui`]: the explorer, the lab dashboards (Raft, forge) and the tour (ratatui).
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
 //!   command language of the product, extended with lab builtins.
 

@@ -207,3 +207,42 @@ fn shell_builtin_hosts_the_forge_lab_in_process() {
         cf.nodes.iter().filter_map(|n| n.pid).all(|p| !alive(p))
     });
 }
+
+#[test]
+fn kill_pause_resume_and_restart_act_on_one_node_of_the_forge_lab() {
+    let state = tempfile::tempdir().unwrap();
+    let run_dir = state.path().join("run");
+    let script = format!(
+        "set -e\nforge up --run-dir {} > /dev/null\n\
+         forge pause 2\nforge status | grep forge-load | grep -q paused\nforge resume 2\n\
+         forge status | grep forge-load | grep -q running\n\
+         forge kill 1\nforge status | grep forge-server | grep -q killed\n\
+         forge restart 1\nforge smuggle | grep -q '400 Bad Request'\n\
+         forge restart 2\nforge load start --connections 2\n\
+         if forge kill 9 2>/dev/null; then echo 'kill 9 succeeded'; exit 3; fi\n\
+         forge stop\n",
+        run_dir.display()
+    );
+    let o = Command::new(exe())
+        .args(["shell", "-c", &script])
+        .env("XDG_STATE_HOME", state.path())
+        .output()
+        .expect("run wirelab shell");
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for want in [
+        "node 2 (forge-load) paused (SIGSTOP)",
+        "node 2 (forge-load) resumed (SIGCONT)",
+        "node 1 (forge-server) killed (SIGKILL)",
+        "node 1 (forge-server) restarted (pid ",
+        "node 2 (forge-load) restarted (pid ",
+        ", idle",
+        "load started: 2 keep-alive connections",
+    ] {
+        assert!(out.contains(want), "lacks {want:?}:\n{out}");
+    }
+}

@@ -231,13 +231,18 @@ fn project_page_with_a_lab_and_a_measured_claim() {
 
 #[test]
 fn project_without_a_lab_says_so() {
-    // forge-http has no dashboard yet but runs from a terminal: the page says how.
+    // The shell has no dashboard but runs from a terminal: the page says how.
     let mut a = app(Mode::Explorer);
-    a.act(Action::Down);
+    a.home_sel = a
+        .portfolio
+        .display_order()
+        .iter()
+        .position(|&i| a.portfolio.projects[i].id == "shell")
+        .expect("the shell project");
     a.act(Action::Open);
     let text = render(&mut a, 120, 40);
     assert!(text.contains("No dashboard for this project yet"), "{text}");
-    assert!(text.contains("wirelab forge up"), "{text}");
+    assert!(text.contains("`wirelab shell`"), "{text}");
     // ephemeral-secret cannot run at all yet, and says so plainly.
     let mut a = app(Mode::Explorer);
     a.act(Action::Down);

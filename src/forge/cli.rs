@@ -72,6 +72,38 @@ pub enum ForgeVerb {
         #[command(flatten)]
         run: RunDirArg,
     },
+    /// SIGKILL a node (1: the server, 2: the load generator).
+    Kill {
+        /// Node id.
+        node: u64,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// SIGSTOP a node: it stays in memory but runs no code.
+    Pause {
+        /// Node id.
+        node: u64,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// SIGCONT a paused node.
+    Resume {
+        /// Node id.
+        node: u64,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Start a node again (killing it first if it runs); a restarted load generator is idle.
+    Restart {
+        /// Node id.
+        node: u64,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
     /// Stop the running lab.
     Stop {
         /// Run dir.

@@ -10,8 +10,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::explorer::{self, HOME_TABS, VerifyProgress};
+use super::forge::{self, ForgeView};
 use super::keys::{self, Action, Cmd};
+use super::lab::logs::LogPane;
 use super::lab::{self, LabView};
+use super::shell_worker::ShellDone;
 use super::theme::Theme;
 use super::tour::Tour;
 use super::{Click, Hits};
@@ -27,6 +30,8 @@ pub enum Screen {
     Project(usize),
     /// The Raft dashboard.
     Lab,
+    /// The forge lab dashboard.
+    ForgeLab,
 }
 
 /// Something the loop must do after an action.
@@ -73,6 +78,8 @@ pub struct App {
     pub popup: Option<Popup>,
     /// The dashboard.
     pub lab: LabView,
+    /// The forge lab dashboard.
+    pub forge_lab: ForgeView,
     /// The command bar's text while open.
     pub bar: Option<String>,
     /// Commands run from the bar, oldest first.
@@ -108,6 +115,7 @@ impl App {
             help: false,
             popup: None,
             lab: LabView::new(),
+            forge_lab: ForgeView::new(),
             bar: None,
             bar_history: Vec::new(),
             bar_recall: None,
@@ -137,6 +145,7 @@ impl App {
                 .map(explorer::project_commands)
                 .unwrap_or_default(),
             Screen::Lab => self.lab.commands(),
+            Screen::ForgeLab => self.forge_lab.commands(),
         };
         if let Some(t) = &self.tour {
             c.splice(0..0, t.commands());
@@ -169,6 +178,60 @@ impl App {
             return Some(Effect::Run("raft up".into(), "lab".into()));
         }
         None
+    }
+
+    /// Opens the forge dashboard; the effect starts the lab when none runs.
+    pub fn open_forge_lab(&mut self) -> Option<Effect> {
+        self.push(Screen::ForgeLab);
+        if self.forge_lab.sup.is_none()
+            && !self
+                .forge_lab
+                .commands
+                .iter()
+                .any(|c| c.cmd.starts_with("forge up"))
+        {
+            return Some(Effect::Run("forge up".into(), "lab".into()));
+        }
+        None
+    }
+
+    /// The log pane of the shown dashboard (the Raft one's elsewhere).
+    pub fn log_pane(&mut self) -> &mut LogPane {
+        match self.screen() {
+            Screen::ForgeLab => &mut self.forge_lab.logs,
+            _ => &mut self.lab.logs,
+        }
+    }
+
+    /// Records a command queued for the shell in the command log of the shown dashboard (the
+    /// Raft one's elsewhere: the tour's commands are Raft commands).
+    pub fn record_command(&mut self, id: u64, cmd: &str, source: &str) {
+        match self.screen() {
+            Screen::ForgeLab => self.forge_lab.record(id, cmd, source),
+            _ => self.lab.record(id, cmd, source),
+        }
+    }
+
+    /// Fills in a finished command in whichever command log holds it.
+    pub fn finish_command(&mut self, done: &ShellDone) {
+        if !self.lab.finish(done) {
+            self.forge_lab.finish(done);
+        }
+    }
+
+    /// The command the shell is running now (the oldest unfinished one, as the shell runs
+    /// them in order), wherever it is logged.
+    pub fn running_command(&mut self) -> Option<&mut lab::CommandRecord> {
+        let raft = self.lab.commands.iter_mut().find(|c| c.status.is_none());
+        let forge = self
+            .forge_lab
+            .commands
+            .iter_mut()
+            .find(|c| c.status.is_none());
+        match (raft, forge) {
+            (Some(r), Some(f)) => Some(if r.id < f.id { r } else { f }),
+            (r, f) => r.or(f),
+        }
     }
 
     /// Handles a key.
@@ -216,17 +279,18 @@ impl App {
             }
             return None;
         }
-        if self.lab.logs.editing {
+        if self.log_pane().editing {
             let ctrl = ev
                 .modifiers
                 .contains(crossterm::event::KeyModifiers::CONTROL);
-            let q = &mut self.lab.logs.query;
+            let pane = self.log_pane();
+            let q = &mut pane.query;
             match ev.code {
                 KeyCode::Esc | KeyCode::Char('c') if ctrl || ev.code == KeyCode::Esc => {
                     q.clear();
-                    self.lab.logs.editing = false;
+                    pane.editing = false;
                 }
-                KeyCode::Enter => self.lab.logs.editing = false,
+                KeyCode::Enter => pane.editing = false,
                 KeyCode::Backspace => {
                     q.pop();
                 }
@@ -270,8 +334,9 @@ impl App {
             Action::Help => self.help = !self.help,
             Action::ToggleTheme => self.theme = self.theme.toggled(),
             Action::Back => {
-                if self.screen() == Screen::Lab && !self.lab.logs.query.is_empty() {
-                    self.lab.logs.query.clear();
+                let dashboard = matches!(self.screen(), Screen::Lab | Screen::ForgeLab);
+                if dashboard && !self.log_pane().query.is_empty() {
+                    self.log_pane().query.clear();
                     return None;
                 }
                 if self.screens.len() <= 1 {
@@ -288,6 +353,7 @@ impl App {
                 Screen::Home => return self.home_action(a),
                 Screen::Project(i) => return self.project_action(i, a),
                 Screen::Lab => return self.lab_action(a),
+                Screen::ForgeLab => return self.forge_action(a),
             },
         }
         None
@@ -318,7 +384,10 @@ impl App {
             Action::Up => self.scroll = self.scroll.saturating_sub(1),
             Action::Down => self.scroll = self.scroll.saturating_add(1).min(60),
             Action::LaunchLab if pj.lab.as_deref() == Some("raft") => return self.open_lab(),
-            Action::Scenarios if pj.lab.is_some() => {
+            Action::LaunchLab if pj.lab.as_deref() == Some("forge") => {
+                return self.open_forge_lab();
+            }
+            Action::Scenarios if pj.lab.as_deref() == Some("raft") => {
                 let mut text = String::new();
                 for (name, script) in crate::raft::lab::SCENARIOS {
                     text.push_str(&format!(
@@ -374,6 +443,36 @@ impl App {
         None
     }
 
+    fn forge_action(&mut self, a: Action) -> Option<Effect> {
+        match a {
+            Action::CommandBar => self.bar = Some(String::new()),
+            Action::InteractiveShell => return Some(Effect::Interactive),
+            Action::Search => {
+                self.forge_lab.logs.editing = true;
+                self.forge_lab.logs.query.clear();
+            }
+            a => {
+                let cmd = self.forge_lab.act(&a)?;
+                if !self.forge_lab.up() {
+                    self.flash = Some(if self.forge_lab.starting() {
+                        "the forge lab is starting; try again in a moment".into()
+                    } else {
+                        "the forge lab is not up: `:` then `forge up`".into()
+                    });
+                    return None;
+                }
+                let key = self
+                    .commands()
+                    .iter()
+                    .find(|c| c.action == a)
+                    .map(|c| format!("key {}", c.key_names()))
+                    .unwrap_or_default();
+                return Some(Effect::Run(cmd, key));
+            }
+        }
+        None
+    }
+
     /// Moves the tour; queues the lab start and the step's command.
     pub fn tour_step(&mut self, fwd: bool) -> Option<Effect> {
         let mut tour = self.tour.take()?;
@@ -415,6 +514,7 @@ impl App {
                 }
             }
             Screen::Lab => self.screens = vec![Screen::Home, Screen::Lab],
+            Screen::ForgeLab => self.screens = vec![Screen::Home, Screen::ForgeLab],
         }
         self.scroll = 0;
     }
@@ -434,7 +534,10 @@ impl App {
                 ev.column >= r.x && ev.column < r.right() && ev.row >= r.y && ev.row < r.bottom()
             })
             .map(|(_, c)| *c)?;
+        let forge = self.screen() == Screen::ForgeLab;
         match hit {
+            Click::Tab(i) if forge => self.forge_lab.tab = i.min(forge::TABS.len() - 1),
+            Click::Node(id) if forge => self.forge_lab.selected = id,
             Click::Tab(i) => self.lab.tab = i,
             Click::HomeTab(i) => self.home_tab = i,
             Click::Node(id) => self.lab.selected = id,
@@ -473,7 +576,10 @@ impl App {
             ),
             Screen::Project(i) => {
                 if let Some(pj) = self.portfolio.projects.get(i) {
-                    let running = self.lab.sup.is_some();
+                    let running = match pj.lab.as_deref() {
+                        Some("forge") => self.forge_lab.sup.is_some(),
+                        _ => self.lab.sup.is_some(),
+                    };
                     explorer::draw_project(
                         f,
                         main,
@@ -489,6 +595,14 @@ impl App {
             Screen::Lab => {
                 lab::view::draw(f, main, &mut self.lab, &theme, self.hide, &mut self.hits)
             }
+            Screen::ForgeLab => forge::view::draw(
+                f,
+                main,
+                &mut self.forge_lab,
+                &theme,
+                self.hide,
+                &mut self.hits,
+            ),
         }
         if let Some(t) = &self.tour {
             t.draw(f, caption, &theme);
@@ -498,10 +612,11 @@ impl App {
                 Span::styled(":", theme.title()),
                 Span::raw(format!("{text}▏")),
             ])
-        } else if self.lab.logs.editing {
+        } else if self.log_pane().editing {
+            let query = self.log_pane().query.clone();
             Line::from(vec![
                 Span::styled("/", theme.title()),
-                Span::raw(format!("{}▏", self.lab.logs.query)),
+                Span::raw(format!("{query}▏")),
             ])
         } else if let Some(msg) = &self.flash {
             Line::styled(msg.clone(), theme.fg(theme.warn))
@@ -541,6 +656,7 @@ impl App {
                     .get(*i)
                     .map_or("?".into(), |p| p.name.clone()),
                 Screen::Lab => "raft lab".into(),
+                Screen::ForgeLab => "forge lab".into(),
             });
         }
         parts.join(" › ")

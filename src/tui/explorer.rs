@@ -76,6 +76,8 @@ pub fn project_commands(p: &Project) -> Vec<Cmd> {
             "launch this project's lab (its live dashboard)",
             Action::LaunchLab,
         ));
+    }
+    if p.lab.as_deref() == Some("raft") {
         c.push(Cmd::new(
             &[Key::Char('s')],
             "scenarios",
@@ -380,7 +382,8 @@ pub fn draw_project(
     ];
     lines.push(match (&pj.lab, lab_running) {
         (Some(l), true) => Line::styled(format!("▶ lab `{l}` is running: l opens its dashboard"), theme.fg(theme.good)),
-        (Some(l), false) => Line::styled(format!("▶ lab `{l}`: l launches a real local cluster; s shows its scenario scripts"), theme.fg(theme.good)),
+        (Some(l), false) if l == "raft" => Line::styled(format!("▶ lab `{l}`: l launches a real local cluster; s shows its scenario scripts"), theme.fg(theme.good)),
+        (Some(l), false) => Line::styled(format!("▶ lab `{l}`: l launches a real local cluster and its live dashboard (`wirelab lab {l}`)"), theme.fg(theme.good)),
         (None, _) => match &pj.try_it {
             Some(cmd) => Line::styled(format!("No dashboard for this project yet; it runs from a terminal: `{cmd}`"), theme.fg(theme.warn)),
             None => Line::styled("No lab for this project yet: wirelab cannot run it today, so there is nothing to launch or measure.", theme.fg(theme.warn)),
@@ -418,6 +421,13 @@ pub fn draw_project(
         } else if c.verify.is_some() {
             Line::styled(
                 "    not measured on this machine yet (v verifies)",
+                theme.muted(),
+            )
+        } else if let Some(l) = &pj.lab {
+            Line::styled(
+                format!(
+                    "    not re-measured by a command; its lab shows it live (l, `wirelab lab {l}`)"
+                ),
                 theme.muted(),
             )
         } else {

@@ -1,12 +1,15 @@
-//! The terminal UI: the portfolio explorer (`wirelab`), the Raft lab dashboard
-//! (`wirelab lab raft`) and the guided tour (`wirelab tour`), on ratatui + crossterm's event
+//! The terminal UI: the portfolio explorer (`wirelab`), the lab dashboards (`wirelab lab raft`,
+//! `wirelab lab forge`) and the guided tour (`wirelab tour`), on ratatui + crossterm's event
 //! stream + tokio.
 //!
 //! # Layout
 //! - [`app`]: the app state, screens, what actions do, and the frame layout.
 //! - [`keys`]: commands (keys, label, description, action): key dispatch, the hint bar and the
 //!   `?` help overlay all come from one list per view.
-//! - [`explorer`]: Home and project pages; [`lab`]: the Raft dashboard; [`tour`]: the tour.
+//! - [`explorer`]: Home and project pages; [`lab`]: the Raft dashboard (and the log pane,
+//!   command log and drawing helpers the other dashboards reuse); [`forge`]: the forge lab
+//!   dashboard (server + load generator: req/s, p50/p99, connections, status codes, attacks,
+//!   reloads); [`tour`]: the tour.
 //! - [`shell_worker`]: the shell every action runs through; [`verify`]: claims re-measured in
 //!   the background.
 //! - [`terminal`]: raw mode, alternate screen, mouse, restored on every way out;
@@ -15,6 +18,7 @@
 pub mod app;
 pub mod clock;
 pub mod explorer;
+pub mod forge;
 pub mod keys;
 pub mod lab;
 pub mod shell_worker;
@@ -62,6 +66,8 @@ pub enum Mode {
     Explorer,
     /// The Raft dashboard directly.
     Lab,
+    /// The forge lab dashboard directly.
+    ForgeLab,
     /// The tour (`auto`: advances by itself and quits at the end).
     Tour {
         /// Advance by itself.
@@ -76,11 +82,14 @@ pub fn run_explorer() -> i32 {
 
 /// `wirelab lab LAB`.
 pub fn run_lab(lab: &str) -> i32 {
-    if lab != "raft" {
-        eprintln!("wirelab lab: no lab {lab:?} yet (there is: raft)");
-        return 2;
+    match lab {
+        "raft" => run(Mode::Lab),
+        "forge" => run(Mode::ForgeLab),
+        _ => {
+            eprintln!("wirelab lab: no lab {lab:?} yet (there are: raft, forge)");
+            2
+        }
     }
-    run(Mode::Lab)
 }
 
 /// `wirelab tour [--auto]`.
@@ -97,6 +106,13 @@ pub fn new_app(mode: Mode, portfolio: Portfolio, theme: Theme) -> App {
             app.screens = vec![Screen::Lab];
             if app.lab.sup.is_none() {
                 app.queued.push(Effect::Run("raft up".into(), "lab".into()));
+            }
+        }
+        Mode::ForgeLab => {
+            app.screens = vec![Screen::ForgeLab];
+            if app.forge_lab.sup.is_none() {
+                app.queued
+                    .push(Effect::Run("forge up".into(), "lab".into()));
             }
         }
         Mode::Tour { auto } => app.tour = Some(tour::Tour::new(&app.portfolio, auto)),
@@ -167,7 +183,7 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                 Effect::Quit => return Ok(()),
                 Effect::Run(cmd, source) => {
                     let id = shell.run(&cmd);
-                    app.lab.record(id, &cmd, &source);
+                    app.record_command(id, &cmd, &source);
                     if source == "tour"
                         && let Some(t) = app.tour.as_mut()
                     {
@@ -219,7 +235,12 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                     app.lab.refresh(clock::now_ms());
                     dirty |= app.screen() == Screen::Lab;
                 }
-                if let Some(c) = app.lab.commands.iter_mut().find(|c| c.status.is_none())
+                let changed = app.forge_lab.drain_events();
+                if app.screen() == Screen::ForgeLab || changed {
+                    app.forge_lab.refresh(clock::now_ms());
+                    dirty |= app.screen() == Screen::ForgeLab;
+                }
+                if let Some(c) = app.running_command()
                     && let Some(out) = shell.partial_output()
                     && out != c.output
                 {
@@ -241,7 +262,7 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                 }
             }
             Some(done) = done_rx.recv() => {
-                app.lab.finish(&done);
+                app.finish_command(&done);
                 if let Some(t) = app.tour.as_mut()
                     && t.pending == Some(done.id)
                 {
@@ -262,11 +283,17 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
     }
 }
 
-/// Follows the hosted cluster: attach when `raft up` started one, detach after `raft stop`.
+/// Follows the hosted clusters: attach when `raft up` (`forge up`) started one, detach after
+/// `raft stop` (`forge stop`).
 fn attach_cluster(app: &mut App) {
     match (app.lab.sup.is_some(), LabHost::global().get("raft")) {
         (false, Some(sup)) => app.lab.attach(sup),
         (true, None) => app.lab.detach(),
+        _ => {}
+    }
+    match (app.forge_lab.sup.is_some(), LabHost::global().get("forge")) {
+        (false, Some(sup)) => app.forge_lab.attach(sup),
+        (true, None) => app.forge_lab.detach(),
         _ => {}
     }
 }

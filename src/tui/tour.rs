@@ -95,12 +95,13 @@ pub fn steps(p: &Portfolio) -> Vec<Step> {
         .iter()
         .filter(|x| Some(&x.id) != lab_project.as_ref())
     {
+        let note = match &pj.lab {
+            Some(lab) => format!("Its lab has a live dashboard: l here, or `wirelab lab {lab}`."),
+            None => "No lab runs it yet, and the page says so.".to_string(),
+        };
         s.push(step(
             Place::Project(pj.id.clone()),
-            &format!(
-                "{}: {} No lab runs it yet, and the page says so.",
-                pj.name, pj.tagline
-            ),
+            &format!("{}: {} {note}", pj.name, pj.tagline),
             None,
             4,
         ));

@@ -1,6 +1,6 @@
-//! The forge lab verbs: `wirelab forge up|status|load|slowloris|smuggle|reload|stop`, from the
-//! command line (through the run dir's control socket) or from the shell's `forge` builtin
-//! (on the cluster the shell hosts).
+//! The forge lab verbs: `wirelab forge up|status|load|slowloris|smuggle|reload|kill|pause|
+//! resume|restart|stop`, from the command line (through the run dir's control socket) or from
+//! the shell's `forge` builtin (on the cluster the shell hosts).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -152,6 +152,14 @@ fn node(resp: &ControlResponse, id: u64) -> anyhow::Result<&NodeInfo> {
         .iter()
         .find(|n| n.id == id)
         .ok_or_else(|| anyhow::anyhow!("this run has no node {id}: is it a forge lab?"))
+}
+
+/// `node 1 (forge-server)`.
+fn node_name(resp: &ControlResponse, id: u64) -> String {
+    match node(resp, id) {
+        Ok(n) => format!("node {id} ({})", n.role),
+        Err(_) => format!("node {id}"),
+    }
 }
 
 fn server_addr(resp: &ControlResponse) -> anyhow::Result<SocketAddr> {
@@ -312,6 +320,33 @@ fn run_inner(verb: ForgeVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow
             })
         }
         ForgeVerb::Reload { run } => reload(target, &run, out),
+        ForgeVerb::Kill { node: id, run } => {
+            let resp = ctl(target, &run, ControlRequest::Kill { node: id })?;
+            writeln!(out, "{} killed (SIGKILL)", node_name(&resp, id))?;
+            Ok(0)
+        }
+        ForgeVerb::Pause { node: id, run } => {
+            let resp = ctl(target, &run, ControlRequest::Pause { node: id })?;
+            writeln!(out, "{} paused (SIGSTOP)", node_name(&resp, id))?;
+            Ok(0)
+        }
+        ForgeVerb::Resume { node: id, run } => {
+            let resp = ctl(target, &run, ControlRequest::Resume { node: id })?;
+            writeln!(out, "{} resumed (SIGCONT)", node_name(&resp, id))?;
+            Ok(0)
+        }
+        ForgeVerb::Restart { node: id, run } => {
+            let resp = ctl(target, &run, ControlRequest::Restart { node: id })?;
+            let n = node(&resp, id)?;
+            writeln!(
+                out,
+                "{} restarted (pid {}){}",
+                node_name(&resp, id),
+                n.pid.map_or("?".into(), |p| p.to_string()),
+                if id == LOAD { ", idle" } else { "" }
+            )?;
+            Ok(0)
+        }
         ForgeVerb::Stop { run } => {
             let resp = ctl(target, &run, ControlRequest::Stop)?;
             // The supervisor stops its nodes after answering; return once they are gone, so

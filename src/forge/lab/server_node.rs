@@ -4,7 +4,7 @@
 //! reload; on `shutdown` it closes its listener, lets idle keep-alive connections ask one more
 //! request (answered with `Connection: close`), drains in-flight requests and exits. Every
 //! `report_ms` it emits a `metrics` event: requests by status (requests the parser refused
-//! included) and open connections.
+//! included, and those alone under `rejected`), open connections and its pid.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,8 +65,14 @@ fn fields(metrics: &Metrics, draining: bool) -> Map<String, Value> {
         .iter()
         .map(|(s, n)| (s.to_string(), json!(n)))
         .collect();
+    let rejected: Map<String, Value> = metrics
+        .rejections_by_status()
+        .iter()
+        .map(|(s, n)| (s.to_string(), json!(n)))
+        .collect();
     let mut m = Map::new();
     m.insert("pid".into(), json!(std::process::id()));
+    m.insert("rejected".into(), Value::Object(rejected));
     m.insert("requests".into(), json!(total));
     m.insert("status".into(), Value::Object(by_status));
     m.insert("open_connections".into(), json!(metrics.open_connections()));

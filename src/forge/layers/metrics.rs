@@ -101,6 +101,20 @@ impl Metrics {
         out
     }
 
+    /// Requests refused before reaching the app (see [`Metrics::record_rejection`]), by
+    /// status.
+    pub fn rejections_by_status(&self) -> std::collections::BTreeMap<u16, u64> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Ok(map) = self.inner.requests.lock()
+            && let Some(by_outcome) = map.get("(rejected)")
+        {
+            for ((_, status), n) in by_outcome {
+                *out.entry(*status).or_insert(0) += n;
+            }
+        }
+        out
+    }
+
     /// Connections open now.
     pub fn open_connections(&self) -> i64 {
         self.inner.open_connections.load(Ordering::Relaxed)
@@ -221,5 +235,17 @@ mod tests {
         ));
         assert!(text.contains("wirelab_forge_request_duration_seconds_count 3"));
         assert!(text.contains("wirelab_forge_open_connections 0"));
+    }
+
+    #[test]
+    fn rejections_are_counted_apart_and_in_the_totals() {
+        let metrics = Metrics::new();
+        metrics.record_rejection(400);
+        metrics.record_rejection(408);
+        metrics.record_rejection(408);
+        let rejected = metrics.rejections_by_status();
+        assert_eq!(rejected.get(&400), Some(&1));
+        assert_eq!(rejected.get(&408), Some(&2));
+        assert_eq!(metrics.counts_by_status().get(&408), Some(&2));
     }
 }

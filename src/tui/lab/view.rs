@@ -8,9 +8,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Tabs};
 use serde_json::Value;
 
-use super::model::{LabModel, TimelineKind};
+use std::collections::VecDeque;
+
+use super::logs::LogPane;
+use super::model::{LabModel, LogLine, TimelineKind};
 use super::scope;
-use super::{LabView, TABS};
+use super::{CommandRecord, LabView, TABS};
 use crate::cluster::NodeInfo;
 use crate::tui::theme::Theme;
 use crate::tui::{Click, Hits, clock, redact};
@@ -69,30 +72,48 @@ fn draw_tabs(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hide: bool
     } else {
         String::new()
     };
-    let tabs_w: u16 = TABS.iter().map(|t| t.chars().count() as u16 + 3).sum();
+    let style = if lab.model.leader.is_some() {
+        theme.fg(theme.good)
+    } else {
+        theme.fg(theme.bad)
+    };
+    let full = format!("{leader}{wl} ");
+    let short = format!("{leader} ");
+    draw_tab_bar(f, area, &TABS, lab.tab, [&full, &short], style, theme, hits);
+}
+
+/// A dashboard's tab row: the titles (clickable: [`Click::Tab`]) and, on the right, the first
+/// status text of `status` that fits (cut to the room left when none does).
+#[allow(clippy::too_many_arguments)]
+pub fn draw_tab_bar(
+    f: &mut Frame,
+    area: Rect,
+    titles: &[&str],
+    selected: usize,
+    status: [&str; 2],
+    status_style: Style,
+    theme: &Theme,
+    hits: &mut Hits,
+) {
+    let tabs_w: u16 = titles.iter().map(|t| t.chars().count() as u16 + 3).sum();
     let room = area.width.saturating_sub(tabs_w) as usize;
-    let mut status = format!("{leader}{wl} ");
-    if status.chars().count() > room {
-        status = format!("{leader} ");
-    }
-    let status: String = status.chars().take(room).collect();
-    let tabs = Tabs::new(TABS.iter().map(|t| Line::from(*t)))
-        .select(lab.tab)
+    let text = status
+        .iter()
+        .find(|s| s.chars().count() <= room)
+        .unwrap_or(&status[1]);
+    let status: String = text.chars().take(room).collect();
+    let tabs = Tabs::new(titles.iter().map(|t| Line::from(*t)))
+        .select(selected)
         .style(theme.muted())
         .highlight_style(theme.title().add_modifier(Modifier::REVERSED))
         .divider("│");
     let sw = status.chars().count() as u16;
     let [t, s] = Layout::horizontal([Constraint::Min(0), Constraint::Length(sw)]).areas(area);
     f.render_widget(tabs, t);
-    let style = if lab.model.leader.is_some() {
-        theme.fg(theme.good)
-    } else {
-        theme.fg(theme.bad)
-    };
-    f.render_widget(Paragraph::new(Span::styled(status, style)), s);
+    f.render_widget(Paragraph::new(Span::styled(status, status_style)), s);
     // Click targets: each title plus its padding and divider.
     let mut x = t.x;
-    for (i, title) in TABS.iter().enumerate() {
+    for (i, title) in titles.iter().enumerate() {
         let w = title.chars().count() as u16 + 2;
         hits.push((
             Rect {
@@ -276,15 +297,8 @@ fn draw_timeline(
     theme: &Theme,
     hide: bool,
 ) {
-    let block = Block::bordered().title(" timeline ");
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    let h = inner.height as usize;
-    let w = inner.width as usize;
     let end = model.timeline.len().saturating_sub(scroll);
-    let mut lines: Vec<Line> = Vec::new();
-    // Newest last; wrap long entries so the time without a leader is never cut off.
-    for e in model.timeline.range(..end).rev() {
+    let entries = model.timeline.range(..end).map(|e| {
         let style = match e.kind {
             TimelineKind::Election => theme.fg(theme.good),
             TimelineKind::NoLeader | TimelineKind::Fault => theme.fg(theme.bad),
@@ -292,16 +306,37 @@ fn draw_timeline(
             TimelineKind::Snapshot => theme.muted(),
             TimelineKind::Info => Style::default(),
         };
+        (e.at_ms, style, e.text.as_str())
+    });
+    draw_event_list(f, area, " timeline ", entries, theme, hide);
+}
+
+/// A bordered list of timed entries (time, styled text), newest at the bottom; long entries
+/// wrap so that nothing at their end is cut off.
+pub fn draw_event_list<'a>(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    entries: impl DoubleEndedIterator<Item = (u64, Style, &'a str)>,
+    theme: &Theme,
+    hide: bool,
+) {
+    let block = Block::bordered().title(title.to_string());
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let h = inner.height as usize;
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    for (at_ms, style, text) in entries.rev() {
+        if lines.len() >= h {
+            break;
+        }
         let time = if hide {
             "--:--:--".into()
         } else {
-            clock::hms(e.at_ms)
+            clock::hms(at_ms)
         };
-        let text = if hide {
-            redact(&e.text)
-        } else {
-            e.text.clone()
-        };
+        let text = if hide { redact(text) } else { text.to_string() };
         let chunks = wrap_text(&text, w.saturating_sub(9).max(8));
         let mut entry: Vec<Line> = chunks
             .into_iter()
@@ -320,9 +355,6 @@ fn draw_timeline(
             .collect();
         entry.append(&mut lines);
         lines = entry;
-        if lines.len() >= h {
-            break;
-        }
     }
     let skip = lines.len().saturating_sub(h);
     let lines = lines.split_off(skip);
@@ -330,11 +362,24 @@ fn draw_timeline(
 }
 
 fn draw_commands(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hide: bool) {
+    draw_command_log(f, area, &lab.commands, lab.scroll, theme, hide);
+}
+
+/// The command log: each command with its mark (… running, ✓, ✗N), time, source and output,
+/// newest at the bottom, `scroll` lines up from it.
+pub fn draw_command_log(
+    f: &mut Frame,
+    area: Rect,
+    commands: &[CommandRecord],
+    scroll: usize,
+    theme: &Theme,
+    hide: bool,
+) {
     let block = Block::bordered().title(" command log (every action is a shell command) ");
     let inner = block.inner(area);
     f.render_widget(block, area);
     let mut lines = Vec::new();
-    for c in &lab.commands {
+    for c in commands {
         let (mark, style) = match c.status {
             None => ("…".to_string(), theme.fg(theme.warn)),
             Some(0) => ("✓".to_string(), theme.fg(theme.good)),
@@ -357,7 +402,7 @@ fn draw_commands(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hide: 
         }
     }
     let h = inner.height as usize;
-    let end = lines.len().saturating_sub(lab.scroll.min(lines.len()));
+    let end = lines.len().saturating_sub(scroll.min(lines.len()));
     let start = end.saturating_sub(h);
     f.render_widget(Paragraph::new(lines[start..end].to_vec()), inner);
 }
@@ -372,49 +417,68 @@ fn draw_logs(
     hits: &mut Hits,
 ) {
     let ids: Vec<u64> = lab.model.nodes.iter().map(|n| n.id).collect();
-    if lab.logs.merged || ids.is_empty() {
-        let title = format!(" logs: {} ", lab.logs.describe(lab.selected));
+    draw_log_panes(
+        f,
+        area,
+        &mut lab.logs,
+        &lab.model.logs,
+        &ids,
+        lab.selected,
+        theme,
+        hide,
+        hits,
+    );
+}
+
+/// The log pane of `logs`: merged, or one pane per node of `ids` (stacked, the `selected`
+/// one scrollable, each a [`Click::Node`] target) when the pane's merge is off.
+#[allow(clippy::too_many_arguments)]
+pub fn draw_log_panes(
+    f: &mut Frame,
+    area: Rect,
+    pane: &mut LogPane,
+    logs: &VecDeque<LogLine>,
+    ids: &[u64],
+    selected: u64,
+    theme: &Theme,
+    hide: bool,
+    hits: &mut Hits,
+) {
+    if pane.merged || ids.is_empty() {
+        let title = format!(" logs: {} ", pane.describe(selected));
         let block = Block::bordered().title(title);
         let inner = block.inner(area);
         f.render_widget(block, area);
-        let lines = lab
-            .logs
-            .render(lab.model.logs.iter(), 0, inner.height as usize, theme, hide);
+        let lines = pane.render(logs.iter(), 0, inner.height as usize, theme, hide);
         f.render_widget(Paragraph::new(lines), inner);
         return;
     }
     let panes =
         Layout::vertical(ids.iter().map(|_| Constraint::Ratio(1, ids.len() as u32))).split(area);
-    for (id, pane) in ids.iter().zip(panes.iter()) {
-        let selected = *id == lab.selected;
-        let title = if selected {
-            format!(" ▶ {} ", lab.logs.describe(*id))
+    for (id, rect) in ids.iter().zip(panes.iter()) {
+        let is_selected = *id == selected;
+        let title = if is_selected {
+            format!(" ▶ {} ", pane.describe(*id))
         } else {
             format!(" node {id} ")
         };
         let mut block = Block::bordered().title(title);
-        if selected {
+        if is_selected {
             block = block.border_style(theme.fg(theme.accent));
         }
-        let inner = block.inner(*pane);
-        f.render_widget(block, *pane);
+        let inner = block.inner(*rect);
+        f.render_widget(block, *rect);
         // Scrolling applies to the selected node's pane; the others follow.
-        let mut pane_state = lab.logs.clone();
-        if !selected {
+        let mut pane_state = pane.clone();
+        if !is_selected {
             pane_state.follow = true;
         }
-        let lines = pane_state.render(
-            lab.model.logs.iter(),
-            *id,
-            inner.height as usize,
-            theme,
-            hide,
-        );
-        if selected {
-            lab.logs.offset = pane_state.offset;
+        let lines = pane_state.render(logs.iter(), *id, inner.height as usize, theme, hide);
+        if is_selected {
+            pane.offset = pane_state.offset;
         }
         f.render_widget(Paragraph::new(lines), inner);
-        hits.push((*pane, Click::Node(*id)));
+        hits.push((*rect, Click::Node(*id)));
     }
 }
 
