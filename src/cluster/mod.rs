@@ -35,13 +35,91 @@ pub use supervisor::{
 
 use std::net::{SocketAddr, TcpListener};
 
-/// Picks `n` distinct free loopback ports by binding port 0 and releasing it.
+/// Picks `n` distinct free loopback ports for nodes to bind.
 ///
-/// A port may in principle be taken by someone else before the node binds it; the node then
-/// fails with a clear "address in use" error naming the port.
+/// The port is released before the node binds it, so someone else could take it in between.
+/// To make that unlikely, ports are drawn at random *below* the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`): outgoing connections and `bind(0)` never take
+/// those, so a busy machine's own traffic cannot steal them. A candidate is used only if it can
+/// be bound now, and a port handed out by this process is not handed out again for a while
+/// (tests run clusters side by side in one process). Without room below the range, falls back
+/// to `bind(0)`. If a port is taken anyway, the node fails with a clear "address in use" error
+/// naming it.
 pub fn free_loopback_addrs(n: usize) -> std::io::Result<Vec<SocketAddr>> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
+    use rand::Rng;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    /// Ports handed out recently by this process, oldest first.
+    static RECENT: Mutex<VecDeque<u16>> = Mutex::new(VecDeque::new());
+    const RECENT_CAP: usize = 4096;
+    const LOWEST: u16 = 10_000;
+
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    let mut held: Vec<TcpListener> = Vec::with_capacity(n);
+    let mut rng = rand::rng();
+    let mut attempts = 0;
+    while held.len() < n {
+        let listener = if ephemeral_low > LOWEST + 1_000 && attempts < 64 * n.max(1) {
+            attempts += 1;
+            let port = rng.random_range(LOWEST..ephemeral_low);
+            if recent.contains(&port) {
+                continue;
+            }
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(l) => l,
+                Err(_) => continue,
+            }
+        } else {
+            TcpListener::bind("127.0.0.1:0")?
+        };
+        let port = listener.local_addr()?.port();
+        if held
+            .iter()
+            .any(|l| l.local_addr().ok().map(|a| a.port()) == Some(port))
+        {
+            continue;
+        }
+        held.push(listener);
+    }
+    let addrs: Vec<SocketAddr> = held
+        .iter()
+        .map(|l| l.local_addr())
         .collect::<Result<_, _>>()?;
-    listeners.iter().map(|l| l.local_addr()).collect()
+    for a in &addrs {
+        if recent.len() >= RECENT_CAP {
+            recent.pop_front();
+        }
+        recent.push_back(a.port());
+    }
+    Ok(addrs)
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_bindable_outside_the_ephemeral_range_and_not_reused() {
+        let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+            .unwrap_or(32_768);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..20 {
+            let addrs = free_loopback_addrs(5).expect("ports");
+            assert_eq!(addrs.len(), 5);
+            for a in &addrs {
+                assert!(a.ip().is_loopback());
+                assert!(seen.insert(a.port()), "port {} handed out twice", a.port());
+                if low > 11_000 {
+                    assert!(a.port() < low, "{a} is in the ephemeral range");
+                }
+                TcpListener::bind(a).expect("the port is free");
+            }
+        }
+    }
 }
