@@ -252,6 +252,12 @@ pub fn request(
     }
     let resp: ControlResponse =
         serde_json::from_slice(&line).map_err(|e| protocol(format!("bad response: {e}")))?;
+    if *req == ControlRequest::Stop && resp.ok {
+        // The supervisor closes the connection once every node is down: wait for that, so
+        // whoever runs `… stop` can remove the run dir or reuse its ports right after.
+        let mut rest = [0u8; 256];
+        while matches!(reader.read(&mut rest), Ok(n) if n > 0) {}
+    }
     if !resp.ok {
         return Err(ControlError::Refused(
             resp.error.unwrap_or_else(|| "refused".into()),

@@ -43,10 +43,17 @@ pub fn run(
 ) -> anyhow::Result<i32> {
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let stop_tx = std::sync::Mutex::new(stop_tx);
+    // A `stop` request's connection stays open until every node is down, so `… stop` returns
+    // only then (the client reads to EOF).
+    let stopped = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let stopped_signal = stopped.clone();
     control::serve(&sup, move || {
         if let Ok(tx) = stop_tx.lock() {
             let _ = tx.send(());
         }
+        let (lock, cvar) = &*stopped_signal;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = cvar.wait_timeout_while(guard, Duration::from_secs(15), |done| !*done);
     })?;
     let mut events = sup.subscribe();
     if let Err(e) = sup.wait_ready(ready_timeout) {
@@ -90,6 +97,9 @@ pub fn run(
     })?;
     println!("stopping every node…");
     sup.shutdown(Duration::from_secs(2));
+    let (lock, cvar) = &*stopped;
+    *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    cvar.notify_all();
     Ok(0)
 }
 
