@@ -27,8 +27,8 @@ struct RaftBuiltin {
     verb: RaftVerb,
 }
 
-/// `p2p …` as a shell builtin: the same verbs as `wirelab p2p`; `up` always detaches (the lab
-/// runs under a background supervisor and is reached through its control socket).
+/// `p2p …` as a shell builtin: the same verbs as `wirelab p2p`; `up` hosts the lab in the
+/// shell process (`up --detach`: under a background supervisor, as the CLI).
 #[derive(Debug, Parser)]
 #[command(name = "p2p", about = "The P2P lab", disable_version_flag = true)]
 struct P2pBuiltin {
@@ -179,7 +179,7 @@ impl LabBuiltins {
     fn p2p(&self, ctx: &mut BuiltinCtx<'_>, argv: &[String]) -> i32 {
         let mut out = ctx.stdout();
         let mut err = ctx.stderr();
-        let mut verb = match P2pBuiltin::try_parse_from(argv) {
+        let verb = match P2pBuiltin::try_parse_from(argv) {
             Ok(p) => p.verb,
             Err(e) => {
                 let code = if e.use_stderr() { 2 } else { 0 };
@@ -192,10 +192,7 @@ impl LabBuiltins {
                 return code;
             }
         };
-        if let crate::p2p::cli::P2pVerb::Up { detach, .. } = &mut verb {
-            *detach = true;
-        }
-        crate::p2p::cli::run_with(verb, &mut out, &mut err)
+        crate::p2p::cli::run_in_shell(&self.host, verb, ctx.in_child(), &mut out, &mut err)
     }
 
     fn labs(&self, ctx: &mut BuiltinCtx<'_>) -> i32 {

@@ -4,9 +4,11 @@
 //! dashboard, which runs its actions through a shell) `raft up` instead starts the cluster in
 //! this process and returns, so the next command can break it. [`LabHost`] keeps those
 //! clusters; they stop with the process (or `raft stop`), and each also serves its control
-//! socket, so `wirelab raft kill 2` from another terminal reaches it too.
+//! socket, so `wirelab raft kill 2` from another terminal reaches it too. `forge up` and
+//! `p2p up` host their labs the same way.
 //!
-//! - [`builtins`]: the `raft`, `labs` and `logs` builtins ([`builtins::LabBuiltins`]).
+//! - [`builtins`]: the `raft`, `forge`, `p2p`, `labs`, `logs` and `scenario` builtins
+//!   ([`builtins::LabBuiltins`]).
 //! - [`follow`]: `logs -f`, following a node's log until Ctrl-C or a closed pipe.
 
 pub mod builtins;
@@ -127,6 +129,35 @@ impl LabHost {
             anyhow::bail!("{e}");
         }
         self.lock().insert("forge".into(), sup.clone());
+        Ok(sup)
+    }
+
+    /// Starts the P2P lab (2 trackers, the seeder, the leechers of `plan`) in this process,
+    /// serves its control socket, and waits until every node is ready.
+    pub fn start_p2p(
+        &self,
+        plan: &crate::p2p::lab::LabPlan,
+        run_dir: Option<PathBuf>,
+        exe: Option<PathBuf>,
+    ) -> anyhow::Result<Supervisor> {
+        if let Some(sup) = self.get("p2p") {
+            anyhow::bail!(
+                "a p2p lab already runs here ({}); `p2p stop` first",
+                sup.run_dir().display()
+            );
+        }
+        let dir = run_dir.unwrap_or_else(|| crate::cluster::rundir::new_run_dir("p2p"));
+        let sup = crate::p2p::lab::launch(plan, &dir, exe)?;
+        let host = self.clone();
+        control::serve(&sup, move || {
+            host.stop("p2p");
+        })?;
+        // A seeder re-verifies its whole file before it is ready: allow for a large one.
+        if let Err(e) = sup.wait_ready(Duration::from_secs(300)) {
+            sup.shutdown(Duration::from_secs(1));
+            anyhow::bail!("{e}");
+        }
+        self.lock().insert("p2p".into(), sup.clone());
         Ok(sup)
     }
 
