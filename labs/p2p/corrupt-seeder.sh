@@ -1,11 +1,13 @@
-# Corrupt a piece on the seeder: leechers detect it (SHA-1), fetch it elsewhere, drop repeat offenders.
-# Run with `wirelab` on PATH: sh labs/p2p/corrupt-seeder.sh
+# corrupt-seeder: the seeder's copy goes bad; a leecher fetching again detects the bad pieces by
+# SHA-1, drops the seeder, and gets every piece from the other leechers. Argument: the size.
 set -e
-dir=${TMPDIR:-/tmp}/wirelab-p2p-corrupt-$$
-wirelab p2p up --detach --size 512MiB --run-dir "$dir"
-sleep 1                                 # some leechers hold good copies by now
-wirelab p2p corrupt 3 --piece 7 --run-dir "$dir"
-wirelab p2p corrupt 3 --piece 9 --run-dir "$dir"
-sleep 5
-wirelab p2p status --run-dir "$dir"     # "bad" counts on leechers; the seeder dropped; pieces fetched from leechers holding good copies
-wirelab p2p stop --run-dir "$dir"
+p2p up --size "${1:-64MiB}" > /dev/null
+p2p wait complete --timeout 120s  # the leechers hold good copies
+p2p corrupt 3 --piece all         # the seeder keeps serving garbage
+p2p kill 7
+p2p corrupt 7 --piece all         # node 7 loses its copy: on restart it must fetch it again
+p2p restart 7
+p2p wait banned 7 --timeout 60s
+p2p wait complete 7 --timeout 120s
+echo "bad pieces detected by SHA-1, the seeder dropped, the file fetched from the leechers"
+p2p stop

@@ -23,6 +23,56 @@ use crate::cluster::{Supervisor, control};
 use crate::raft::cli::current_leader;
 use crate::raft::lab::{self, LabConfig};
 
+/// One scenario script of a lab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// The lab (`raft`, `p2p`).
+    pub lab: &'static str,
+    /// The script's name (`failover`).
+    pub name: &'static str,
+    /// Its text, in the shell's dialect.
+    pub script: &'static str,
+}
+
+impl Scenario {
+    /// `lab/name`, as `scenario run` takes it.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.lab, self.name)
+    }
+
+    /// The first comment line: what it shows.
+    pub fn summary(&self) -> &'static str {
+        crate::raft::lab::scenario_summary(self.script)
+    }
+}
+
+/// Every lab's scenario scripts (`labs/*/*.sh`, embedded), Raft's first.
+pub fn scenarios() -> Vec<Scenario> {
+    let of = |lab: &'static str, list: &'static [(&'static str, &'static str)]| {
+        list.iter().map(move |(name, script)| Scenario {
+            lab,
+            name,
+            script,
+        })
+    };
+    of("raft", lab::SCENARIOS)
+        .chain(of("p2p", crate::p2p::lab::SCENARIOS))
+        .collect()
+}
+
+/// The scenario called `name`: `lab/name`, or a bare name when only one lab has it.
+pub fn find_scenario(name: &str) -> Option<Scenario> {
+    let all = scenarios();
+    if let Some(s) = all.iter().find(|s| s.full_name() == name) {
+        return Some(*s);
+    }
+    let mut bare = all.iter().filter(|s| s.name == name);
+    match (bare.next(), bare.next()) {
+        (Some(s), None) => Some(*s),
+        _ => None,
+    }
+}
+
 /// The clusters this process supervises, by lab name. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct LabHost {
