@@ -45,9 +45,10 @@ pub enum Command {
     Check(CheckArgs),
     /// The wirelab shell: interactive, a script `FILE [ARGS]`, or `-c COMMAND [NAME [ARGS]]`.
     Shell(crate::shell::ShellArgs),
-    /// Open a lab's dashboard directly (launching its cluster): `wirelab lab raft`.
+    /// Open a lab's dashboard directly (launching its cluster): `wirelab lab raft`,
+    /// `wirelab lab p2p`.
     Lab {
-        /// The lab (raft).
+        /// The lab (raft, p2p).
         lab: String,
     },
     /// The guided walkthrough: profile, the Raft lab live, the other projects.

@@ -225,9 +225,9 @@ mod tests {
     }
 
     #[test]
-    fn only_raft_has_a_lab_today() {
+    fn raft_and_p2p_have_dashboard_labs() {
         let p = Portfolio::builtin().expect("parses");
         let labs: Vec<&str> = p.projects.iter().filter_map(|p| p.lab.as_deref()).collect();
-        assert_eq!(labs, vec!["raft"]);
+        assert_eq!(labs, vec!["raft", "p2p"]);
     }
 }

@@ -11,7 +11,9 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::explorer::{self, HOME_TABS, VerifyProgress};
 use super::keys::{self, Action, Cmd};
+use super::lab::logs::LogPane;
 use super::lab::{self, LabView};
+use super::p2p::{self, P2pLabView};
 use super::theme::Theme;
 use super::tour::Tour;
 use super::{Click, Hits};
@@ -27,6 +29,8 @@ pub enum Screen {
     Project(usize),
     /// The Raft dashboard.
     Lab,
+    /// The P2P dashboard.
+    P2pLab,
 }
 
 /// Something the loop must do after an action.
@@ -73,6 +77,8 @@ pub struct App {
     pub popup: Option<Popup>,
     /// The dashboard.
     pub lab: LabView,
+    /// The P2P dashboard.
+    pub p2p_lab: P2pLabView,
     /// The command bar's text while open.
     pub bar: Option<String>,
     /// Commands run from the bar, oldest first.
@@ -108,6 +114,7 @@ impl App {
             help: false,
             popup: None,
             lab: LabView::new(),
+            p2p_lab: P2pLabView::new(),
             bar: None,
             bar_history: Vec::new(),
             bar_recall: None,
@@ -137,6 +144,7 @@ impl App {
                 .map(explorer::project_commands)
                 .unwrap_or_default(),
             Screen::Lab => self.lab.commands(),
+            Screen::P2pLab => self.p2p_lab.commands(),
         };
         if let Some(t) = &self.tour {
             c.splice(0..0, t.commands());
@@ -169,6 +177,38 @@ impl App {
             return Some(Effect::Run("raft up".into(), "lab".into()));
         }
         None
+    }
+
+    /// Opens the P2P dashboard; the effect starts the lab when none runs.
+    pub fn open_p2p_lab(&mut self) -> Option<Effect> {
+        self.push(Screen::P2pLab);
+        if self.p2p_lab.sup.is_none()
+            && !self
+                .p2p_lab
+                .commands
+                .iter()
+                .any(|c| c.cmd.starts_with("p2p up"))
+        {
+            return Some(Effect::Run("p2p up".into(), "lab".into()));
+        }
+        None
+    }
+
+    /// The log pane of the dashboard shown (the Raft one elsewhere).
+    pub fn log_pane(&mut self) -> &mut LogPane {
+        match self.screen() {
+            Screen::P2pLab => &mut self.p2p_lab.logs,
+            _ => &mut self.lab.logs,
+        }
+    }
+
+    /// Records a queued command in the command log of the dashboard shown (the Raft one
+    /// elsewhere, as before).
+    pub fn record_command(&mut self, id: u64, cmd: &str, source: &str) {
+        match self.screen() {
+            Screen::P2pLab => self.p2p_lab.record(id, cmd, source),
+            _ => self.lab.record(id, cmd, source),
+        }
     }
 
     /// Handles a key.
@@ -216,17 +256,18 @@ impl App {
             }
             return None;
         }
-        if self.lab.logs.editing {
+        if self.log_pane().editing {
             let ctrl = ev
                 .modifiers
                 .contains(crossterm::event::KeyModifiers::CONTROL);
-            let q = &mut self.lab.logs.query;
+            let pane = self.log_pane();
+            let q = &mut pane.query;
             match ev.code {
                 KeyCode::Esc | KeyCode::Char('c') if ctrl || ev.code == KeyCode::Esc => {
                     q.clear();
-                    self.lab.logs.editing = false;
+                    pane.editing = false;
                 }
-                KeyCode::Enter => self.lab.logs.editing = false,
+                KeyCode::Enter => pane.editing = false,
                 KeyCode::Backspace => {
                     q.pop();
                 }
@@ -270,8 +311,10 @@ impl App {
             Action::Help => self.help = !self.help,
             Action::ToggleTheme => self.theme = self.theme.toggled(),
             Action::Back => {
-                if self.screen() == Screen::Lab && !self.lab.logs.query.is_empty() {
-                    self.lab.logs.query.clear();
+                if matches!(self.screen(), Screen::Lab | Screen::P2pLab)
+                    && !self.log_pane().query.is_empty()
+                {
+                    self.log_pane().query.clear();
                     return None;
                 }
                 if self.screens.len() <= 1 {
@@ -288,6 +331,7 @@ impl App {
                 Screen::Home => return self.home_action(a),
                 Screen::Project(i) => return self.project_action(i, a),
                 Screen::Lab => return self.lab_action(a),
+                Screen::P2pLab => return self.p2p_lab_action(a),
             },
         }
         None
@@ -318,11 +362,19 @@ impl App {
             Action::Up => self.scroll = self.scroll.saturating_sub(1),
             Action::Down => self.scroll = self.scroll.saturating_add(1).min(60),
             Action::LaunchLab if pj.lab.as_deref() == Some("raft") => return self.open_lab(),
+            Action::LaunchLab if pj.lab.as_deref() == Some("p2p") => {
+                return self.open_p2p_lab();
+            }
             Action::Scenarios if pj.lab.is_some() => {
                 let mut text = String::new();
-                for (name, script) in crate::raft::lab::SCENARIOS {
+                for s in crate::labs::scenarios() {
+                    if Some(s.lab) != pj.lab.as_deref() {
+                        continue;
+                    }
+                    let name = s.full_name();
                     text.push_str(&format!(
-                        "── raft/{name}  (scenario run raft/{name})\n{script}\n"
+                        "── {name}  (scenario run {name})\n{}\n",
+                        s.script
                     ));
                 }
                 self.popup = Some(Popup {
@@ -374,6 +426,32 @@ impl App {
         None
     }
 
+    fn p2p_lab_action(&mut self, a: Action) -> Option<Effect> {
+        match a {
+            Action::CommandBar => self.bar = Some(String::new()),
+            Action::InteractiveShell => return Some(Effect::Interactive),
+            Action::Search => {
+                self.p2p_lab.logs.editing = true;
+                self.p2p_lab.logs.query.clear();
+            }
+            a => {
+                let cmd = self.p2p_lab.act(&a)?;
+                if self.p2p_lab.sup.is_none() && !cmd.starts_with("p2p up") {
+                    self.flash = Some("the lab is not up yet".into());
+                    return None;
+                }
+                let key = self
+                    .commands()
+                    .iter()
+                    .find(|c| c.action == a)
+                    .map(|c| format!("key {}", c.key_names()))
+                    .unwrap_or_default();
+                return Some(Effect::Run(cmd, key));
+            }
+        }
+        None
+    }
+
     /// Moves the tour; queues the lab start and the step's command.
     pub fn tour_step(&mut self, fwd: bool) -> Option<Effect> {
         let mut tour = self.tour.take()?;
@@ -415,6 +493,7 @@ impl App {
                 }
             }
             Screen::Lab => self.screens = vec![Screen::Home, Screen::Lab],
+            Screen::P2pLab => self.screens = vec![Screen::Home, Screen::P2pLab],
         }
         self.scroll = 0;
     }
@@ -435,6 +514,8 @@ impl App {
             })
             .map(|(_, c)| *c)?;
         match hit {
+            Click::Tab(i) if self.screen() == Screen::P2pLab => self.p2p_lab.tab = i,
+            Click::Node(id) if self.screen() == Screen::P2pLab => self.p2p_lab.selected = id,
             Click::Tab(i) => self.lab.tab = i,
             Click::HomeTab(i) => self.home_tab = i,
             Click::Node(id) => self.lab.selected = id,
@@ -473,7 +554,10 @@ impl App {
             ),
             Screen::Project(i) => {
                 if let Some(pj) = self.portfolio.projects.get(i) {
-                    let running = self.lab.sup.is_some();
+                    let running = match pj.lab.as_deref() {
+                        Some("p2p") => self.p2p_lab.sup.is_some(),
+                        _ => self.lab.sup.is_some(),
+                    };
                     explorer::draw_project(
                         f,
                         main,
@@ -489,6 +573,14 @@ impl App {
             Screen::Lab => {
                 lab::view::draw(f, main, &mut self.lab, &theme, self.hide, &mut self.hits)
             }
+            Screen::P2pLab => p2p::view::draw(
+                f,
+                main,
+                &mut self.p2p_lab,
+                &theme,
+                self.hide,
+                &mut self.hits,
+            ),
         }
         if let Some(t) = &self.tour {
             t.draw(f, caption, &theme);
@@ -498,10 +590,10 @@ impl App {
                 Span::styled(":", theme.title()),
                 Span::raw(format!("{text}▏")),
             ])
-        } else if self.lab.logs.editing {
+        } else if self.log_pane().editing {
             Line::from(vec![
                 Span::styled("/", theme.title()),
-                Span::raw(format!("{}▏", self.lab.logs.query)),
+                Span::raw(format!("{}▏", self.log_pane().query)),
             ])
         } else if let Some(msg) = &self.flash {
             Line::styled(msg.clone(), theme.fg(theme.warn))
@@ -541,6 +633,7 @@ impl App {
                     .get(*i)
                     .map_or("?".into(), |p| p.name.clone()),
                 Screen::Lab => "raft lab".into(),
+                Screen::P2pLab => "p2p lab".into(),
             });
         }
         parts.join(" › ")

@@ -1,12 +1,13 @@
-//! The terminal UI: the portfolio explorer (`wirelab`), the Raft lab dashboard
-//! (`wirelab lab raft`) and the guided tour (`wirelab tour`), on ratatui + crossterm's event
+//! The terminal UI: the portfolio explorer (`wirelab`), the lab dashboards
+//! (`wirelab lab raft`, `wirelab lab p2p`) and the guided tour (`wirelab tour`), on ratatui + crossterm's event
 //! stream + tokio.
 //!
 //! # Layout
 //! - [`app`]: the app state, screens, what actions do, and the frame layout.
 //! - [`keys`]: commands (keys, label, description, action): key dispatch, the hint bar and the
 //!   `?` help overlay all come from one list per view.
-//! - [`explorer`]: Home and project pages; [`lab`]: the Raft dashboard; [`tour`]: the tour.
+//! - [`explorer`]: Home and project pages; [`lab`]: the Raft dashboard; [`p2p`]: the P2P
+//!   dashboard (`wirelab lab p2p`); [`tour`]: the tour.
 //! - [`shell_worker`]: the shell every action runs through; [`verify`]: claims re-measured in
 //!   the background.
 //! - [`terminal`]: raw mode, alternate screen, mouse, restored on every way out;
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod explorer;
 pub mod keys;
 pub mod lab;
+pub mod p2p;
 pub mod shell_worker;
 pub mod terminal;
 pub mod theme;
@@ -62,6 +64,8 @@ pub enum Mode {
     Explorer,
     /// The Raft dashboard directly.
     Lab,
+    /// The P2P dashboard directly.
+    P2pLab,
     /// The tour (`auto`: advances by itself and quits at the end).
     Tour {
         /// Advance by itself.
@@ -76,11 +80,14 @@ pub fn run_explorer() -> i32 {
 
 /// `wirelab lab LAB`.
 pub fn run_lab(lab: &str) -> i32 {
-    if lab != "raft" {
-        eprintln!("wirelab lab: no lab {lab:?} yet (there is: raft)");
-        return 2;
+    match lab {
+        "raft" => run(Mode::Lab),
+        "p2p" => run(Mode::P2pLab),
+        _ => {
+            eprintln!("wirelab lab: no lab {lab:?} yet (there are: raft, p2p)");
+            2
+        }
     }
-    run(Mode::Lab)
 }
 
 /// `wirelab tour [--auto]`.
@@ -97,6 +104,12 @@ pub fn new_app(mode: Mode, portfolio: Portfolio, theme: Theme) -> App {
             app.screens = vec![Screen::Lab];
             if app.lab.sup.is_none() {
                 app.queued.push(Effect::Run("raft up".into(), "lab".into()));
+            }
+        }
+        Mode::P2pLab => {
+            app.screens = vec![Screen::P2pLab];
+            if app.p2p_lab.sup.is_none() {
+                app.queued.push(Effect::Run("p2p up".into(), "lab".into()));
             }
         }
         Mode::Tour { auto } => app.tour = Some(tour::Tour::new(&app.portfolio, auto)),
@@ -167,7 +180,7 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                 Effect::Quit => return Ok(()),
                 Effect::Run(cmd, source) => {
                     let id = shell.run(&cmd);
-                    app.lab.record(id, &cmd, &source);
+                    app.record_command(id, &cmd, &source);
                     if source == "tour"
                         && let Some(t) = app.tour.as_mut()
                     {
@@ -219,7 +232,18 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                     app.lab.refresh(clock::now_ms());
                     dirty |= app.screen() == Screen::Lab;
                 }
-                if let Some(c) = app.lab.commands.iter_mut().find(|c| c.status.is_none())
+                let changed = app.p2p_lab.drain_events();
+                if app.screen() == Screen::P2pLab || changed {
+                    app.p2p_lab.refresh();
+                    dirty |= app.screen() == Screen::P2pLab;
+                }
+                let running = app
+                    .lab
+                    .commands
+                    .iter_mut()
+                    .chain(app.p2p_lab.commands.iter_mut())
+                    .find(|c| c.status.is_none());
+                if let Some(c) = running
                     && let Some(out) = shell.partial_output()
                     && out != c.output
                 {
@@ -241,7 +265,9 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                 }
             }
             Some(done) = done_rx.recv() => {
-                app.lab.finish(&done);
+                if !app.lab.finish(&done) {
+                    app.p2p_lab.finish(&done);
+                }
                 if let Some(t) = app.tour.as_mut()
                     && t.pending == Some(done.id)
                 {
@@ -262,11 +288,17 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
     }
 }
 
-/// Follows the hosted cluster: attach when `raft up` started one, detach after `raft stop`.
+/// Follows the hosted clusters: attach when `raft up` (`p2p up`) started one, detach after
+/// `raft stop` (`p2p stop`).
 fn attach_cluster(app: &mut App) {
     match (app.lab.sup.is_some(), LabHost::global().get("raft")) {
         (false, Some(sup)) => app.lab.attach(sup),
         (true, None) => app.lab.detach(),
+        _ => {}
+    }
+    match (app.p2p_lab.sup.is_some(), LabHost::global().get("p2p")) {
+        (false, Some(sup)) => app.p2p_lab.attach(sup),
+        (true, None) => app.p2p_lab.detach(),
         _ => {}
     }
 }

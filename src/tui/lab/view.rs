@@ -330,11 +330,24 @@ fn draw_timeline(
 }
 
 fn draw_commands(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hide: bool) {
+    draw_command_log(f, area, &lab.commands, lab.scroll, theme, hide);
+}
+
+/// The command log: each command with its status, time, source and output, newest at the
+/// bottom, `scroll` lines up from it (shared by the lab dashboards).
+pub fn draw_command_log(
+    f: &mut Frame,
+    area: Rect,
+    commands: &[super::CommandRecord],
+    scroll: usize,
+    theme: &Theme,
+    hide: bool,
+) {
     let block = Block::bordered().title(" command log (every action is a shell command) ");
     let inner = block.inner(area);
     f.render_widget(block, area);
     let mut lines = Vec::new();
-    for c in &lab.commands {
+    for c in commands {
         let (mark, style) = match c.status {
             None => ("…".to_string(), theme.fg(theme.warn)),
             Some(0) => ("✓".to_string(), theme.fg(theme.good)),
@@ -357,7 +370,7 @@ fn draw_commands(f: &mut Frame, area: Rect, lab: &LabView, theme: &Theme, hide: 
         }
     }
     let h = inner.height as usize;
-    let end = lines.len().saturating_sub(lab.scroll.min(lines.len()));
+    let end = lines.len().saturating_sub(scroll.min(lines.len()));
     let start = end.saturating_sub(h);
     f.render_widget(Paragraph::new(lines[start..end].to_vec()), inner);
 }

@@ -1,0 +1,625 @@
+//! The P2P dashboard's model: supervisor events and node snapshots turned into peer rows (with
+//! their piece bitfields), tracker rows, an event timeline, log lines, tracker op logs and the
+//! aggregate throughput series. Every buffer is bounded.
+//!
+//! The timeline is derived from what the nodes report: a peer's `tracker` changing is a
+//! failover, its `bad_pieces`/`banned` counters growing a detection or a ban, the first report
+//! after a restart says how many pieces re-verified on disk; the trackers' digests differing
+//! while they are cut apart (or one is down) is a divergence, and equal digests after that a
+//! convergence.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde_json::{Map, Value};
+
+use crate::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
+use crate::tui::lab::model::{LOG_CAPACITY, LogLine, SERIES_CAPACITY, TIMELINE_CAPACITY};
+
+/// Op log lines kept per tracker.
+pub const OP_LOG_CAPACITY: usize = 50;
+/// The most pieces a bitfield is decoded for (a larger claim is ignored).
+pub const MAX_PIECES: u32 = 1 << 20;
+
+/// The kind of a timeline entry (colours it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A fault: a kill, a partition, a corruption, a bad piece, a ban, a divergence.
+    Fault,
+    /// A repair: a restart, a heal, a failover.
+    Repair,
+    /// Something good: a download complete, a resume, a convergence.
+    Good,
+    /// Anything else.
+    Info,
+}
+
+/// One entry of the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// The kind.
+    pub kind: EventKind,
+    /// What happened.
+    pub text: String,
+}
+
+/// What a peer reports, decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerState {
+    /// `seeder` or `leecher`.
+    pub role: String,
+    /// Pieces held.
+    pub have: u32,
+    /// Pieces in the torrent.
+    pub pieces: u32,
+    /// Which pieces are held (empty until reported).
+    pub bits: Vec<bool>,
+    /// Download rate, bytes/s.
+    pub down_rate: u64,
+    /// Upload rate, bytes/s.
+    pub up_rate: u64,
+    /// Open connections.
+    pub peers: u64,
+    /// The tracker in use.
+    pub tracker: Option<u64>,
+    /// Tracker failovers so far.
+    pub failovers: u64,
+    /// Pieces that failed verification.
+    pub bad_pieces: u64,
+    /// Peers dropped for bad pieces.
+    pub banned: u64,
+    /// Pieces that re-verified on disk at start.
+    pub verified_at_start: u32,
+    /// Every piece held and verified.
+    pub complete: bool,
+}
+
+/// What a tracker reports, decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrackerState {
+    /// Ops held (the sum of its version vector).
+    pub ops: u64,
+    /// Ops the other tracker lacks, as of its last pull (none when not heard from).
+    pub lag: Option<u64>,
+    /// Cut off by a partition.
+    pub partitioned: bool,
+    /// Digest of the replicated state.
+    pub digest: String,
+    /// Ops per originating tracker.
+    pub vv: BTreeMap<u64, u64>,
+    /// Live peers it knows.
+    pub peers: u64,
+}
+
+fn u(fields: &Map<String, Value>, k: &str) -> u64 {
+    fields.get(k).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Decodes a hex bitfield (BitTorrent order) into `pieces` flags; `None` when malformed.
+pub fn decode_bits(hex: &str, pieces: u32) -> Option<Vec<bool>> {
+    if pieces > MAX_PIECES || hex.len() != (pieces as usize).div_ceil(8) * 2 {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect::<Option<_>>()?;
+    Some(
+        (0..pieces as usize)
+            .map(|i| bytes[i / 8] & (0x80 >> (i % 8)) != 0)
+            .collect(),
+    )
+}
+
+impl PeerState {
+    /// Decodes a peer's state fields.
+    pub fn from_fields(f: &Map<String, Value>) -> PeerState {
+        let pieces = u(f, "pieces").min(u64::from(MAX_PIECES)) as u32;
+        let bits = f
+            .get("bitfield")
+            .and_then(Value::as_str)
+            .and_then(|h| decode_bits(h, pieces))
+            .unwrap_or_default();
+        PeerState {
+            role: f
+                .get("role")
+                .and_then(Value::as_str)
+                .unwrap_or("peer")
+                .to_string(),
+            have: u(f, "have").min(u64::from(pieces)) as u32,
+            pieces,
+            bits,
+            down_rate: u(f, "down_rate"),
+            up_rate: u(f, "up_rate"),
+            peers: u(f, "peers"),
+            tracker: f.get("tracker").and_then(Value::as_u64),
+            failovers: u(f, "failovers"),
+            bad_pieces: u(f, "bad_pieces"),
+            banned: u(f, "banned"),
+            verified_at_start: u(f, "verified_at_start").min(u64::from(pieces)) as u32,
+            complete: f.get("complete") == Some(&Value::Bool(true)),
+        }
+    }
+}
+
+impl TrackerState {
+    /// Decodes a tracker's state fields.
+    pub fn from_fields(f: &Map<String, Value>) -> TrackerState {
+        TrackerState {
+            ops: u(f, "ops"),
+            lag: f.get("replication_lag").and_then(Value::as_u64),
+            partitioned: f.get("partitioned") == Some(&Value::Bool(true)),
+            digest: f
+                .get("digest")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .chars()
+                .take(16)
+                .collect(),
+            vv: f
+                .get("vv")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .take(16)
+                        .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_u64()?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            peers: u(f, "peers"),
+        }
+    }
+}
+
+/// The model.
+#[derive(Clone, Debug, Default)]
+pub struct P2pModel {
+    /// The latest node snapshots (status, pid, RSS, CPU, faults, raw state).
+    pub nodes: Vec<NodeInfo>,
+    /// Peers' decoded states, by node id.
+    pub peers: BTreeMap<u64, PeerState>,
+    /// Trackers' decoded states, by node id.
+    pub trackers: BTreeMap<u64, TrackerState>,
+    /// Timeline, oldest first.
+    pub timeline: VecDeque<Entry>,
+    /// Merged log lines, oldest first.
+    pub logs: VecDeque<LogLine>,
+    /// The latest op log lines of each tracker, oldest first.
+    pub op_logs: BTreeMap<u64, VecDeque<String>>,
+    /// Aggregate download rate (bytes/s) per refresh.
+    pub down_series: VecDeque<u64>,
+    /// Aggregate upload rate (bytes/s) per refresh.
+    pub up_series: VecDeque<u64>,
+    /// Whether the trackers hold the same state (`None` until two report).
+    pub converged: Option<bool>,
+    /// Bumped on every change.
+    pub version: u64,
+    status: BTreeMap<u64, NodeStatus>,
+    restarted: BTreeSet<u64>,
+    diverged: bool,
+}
+
+impl P2pModel {
+    /// An empty model.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn push(&mut self, at_ms: u64, kind: EventKind, text: String) {
+        self.timeline.push_back(Entry { at_ms, kind, text });
+        while self.timeline.len() > TIMELINE_CAPACITY {
+            self.timeline.pop_front();
+        }
+    }
+
+    fn log(&mut self, at_ms: u64, node: u64, level: &str, msg: String) {
+        self.logs.push_back(LogLine {
+            at_ms,
+            node,
+            level: level.to_string(),
+            msg,
+        });
+        while self.logs.len() > LOG_CAPACITY {
+            self.logs.pop_front();
+        }
+    }
+
+    /// Whether node `id` is a tracker (they are nodes 1 and 2 of the lab, and say so).
+    pub fn is_tracker(&self, id: u64) -> bool {
+        self.trackers.contains_key(&id)
+            || self
+                .nodes
+                .iter()
+                .any(|n| n.id == id && n.role == "p2p-tracker")
+    }
+
+    /// `tracker 1`, `seeder 3`, `leecher 5`.
+    pub fn who(&self, id: u64) -> String {
+        if self.is_tracker(id) {
+            return format!("tracker {id}");
+        }
+        match self.peers.get(&id) {
+            Some(p) => format!("{} {id}", p.role),
+            None => format!("node {id}"),
+        }
+    }
+
+    /// Folds one supervisor event in.
+    pub fn on_event(&mut self, ev: &SupEvent) {
+        self.version += 1;
+        let (n, at) = (ev.node, ev.at_ms);
+        match &ev.kind {
+            SupEventKind::Spawned { pid } => {
+                let again = self.status.contains_key(&n);
+                self.status.insert(n, NodeStatus::Running);
+                if again {
+                    self.restarted.insert(n);
+                    let who = self.who(n);
+                    self.push(
+                        at,
+                        EventKind::Repair,
+                        format!("{who} restarted (pid {pid}) on its data dir"),
+                    );
+                }
+                self.log(at, n, "info", format!("started (pid {pid})"));
+            }
+            SupEventKind::Killed => {
+                self.status.insert(n, NodeStatus::Killed);
+                let who = self.who(n);
+                let mid = self.transfer_running();
+                self.push(
+                    at,
+                    EventKind::Fault,
+                    format!(
+                        "{who} killed (SIGKILL){}",
+                        if mid { " mid-transfer" } else { "" }
+                    ),
+                );
+            }
+            SupEventKind::Paused => {
+                self.status.insert(n, NodeStatus::Paused);
+                let who = self.who(n);
+                self.push(at, EventKind::Fault, format!("{who} paused (SIGSTOP)"));
+            }
+            SupEventKind::Resumed => {
+                self.status.insert(n, NodeStatus::Running);
+                let who = self.who(n);
+                self.push(at, EventKind::Repair, format!("{who} resumed (SIGCONT)"));
+            }
+            SupEventKind::Exited { code, signal } => {
+                if self.status.get(&n) != Some(&NodeStatus::Killed) {
+                    self.status.insert(n, NodeStatus::Exited);
+                    let how = match (code, signal) {
+                        (Some(c), _) => format!("exited with status {c}"),
+                        (_, Some(s)) => format!("ended by signal {s}"),
+                        _ => "ended".into(),
+                    };
+                    let who = self.who(n);
+                    self.push(at, EventKind::Info, format!("{who} {how}"));
+                }
+            }
+            SupEventKind::Faults { rules } if rules.is_clear() => {
+                if self
+                    .timeline
+                    .back()
+                    .is_none_or(|e| e.text != "network healed")
+                {
+                    self.push(at, EventKind::Repair, "network healed".into());
+                }
+            }
+            SupEventKind::Faults { rules } => {
+                // Both trackers get rules; name the partition once, from the lower id's side.
+                if self.is_tracker(n) && rules.cut.iter().all(|c| *c > n) {
+                    let cut: Vec<String> = rules.cut.iter().map(u64::to_string).collect();
+                    self.push(
+                        at,
+                        EventKind::Fault,
+                        format!(
+                            "trackers partitioned: tracker {n} cut from {}",
+                            cut.join(",")
+                        ),
+                    );
+                }
+            }
+            SupEventKind::Stderr { line } => self.log(at, n, "stderr", line.clone()),
+            SupEventKind::Node { event } => match event {
+                NodeEvent::Log { level, msg } => {
+                    if let Some(op) = msg.strip_prefix("op ") {
+                        let ops = self.op_logs.entry(n).or_default();
+                        ops.push_back(op.chars().take(200).collect());
+                        while ops.len() > OP_LOG_CAPACITY {
+                            ops.pop_front();
+                        }
+                    }
+                    self.log(at, n, level, msg.clone());
+                }
+                NodeEvent::Fatal { msg } => {
+                    self.log(at, n, "fatal", msg.clone());
+                    let who = self.who(n);
+                    self.push(at, EventKind::Fault, format!("{who} FATAL: {msg}"));
+                }
+                NodeEvent::State { fields } => self.on_state(n, at, fields),
+                NodeEvent::Ready { .. } | NodeEvent::Metrics { .. } => {}
+            },
+        }
+    }
+
+    fn transfer_running(&self) -> bool {
+        self.peers
+            .values()
+            .any(|p| p.role == "leecher" && !p.complete)
+    }
+
+    fn on_state(&mut self, n: u64, at: u64, fields: &Map<String, Value>) {
+        if fields.get("role").and_then(Value::as_str) == Some("tracker") {
+            self.trackers.insert(n, TrackerState::from_fields(fields));
+            self.update_convergence(at);
+            return;
+        }
+        let new = PeerState::from_fields(fields);
+        let old = self.peers.insert(n, new.clone());
+        let who = self.who(n);
+        if self.restarted.remove(&n) {
+            let text = if new.verified_at_start > 0 {
+                format!(
+                    "{who} resumed with {} of {} pieces verified on disk",
+                    new.verified_at_start, new.pieces
+                )
+            } else {
+                format!("{who} started again from zero (no piece verified on disk)")
+            };
+            self.push(at, EventKind::Good, text);
+        } else if let Some(old) = &old {
+            match (old.tracker, new.tracker) {
+                (Some(a), Some(b)) if a != b => self.push(
+                    at,
+                    EventKind::Repair,
+                    format!("{who} failed over from tracker {a} to tracker {b}"),
+                ),
+                _ => {}
+            }
+            if new.bad_pieces > old.bad_pieces {
+                self.push(
+                    at,
+                    EventKind::Fault,
+                    format!(
+                        "{who} detected a bad piece by SHA-1 ({} so far), fetching it elsewhere",
+                        new.bad_pieces
+                    ),
+                );
+            }
+            if new.banned > old.banned {
+                self.push(
+                    at,
+                    EventKind::Fault,
+                    format!(
+                        "{who} banned a peer for bad pieces ({} banned)",
+                        new.banned
+                    ),
+                );
+            }
+        }
+        let was_complete = old.as_ref().is_some_and(|o| o.complete);
+        if new.complete && !was_complete && new.role == "leecher" {
+            self.push(
+                at,
+                EventKind::Good,
+                format!("{who} complete: {} pieces verified", new.pieces),
+            );
+        }
+    }
+
+    /// Divergence is named only while the trackers are cut apart or one is down (replication
+    /// takes milliseconds, so two samples taken at different instants differ all the time in
+    /// a busy swarm); convergence once the digests agree again.
+    fn update_convergence(&mut self, at: u64) {
+        let running: Vec<&TrackerState> = self
+            .trackers
+            .iter()
+            .filter(|(id, _)| self.status.get(id).is_none_or(|s| *s == NodeStatus::Running))
+            .map(|(_, t)| t)
+            .collect();
+        if running.len() < 2 {
+            return;
+        }
+        let same = running.iter().all(|t| t.digest == running[0].digest);
+        let cut = running.iter().any(|t| t.partitioned);
+        self.converged = Some(same);
+        if !same && cut && !self.diverged {
+            self.diverged = true;
+            let digests: Vec<&str> = running.iter().map(|t| t.digest.as_str()).collect();
+            self.push(
+                at,
+                EventKind::Fault,
+                format!("trackers diverged: digests {}", digests.join(" ≠ ")),
+            );
+        } else if same && self.diverged && !cut {
+            self.diverged = false;
+            let d = running[0].digest.clone();
+            self.push(
+                at,
+                EventKind::Good,
+                format!("trackers converged: digest {d} on both"),
+            );
+        }
+    }
+
+    /// Takes fresh node snapshots (once per UI tick) and samples the aggregate rates.
+    pub fn refresh(&mut self, nodes: Vec<NodeInfo>) {
+        let mut down = 0;
+        let mut up = 0;
+        for n in &nodes {
+            self.status.entry(n.id).or_insert(n.status);
+            // Nodes that reported before the dashboard subscribed.
+            if n.status.is_alive() && !n.state.is_empty() {
+                let tracker = n.state.get("role").and_then(Value::as_str) == Some("tracker");
+                if tracker && !self.trackers.contains_key(&n.id) {
+                    self.trackers
+                        .insert(n.id, TrackerState::from_fields(&n.state));
+                } else if !tracker && !self.peers.contains_key(&n.id) {
+                    self.peers.insert(n.id, PeerState::from_fields(&n.state));
+                }
+            }
+            if n.status.is_alive()
+                && let Some(p) = self.peers.get(&n.id)
+            {
+                down += p.down_rate;
+                up += p.up_rate;
+            }
+        }
+        for (series, v) in [(&mut self.down_series, down), (&mut self.up_series, up)] {
+            series.push_back(v);
+            while series.len() > SERIES_CAPACITY {
+                series.pop_front();
+            }
+        }
+        self.nodes = nodes;
+        self.version += 1;
+    }
+
+    /// A piece that one live leecher holds and another lacks (corrupting it on the seeder is
+    /// then likely to be caught and can be fetched elsewhere); else the first piece.
+    pub fn piece_to_corrupt(&self) -> u32 {
+        let leechers: Vec<&PeerState> = self
+            .peers
+            .iter()
+            .filter(|(id, p)| {
+                p.role == "leecher" && self.status.get(id).is_none_or(|s| s.is_alive())
+            })
+            .map(|(_, p)| p)
+            .collect();
+        let pieces = leechers.iter().map(|p| p.bits.len()).max().unwrap_or(0);
+        (0..pieces)
+            .find(|&i| {
+                let held = |p: &&PeerState| p.bits.get(i).copied().unwrap_or(false);
+                leechers.iter().any(held) && !leechers.iter().all(held)
+            })
+            .unwrap_or(0) as u32
+    }
+
+    /// `running`, `paused`, `killed`, `exited`, or `partitioned`.
+    pub fn state_word(n: &NodeInfo) -> &'static str {
+        if n.status == NodeStatus::Running && !n.faults.cut.is_empty() {
+            "partitioned"
+        } else {
+            n.status.as_str()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn state(node: u64, at_ms: u64, v: Value) -> SupEvent {
+        SupEvent {
+            node,
+            at_ms,
+            kind: SupEventKind::Node {
+                event: NodeEvent::State {
+                    fields: v.as_object().cloned().unwrap_or_default(),
+                },
+            },
+        }
+    }
+
+    fn ev(node: u64, at_ms: u64, kind: SupEventKind) -> SupEvent {
+        SupEvent { node, at_ms, kind }
+    }
+
+    fn texts(m: &P2pModel) -> Vec<&str> {
+        m.timeline.iter().map(|e| e.text.as_str()).collect()
+    }
+
+    #[test]
+    fn bitfields_decode_in_bittorrent_order_and_bad_ones_are_ignored() {
+        assert_eq!(
+            decode_bits("a0c0", 10),
+            Some(vec![
+                true, false, true, false, false, false, false, false, true, true
+            ])
+        );
+        assert_eq!(decode_bits("a0", 10), None);
+        assert_eq!(decode_bits("zz00", 10), None);
+        assert_eq!(decode_bits("é000", 10), None);
+    }
+
+    #[test]
+    fn failover_bad_pieces_bans_resume_and_completion_reach_the_timeline() {
+        let mut m = P2pModel::new();
+        for i in 1..=5 {
+            m.on_event(&ev(i, 0, SupEventKind::Spawned { pid: 100 }));
+        }
+        m.on_event(&state(1, 1, json!({"role":"tracker","digest":"aa"})));
+        let leech = |tracker: u64, bad: u64, banned: u64, have: u64, complete: bool| {
+            json!({"role":"leecher","pieces":8,"have":have,"tracker":tracker,
+                   "bad_pieces":bad,"banned":banned,"complete":complete,"bitfield":"f0"})
+        };
+        m.on_event(&state(5, 10, leech(1, 0, 0, 4, false)));
+        m.on_event(&ev(1, 20, SupEventKind::Killed));
+        m.on_event(&state(5, 30, leech(2, 0, 0, 5, false)));
+        m.on_event(&state(5, 40, leech(2, 2, 1, 8, true)));
+        m.on_event(&ev(5, 50, SupEventKind::Killed));
+        m.on_event(&ev(5, 60, SupEventKind::Spawned { pid: 200 }));
+        let mut resumed = leech(2, 0, 0, 6, false);
+        resumed["verified_at_start"] = json!(6);
+        m.on_event(&state(5, 70, resumed));
+        assert_eq!(
+            texts(&m),
+            vec![
+                "tracker 1 killed (SIGKILL) mid-transfer",
+                "leecher 5 failed over from tracker 1 to tracker 2",
+                "leecher 5 detected a bad piece by SHA-1 (2 so far), fetching it elsewhere",
+                "leecher 5 banned a peer for bad pieces (1 banned)",
+                "leecher 5 complete: 8 pieces verified",
+                "leecher 5 killed (SIGKILL)",
+                "leecher 5 restarted (pid 200) on its data dir",
+                "leecher 5 resumed with 6 of 8 pieces verified on disk",
+            ]
+        );
+        assert_eq!(m.peers[&5].bits.iter().filter(|b| **b).count(), 4);
+    }
+
+    #[test]
+    fn trackers_diverge_only_while_cut_apart_and_converge_after() {
+        let mut m = P2pModel::new();
+        let t = |d: &str, cut: bool| json!({"role":"tracker","digest":d,"partitioned":cut});
+        m.on_event(&state(1, 0, t("aa", false)));
+        m.on_event(&state(2, 0, t("bb", false)));
+        assert!(texts(&m).is_empty(), "a busy swarm's samples differ: no event");
+        m.on_event(&state(1, 10, t("aa", true)));
+        m.on_event(&state(2, 11, t("cc", true)));
+        m.on_event(&state(1, 20, t("dd", false)));
+        m.on_event(&state(2, 21, t("dd", false)));
+        assert_eq!(
+            texts(&m),
+            vec![
+                "trackers diverged: digests aa ≠ bb",
+                "trackers converged: digest dd on both"
+            ]
+        );
+        assert_eq!(m.converged, Some(true));
+    }
+
+    #[test]
+    fn op_logs_are_kept_per_tracker_and_bounded() {
+        let mut m = P2pModel::new();
+        for i in 0..(OP_LOG_CAPACITY + 10) {
+            m.on_event(&ev(
+                2,
+                i as u64,
+                SupEventKind::Node {
+                    event: NodeEvent::Log {
+                        level: "debug".into(),
+                        msg: format!("op 2:{i} peer 127.0.0.1:1 3 pieces"),
+                    },
+                },
+            ));
+        }
+        let ops = &m.op_logs[&2];
+        assert_eq!(ops.len(), OP_LOG_CAPACITY);
+        assert!(ops.back().is_some_and(|l| l.starts_with("2:59 ")));
+    }
+}
