@@ -436,7 +436,10 @@ impl App {
             }
             a => {
                 let cmd = self.p2p_lab.act(&a)?;
-                if self.p2p_lab.sup.is_none() && !cmd.starts_with("p2p up") {
+                if self.p2p_lab.sup.is_none()
+                    && self.p2p_lab.model.nodes.is_empty()
+                    && !cmd.starts_with("p2p up")
+                {
                     self.flash = Some("the lab is not up yet".into());
                     return None;
                 }

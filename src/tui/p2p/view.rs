@@ -47,7 +47,7 @@ pub fn draw(
 /// The one-line summary beside the tabs.
 pub fn summary(lab: &P2pLabView) -> String {
     let m = &lab.model;
-    if lab.sup.is_none() {
+    if lab.sup.is_none() && m.nodes.is_empty() {
         let starting = lab
             .commands
             .iter()
@@ -121,7 +121,9 @@ fn draw_overview(
     let mid_h = 8;
     let big = area.height >= table_h + maps_h + mid_h + 8 + 10;
     let show_mid = area.height >= table_h + maps_h + mid_h + 5;
-    let show_maps = area.height >= table_h + maps_h + 5;
+    // Short terminals keep the table, the piece maps and at least a line each of the command
+    // log and the timeline; the tracker panel and the sparkline come next.
+    let show_maps = area.height >= table_h + maps_h + 3;
     let mut cons = vec![Constraint::Length(table_h)];
     if show_maps {
         cons.push(Constraint::Length(maps_h));
@@ -174,11 +176,19 @@ fn draw_table(
     hide: bool,
     hits: &mut Hits,
 ) {
-    let header = Row::new([
-        "ID", "ROLE", "STATE", "PID", "RSS", "CPU", "PROGRESS", "DOWN/s", "UP/s", "PEERS",
-        "TRACKER", "BAD", "BANNED",
-    ])
-    .style(theme.title());
+    // Narrow terminals drop the upload rate and the connection count, and merge bad/banned.
+    let wide = area.width >= 100;
+    let header: Vec<&str> = if wide {
+        vec![
+            "ID", "ROLE", "STATE", "PID", "RSS", "CPU", "PROGRESS", "DOWN/s", "UP/s", "PEERS",
+            "TRACKER", "BAD", "BANNED",
+        ]
+    } else {
+        vec![
+            "ID", "ROLE", "STATE", "PID", "RSS", "CPU", "PROGRESS", "DOWN/s", "TRK", "BAD/BAN",
+        ]
+    };
+    let header = Row::new(header).style(theme.title());
     let m = &lab.model;
     let rows: Vec<Row> = m
         .nodes
@@ -219,22 +229,35 @@ fn draw_table(
                 ]),
                 (None, Some(p)) => {
                     let pct = u64::from(p.have) * 100 / u64::from(p.pieces.max(1));
-                    let (down, up) = if hide {
-                        ("<r>".into(), "<r>".into())
-                    } else {
-                        (rate(p.down_rate), rate(p.up_rate))
+                    // A dead process has no rates or connections; its pieces are on disk.
+                    let alive = n.status.is_alive();
+                    let (down, up) = match (alive, hide) {
+                        (false, _) => (dash(), dash()),
+                        (true, true) => ("<r>".into(), "<r>".into()),
+                        (true, false) => (rate(p.down_rate), rate(p.up_rate)),
                     };
+                    let live = |v: String| if alive { v } else { dash() };
                     cells.extend([
                         format!("{pct:>3}% {}/{}", p.have, p.pieces),
                         down,
                         up,
-                        p.peers.to_string(),
-                        p.tracker.map_or(dash(), |t| t.to_string()),
+                        live(p.peers.to_string()),
+                        live(p.tracker.map_or(dash(), |t| t.to_string())),
                         p.bad_pieces.to_string(),
                         p.banned.to_string(),
                     ])
                 }
                 _ => cells.extend((0..7).map(|_| dash())),
+            }
+            if !wide {
+                // [.., PROGRESS, DOWN, UP, PEERS, TRACKER, BAD, BANNED] → [.., PROGRESS, DOWN,
+                // TRACKER, BAD/BANNED]
+                let banned = cells.pop().unwrap_or_default();
+                let bad = cells.pop().unwrap_or_default();
+                let tracker = cells.pop().unwrap_or_default();
+                cells.truncate(cells.len().saturating_sub(2));
+                cells.push(tracker);
+                cells.push(if bad == "-" { bad } else { format!("{bad}/{banned}") });
             }
             let mut row = Row::new(cells.into_iter().enumerate().map(|(i, c)| {
                 if i == 2 {
@@ -249,21 +272,17 @@ fn draw_table(
             row
         })
         .collect();
-    let widths = [
-        Constraint::Length(3),
-        Constraint::Length(7),
-        Constraint::Length(11),
-        Constraint::Length(7),
-        Constraint::Length(6),
-        Constraint::Length(4),
-        Constraint::Length(12),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(3),
-        Constraint::Min(3),
-    ];
+    let widths: Vec<Constraint> = if wide {
+        [3, 7, 11, 7, 6, 5, 12, 7, 7, 5, 7, 3, 6]
+            .into_iter()
+            .map(Constraint::Length)
+            .collect()
+    } else {
+        [3, 7, 11, 7, 6, 5, 10, 6, 3, 7]
+            .into_iter()
+            .map(Constraint::Length)
+            .collect()
+    };
     let title = format!(
         " p2p · {} trackers, {} peers · ↑↓/1-9 select, click a row ",
         m.trackers.len(),
@@ -302,8 +321,8 @@ fn role_of(m: &P2pModel, n: &NodeInfo) -> String {
     }
 }
 
-/// One peer's piece map scaled to `width` cells: `█` every piece of the cell held, `▒` some,
-/// `·` none (so the map reads without colour too).
+/// One peer's piece map scaled to `width` cells: `█` every piece of the cell held, `▒` some
+/// of them, `·` none (so the map reads without colour too).
 pub fn piece_cells(bits: &[bool], width: usize) -> Vec<(char, u8)> {
     let n = bits.len();
     if n == 0 || width == 0 {
@@ -325,7 +344,7 @@ pub fn piece_cells(bits: &[bool], width: usize) -> Vec<(char, u8)> {
 }
 
 fn draw_piece_maps(f: &mut Frame, area: Rect, lab: &P2pLabView, theme: &Theme) {
-    let block = Block::bordered().title(" piece maps (█ held · ▒ some · missing) ");
+    let block = Block::bordered().title(" piece maps (█ held  ▒ partly  · missing) ");
     let inner = block.inner(area);
     f.render_widget(block, area);
     let m = &lab.model;
@@ -393,7 +412,7 @@ fn draw_trackers(f: &mut Frame, area: Rect, m: &P2pModel, theme: &Theme, hide: b
         let lag = match (n.status.is_alive(), t.lag) {
             (false, _) => "-".to_string(),
             (true, Some(l)) => l.to_string(),
-            (true, None) => "unknown (not heard)".to_string(),
+            (true, None) => "?".to_string(),
         };
         let digest = if hide { "<digest>".into() } else { t.digest.clone() };
         let ops = if hide { "<n>".into() } else { t.ops.to_string() };
@@ -401,7 +420,7 @@ fn draw_trackers(f: &mut Frame, area: Rect, m: &P2pModel, theme: &Theme, hide: b
         lines.push(Line::from(vec![
             Span::styled(format!("{} ", n.id), theme.title()),
             Span::styled(format!("{word:<11} "), state_style(theme, word)),
-            Span::raw(format!("ops {ops} · lag {lag} · vv {vv} · digest {digest}")),
+            Span::raw(format!("ops {ops} lag {lag} vv {vv} digest {digest}")),
         ]));
     }
     let room = (inner.height as usize).saturating_sub(lines.len());
