@@ -99,6 +99,23 @@ impl P2pLabView {
         any
     }
 
+    /// Waits for the next supervisor event (never resolves without a lab).
+    pub async fn next_event(&mut self) -> Option<SupEvent> {
+        match self.events.as_mut() {
+            Some(rx) => loop {
+                match rx.recv().await {
+                    Ok(ev) => return Some(ev),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        self.events = None;
+                        return None;
+                    }
+                }
+            },
+            None => std::future::pending().await,
+        }
+    }
+
     /// Fresh node snapshots (pid, RSS, CPU, state).
     pub fn refresh(&mut self) {
         if let Some(sup) = &self.sup {
