@@ -228,7 +228,7 @@ fn overview_shows_table_piece_maps_trackers_and_timeline() {
         "tracker 1 killed (SIGKILL) mid-transfer",
         "leecher 4 failed over from tracker 1 to tracker 2",
         "tracker 1 restarted",
-        "trackers partitioned: tracker 1 cut from 2",
+        "trackers partitioned: tracker 1 cut from tracker 2",
         "trackers diverged",
         "leecher 7 detected a bad piece by SHA-1",
         "leecher 7 banned a peer for bad pieces",

@@ -193,6 +193,8 @@ pub struct P2pModel {
     pub up_series: VecDeque<u64>,
     /// Whether the trackers hold the same state (`None` until two report).
     pub converged: Option<bool>,
+    /// Whether a running tracker is cut off from the other.
+    pub cut_apart: bool,
     /// Bumped on every change.
     pub version: u64,
     status: BTreeMap<u64, NodeStatus>,
@@ -309,15 +311,24 @@ impl P2pModel {
                 }
             }
             SupEventKind::Faults { rules } => {
-                // Both trackers get rules; name the partition once, from the lower id's side.
-                if self.is_tracker(n) && rules.cut.iter().all(|c| *c > n) {
-                    let cut: Vec<String> = rules.cut.iter().map(u64::to_string).collect();
+                // Every node gets rules, but only trackers filter frames (replication); name
+                // the partition once, from the lower tracker's side.
+                let other: Vec<String> = rules
+                    .cut
+                    .iter()
+                    .filter(|c| self.is_tracker(**c))
+                    .map(u64::to_string)
+                    .collect();
+                if self.is_tracker(n)
+                    && !other.is_empty()
+                    && rules.cut.iter().filter(|c| self.is_tracker(**c)).all(|c| *c > n)
+                {
                     self.push(
                         at,
                         EventKind::Fault,
                         format!(
-                            "trackers partitioned: tracker {n} cut from {}",
-                            cut.join(",")
+                            "trackers partitioned: tracker {n} cut from tracker {}",
+                            other.join(",")
                         ),
                     );
                 }
@@ -426,6 +437,7 @@ impl P2pModel {
         let same = running.iter().all(|t| t.digest == running[0].digest);
         let cut = running.iter().any(|t| t.partitioned);
         self.converged = Some(same);
+        self.cut_apart = cut;
         if !same && cut && !self.diverged {
             self.diverged = true;
             let digests: Vec<&str> = running.iter().map(|t| t.digest.as_str()).collect();
@@ -498,12 +510,26 @@ impl P2pModel {
             .unwrap_or(0) as u32
     }
 
-    /// `running`, `paused`, `killed`, `exited`, or `partitioned`.
-    pub fn state_word(n: &NodeInfo) -> &'static str {
-        if n.status == NodeStatus::Running && !n.faults.cut.is_empty() {
+    /// `running`, `paused`, `killed`, `exited`, or `partitioned` (a tracker cut off from the
+    /// other: peers apply no fault rules, so they are never partitioned).
+    pub fn state_word(&self, n: &NodeInfo) -> &'static str {
+        let cut_from_tracker = n.faults.cut.iter().any(|c| self.is_tracker(*c));
+        if n.status == NodeStatus::Running && self.is_tracker(n.id) && cut_from_tracker {
             "partitioned"
         } else {
             n.status.as_str()
+        }
+    }
+
+    /// How the trackers stand: `converged` (same digest), `diverged` (different digests while
+    /// cut apart), `replicating` (different digests a moment apart in a busy swarm), or
+    /// `waiting for both`.
+    pub fn agreement(&self) -> &'static str {
+        match (self.converged, self.cut_apart) {
+            (None, _) => "waiting for both",
+            (Some(true), _) => "converged",
+            (Some(false), true) => "diverged",
+            (Some(false), false) => "replicating",
         }
     }
 }

@@ -60,11 +60,7 @@ pub fn summary(lab: &P2pLabView) -> String {
     }
     let leechers: Vec<&PeerState> = m.peers.values().filter(|p| p.role == "leecher").collect();
     let done = leechers.iter().filter(|p| p.complete).count();
-    let trackers = match m.converged {
-        Some(true) => "trackers agree",
-        Some(false) => "trackers differ",
-        None => "trackers ?",
-    };
+    let trackers = format!("trackers {}", m.agreement());
     format!(
         "{done}/{} leechers complete · {trackers} · ↓{}/s",
         leechers.len(),
@@ -84,7 +80,7 @@ fn draw_tabs(f: &mut Frame, area: Rect, lab: &P2pLabView, theme: &Theme, hits: &
     let sw = status.chars().count() as u16;
     let [t, s] = Layout::horizontal([Constraint::Min(0), Constraint::Length(sw)]).areas(area);
     f.render_widget(tabs, t);
-    let style = if lab.model.converged == Some(false) {
+    let style = if lab.model.agreement() == "diverged" {
         theme.fg(theme.warn)
     } else {
         theme.fg(theme.good)
@@ -194,7 +190,7 @@ fn draw_table(
         .nodes
         .iter()
         .map(|n| {
-            let state = P2pModel::state_word(n);
+            let state = m.state_word(n);
             let (pid, rss, cpu) = if hide {
                 ("<pid>".into(), "<rss>".into(), "<cpu>".into())
             } else {
@@ -386,11 +382,15 @@ fn draw_piece_maps(f: &mut Frame, area: Rect, lab: &P2pLabView, theme: &Theme) {
 }
 
 fn draw_trackers(f: &mut Frame, area: Rect, m: &P2pModel, theme: &Theme, hide: bool) {
-    let state = match m.converged {
-        Some(true) => Span::styled("converged", theme.fg(theme.good)),
-        Some(false) => Span::styled("diverged", theme.fg(theme.warn)),
-        None => Span::styled("waiting for both", theme.muted()),
-    };
+    let word = m.agreement();
+    let state = Span::styled(
+        word,
+        match word {
+            "converged" => theme.fg(theme.good),
+            "diverged" => theme.fg(theme.warn),
+            _ => theme.muted(),
+        },
+    );
     let block = Block::bordered().title(Line::from(vec![
         Span::raw(" trackers: "),
         state,
@@ -400,7 +400,7 @@ fn draw_trackers(f: &mut Frame, area: Rect, m: &P2pModel, theme: &Theme, hide: b
     f.render_widget(block, area);
     let mut lines = Vec::new();
     for n in m.nodes.iter().filter(|n| m.is_tracker(n.id)) {
-        let word = P2pModel::state_word(n);
+        let word = m.state_word(n);
         let Some(t) = m.trackers.get(&n.id) else {
             lines.push(Line::from(vec![
                 Span::styled(format!("{} ", n.id), theme.title()),
