@@ -136,22 +136,57 @@ fn p2p_app() -> App {
             },
         ));
     }
-    m.on_event(&state_ev(1, T + 100, &tracker("aaaa11112222", Some(0), false)));
-    m.on_event(&state_ev(2, T + 100, &tracker("aaaa11112222", Some(0), false)));
+    m.on_event(&state_ev(
+        1,
+        T + 100,
+        &tracker("aaaa11112222", Some(0), false),
+    ));
+    m.on_event(&state_ev(
+        2,
+        T + 100,
+        &tracker("aaaa11112222", Some(0), false),
+    ));
     m.on_event(&state_ev(3, T + 120, &peer("seeder", 32, 1, 0, 0)));
     for i in 4..=7 {
-        m.on_event(&state_ev(i, T + 150, &peer("leecher", 4 * i as u32, 1, 0, 0)));
+        m.on_event(&state_ev(
+            i,
+            T + 150,
+            &peer("leecher", 4 * i as u32, 1, 0, 0),
+        ));
     }
-    m.on_event(&log_ev(1, T + 160, "debug", "op 1:17 peer 127.0.0.1:41004 16 pieces"));
-    m.on_event(&log_ev(2, T + 170, "debug", "op 2:9 peer 127.0.0.1:41006 24 pieces"));
+    m.on_event(&log_ev(
+        1,
+        T + 160,
+        "debug",
+        "op 1:17 peer 127.0.0.1:41004 16 pieces",
+    ));
+    m.on_event(&log_ev(
+        2,
+        T + 170,
+        "debug",
+        "op 2:9 peer 127.0.0.1:41006 24 pieces",
+    ));
     m.on_event(&ev(1, T + 1000, SupEventKind::Killed));
     m.on_event(&state_ev(3, T + 1400, &peer("seeder", 32, 2, 0, 0)));
     for i in 4..=7 {
-        m.on_event(&state_ev(i, T + 1400, &peer("leecher", 4 * i as u32 + 2, 2, 0, 0)));
+        m.on_event(&state_ev(
+            i,
+            T + 1400,
+            &peer("leecher", 4 * i as u32 + 2, 2, 0, 0),
+        ));
     }
-    m.on_event(&log_ev(4, T + 1400, "info", "failed over from tracker 1 to tracker 2"));
+    m.on_event(&log_ev(
+        4,
+        T + 1400,
+        "info",
+        "failed over from tracker 1 to tracker 2",
+    ));
     m.on_event(&ev(1, T + 3000, SupEventKind::Spawned { pid: 5100 }));
-    m.on_event(&state_ev(1, T + 3100, &tracker("aaaa11112222", Some(0), false)));
+    m.on_event(&state_ev(
+        1,
+        T + 3100,
+        &tracker("aaaa11112222", Some(0), false),
+    ));
     let cut = |c: &[u64]| SupEventKind::Faults {
         rules: FaultRules {
             cut: c.iter().copied().collect(),
@@ -163,11 +198,26 @@ fn p2p_app() -> App {
     m.on_event(&state_ev(1, T + 4200, &tracker("bbbb33334444", None, true)));
     m.on_event(&state_ev(2, T + 4200, &tracker("cccc55556666", None, true)));
     m.on_event(&state_ev(7, T + 5000, &peer("leecher", 30, 2, 2, 1)));
-    m.on_event(&log_ev(7, T + 5000, "info", "bad piece detected by SHA-1 (2 so far)"));
+    m.on_event(&log_ev(
+        7,
+        T + 5000,
+        "info",
+        "bad piece detected by SHA-1 (2 so far)",
+    ));
     m.on_event(&ev(5, T + 6000, SupEventKind::Killed));
     let nodes = vec![
-        info(1, NodeStatus::Running, &[2], &tracker("bbbb33334444", None, true)),
-        info(2, NodeStatus::Running, &[1], &tracker("cccc55556666", None, true)),
+        info(
+            1,
+            NodeStatus::Running,
+            &[2],
+            &tracker("bbbb33334444", None, true),
+        ),
+        info(
+            2,
+            NodeStatus::Running,
+            &[1],
+            &tracker("cccc55556666", None, true),
+        ),
         info(3, NodeStatus::Running, &[], &peer("seeder", 32, 2, 0, 0)),
         info(4, NodeStatus::Running, &[], &peer("leecher", 18, 2, 0, 0)),
         info(5, NodeStatus::Killed, &[], &Value::Null),
@@ -178,8 +228,18 @@ fn p2p_app() -> App {
     for (id, cmd, src, out) in [
         (1, "p2p up", "lab", "p2p lab up in /tmp/run\n"),
         (2, "p2p kill 1", "key k", "node 1 killed (SIGKILL)\n"),
-        (3, "p2p restart 1", "key r", "node 1 restarted from its data dir\n"),
-        (4, "p2p partition 1", "key n", "node(s) [1] cut off from the others\n"),
+        (
+            3,
+            "p2p restart 1",
+            "key r",
+            "node 1 restarted from its data dir\n",
+        ),
+        (
+            4,
+            "p2p partition 1",
+            "key n",
+            "node(s) [1] cut off from the others\n",
+        ),
         (
             5,
             "p2p corrupt 3 --piece 30",
@@ -234,7 +294,10 @@ fn overview_shows_table_piece_maps_trackers_and_timeline() {
         "leecher 7 banned a peer for bad pieces",
         "leecher 5 killed (SIGKILL) mid-transfer",
     ] {
-        assert!(timeline.contains(want), "timeline lacks {want:?}:\n{timeline}");
+        assert!(
+            timeline.contains(want),
+            "timeline lacks {want:?}:\n{timeline}"
+        );
     }
     a.act(Action::PrevTab);
     a.act(Action::PrevTab);
@@ -244,7 +307,10 @@ fn overview_shows_table_piece_maps_trackers_and_timeline() {
         .find(|l| l.contains(" 6 leecher"))
         .expect("a map row for node 6");
     assert!(row.contains('█') && row.contains('·'), "{row}");
-    assert!(!text.contains("<pid>") || !text.contains("5001"), "pids redacted");
+    assert!(
+        !text.contains("<pid>") || !text.contains("5001"),
+        "pids redacted"
+    );
     check("p2p_overview", &mut a);
 }
 

@@ -49,11 +49,8 @@ impl Scenario {
 /// Every lab's scenario scripts (`labs/*/*.sh`, embedded), Raft's first.
 pub fn scenarios() -> Vec<Scenario> {
     let of = |lab: &'static str, list: &'static [(&'static str, &'static str)]| {
-        list.iter().map(move |(name, script)| Scenario {
-            lab,
-            name,
-            script,
-        })
+        list.iter()
+            .map(move |(name, script)| Scenario { lab, name, script })
     };
     of("raft", lab::SCENARIOS)
         .chain(of("p2p", crate::p2p::lab::SCENARIOS))

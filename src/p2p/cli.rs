@@ -293,7 +293,12 @@ pub fn run_in_shell(
 }
 
 /// Runs a verb on `target`; returns the exit code.
-pub fn run_target(verb: P2pVerb, target: Target<'_>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub fn run_target(
+    verb: P2pVerb,
+    target: Target<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     let code = match run_inner(verb, target, out) {
         Ok(code) => code,
         Err(e) => {

@@ -372,10 +372,7 @@ impl App {
                         continue;
                     }
                     let name = s.full_name();
-                    text.push_str(&format!(
-                        "── {name}  (scenario run {name})\n{}\n",
-                        s.script
-                    ));
+                    text.push_str(&format!("── {name}  (scenario run {name})\n{}\n", s.script));
                 }
                 self.popup = Some(Popup {
                     title: "scenario scripts (↑↓ PgUp PgDn scroll, any other key closes)".into(),

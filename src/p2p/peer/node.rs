@@ -270,7 +270,11 @@ mod tests {
         let state = state.expect("a change is reported");
         assert_eq!(state["down_rate"], 2000);
         assert_eq!(state["complete"], true);
-        let (_, beat) = r.observe(&progress(10, 1000, 1, Some(2)), &[0xff, 0xc0], t1 + HEARTBEAT);
+        let (_, beat) = r.observe(
+            &progress(10, 1000, 1, Some(2)),
+            &[0xff, 0xc0],
+            t1 + HEARTBEAT,
+        );
         assert!(beat.is_some(), "the heartbeat repeats the state");
     }
 }

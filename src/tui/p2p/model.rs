@@ -103,7 +103,10 @@ pub fn decode_bits(hex: &str, pieces: u32) -> Option<Vec<bool>> {
     }
     let bytes: Vec<u8> = (0..hex.len())
         .step_by(2)
-        .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
         .collect::<Option<_>>()?;
     Some(
         (0..pieces as usize)
@@ -321,7 +324,11 @@ impl P2pModel {
                     .collect();
                 if self.is_tracker(n)
                     && !other.is_empty()
-                    && rules.cut.iter().filter(|c| self.is_tracker(**c)).all(|c| *c > n)
+                    && rules
+                        .cut
+                        .iter()
+                        .filter(|c| self.is_tracker(**c))
+                        .all(|c| *c > n)
                 {
                     self.push(
                         at,
@@ -404,10 +411,7 @@ impl P2pModel {
                 self.push(
                     at,
                     EventKind::Fault,
-                    format!(
-                        "{who} banned a peer for bad pieces ({} banned)",
-                        new.banned
-                    ),
+                    format!("{who} banned a peer for bad pieces ({} banned)", new.banned),
                 );
             }
         }
@@ -428,7 +432,11 @@ impl P2pModel {
         let running: Vec<&TrackerState> = self
             .trackers
             .iter()
-            .filter(|(id, _)| self.status.get(id).is_none_or(|s| *s == NodeStatus::Running))
+            .filter(|(id, _)| {
+                self.status
+                    .get(id)
+                    .is_none_or(|s| *s == NodeStatus::Running)
+            })
             .map(|(_, t)| t)
             .collect();
         if running.len() < 2 {
@@ -614,7 +622,10 @@ mod tests {
         let t = |d: &str, cut: bool| json!({"role":"tracker","digest":d,"partitioned":cut});
         m.on_event(&state(1, 0, t("aa", false)));
         m.on_event(&state(2, 0, t("bb", false)));
-        assert!(texts(&m).is_empty(), "a busy swarm's samples differ: no event");
+        assert!(
+            texts(&m).is_empty(),
+            "a busy swarm's samples differ: no event"
+        );
         m.on_event(&state(1, 10, t("aa", true)));
         m.on_event(&state(2, 11, t("cc", true)));
         m.on_event(&state(1, 20, t("dd", false)));

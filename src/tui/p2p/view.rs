@@ -140,9 +140,8 @@ fn draw_overview(
         i += 1;
     }
     if show_mid {
-        let [tr, tp] =
-            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-                .areas(parts[i]);
+        let [tr, tp] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+            .areas(parts[i]);
         draw_trackers(f, tr, &lab.model, theme, hide);
         draw_throughput(f, tp, &lab.model, theme, hide);
         i += 1;
@@ -253,7 +252,11 @@ fn draw_table(
                 let tracker = cells.pop().unwrap_or_default();
                 cells.truncate(cells.len().saturating_sub(2));
                 cells.push(tracker);
-                cells.push(if bad == "-" { bad } else { format!("{bad}/{banned}") });
+                cells.push(if bad == "-" {
+                    bad
+                } else {
+                    format!("{bad}/{banned}")
+                });
             }
             let mut row = Row::new(cells.into_iter().enumerate().map(|(i, c)| {
                 if i == 2 {
@@ -414,8 +417,16 @@ fn draw_trackers(f: &mut Frame, area: Rect, m: &P2pModel, theme: &Theme, hide: b
             (true, Some(l)) => l.to_string(),
             (true, None) => "?".to_string(),
         };
-        let digest = if hide { "<digest>".into() } else { t.digest.clone() };
-        let ops = if hide { "<n>".into() } else { t.ops.to_string() };
+        let digest = if hide {
+            "<digest>".into()
+        } else {
+            t.digest.clone()
+        };
+        let ops = if hide {
+            "<n>".into()
+        } else {
+            t.ops.to_string()
+        };
         let vv = if hide { "<vv>".into() } else { vv.join(" ") };
         lines.push(Line::from(vec![
             Span::styled(format!("{} ", n.id), theme.title()),
@@ -448,7 +459,11 @@ fn draw_throughput(f: &mut Frame, area: Rect, m: &P2pModel, theme: &Theme, hide:
     let title = if hide {
         " aggregate download ".to_string()
     } else {
-        format!(" aggregate download {}/s (peak {}/s) ", rate(now), rate(peak))
+        format!(
+            " aggregate download {}/s (peak {}/s) ",
+            rate(now),
+            rate(peak)
+        )
     };
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
@@ -461,9 +476,7 @@ fn draw_throughput(f: &mut Frame, area: Rect, m: &P2pModel, theme: &Theme, hide:
         .copied()
         .collect();
     f.render_widget(
-        Sparkline::default()
-            .data(&data)
-            .style(theme.fg(theme.good)),
+        Sparkline::default().data(&data).style(theme.fg(theme.good)),
         inner,
     );
 }
