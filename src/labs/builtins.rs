@@ -51,7 +51,7 @@ struct ForgeBuiltin {
 #[derive(Debug, Parser)]
 #[command(
     name = "logs",
-    about = "Print a node's log lines (NODE: raft-2, or 2)",
+    about = "Print a node's log lines (NODE: raft-2, p2p-4, or 2 for raft-2)",
     disable_version_flag = true
 )]
 struct LogsBuiltin {
@@ -285,7 +285,7 @@ impl LabBuiltins {
             None => {
                 let _ = writeln!(
                     err,
-                    "logs: {:?} is not a node (use raft-2, or 2)",
+                    "logs: {:?} is not a node (use raft-2, p2p-4, or 2)",
                     args.node
                 );
                 return 2;
@@ -466,6 +466,14 @@ impl BuiltinProvider for LabBuiltins {
                 .node_ids()
                 .iter()
                 .map(|i| format!("raft-{i}"))
+                .chain(
+                    self.host
+                        .get("p2p")
+                        .map(|s| s.ids())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|i| format!("p2p-{i}")),
+                )
                 .collect(),
             ["raft", "load"] => vec!["start".into(), "stop".into(), "status".into()],
             ["scenario"] => vec!["show".into(), "run".into()],

@@ -74,10 +74,7 @@ impl P2pLabView {
     pub fn detach(&mut self) {
         self.sup = None;
         self.events = None;
-        self.model.nodes.clear();
-        self.model.peers.clear();
-        self.model.trackers.clear();
-        self.model.converged = None;
+        self.model.forget_lab();
     }
 
     /// Drains pending supervisor events into the model; true when any arrived.

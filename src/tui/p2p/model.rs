@@ -230,6 +230,21 @@ impl P2pModel {
         }
     }
 
+    /// Forgets a stopped lab's nodes (the timeline, logs and series stay), so that the next
+    /// lab's nodes start afresh rather than as restarts.
+    pub fn forget_lab(&mut self) {
+        self.nodes.clear();
+        self.peers.clear();
+        self.trackers.clear();
+        self.op_logs.clear();
+        self.status.clear();
+        self.restarted.clear();
+        self.converged = None;
+        self.cut_apart = false;
+        self.diverged = false;
+        self.version += 1;
+    }
+
     /// Whether node `id` is a tracker (they are nodes 1 and 2 of the lab, and say so).
     pub fn is_tracker(&self, id: u64) -> bool {
         self.trackers.contains_key(&id)
@@ -638,6 +653,15 @@ mod tests {
             ]
         );
         assert_eq!(m.converged, Some(true));
+    }
+
+    #[test]
+    fn a_new_lab_after_a_stop_is_not_a_restart() {
+        let mut m = P2pModel::new();
+        m.on_event(&ev(4, 0, SupEventKind::Spawned { pid: 1 }));
+        m.forget_lab();
+        m.on_event(&ev(4, 10, SupEventKind::Spawned { pid: 2 }));
+        assert!(texts(&m).is_empty(), "{:?}", texts(&m));
     }
 
     #[test]
