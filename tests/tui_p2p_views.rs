@@ -293,6 +293,7 @@ fn overview_shows_table_piece_maps_trackers_and_timeline() {
         "leecher 7 detected a bad piece by SHA-1",
         "leecher 7 banned a peer for bad pieces",
         "leecher 5 killed (SIGKILL) mid-transfer",
+        "p2p corrupt 3 --piece 30: garbage on disk, still served",
     ] {
         assert!(
             timeline.contains(want),

@@ -324,17 +324,23 @@ impl P2pLabView {
         self.scroll = 0;
     }
 
-    /// Fills in a finished command; true if it was one of ours.
+    /// Fills in a finished command; true if it was one of ours. A successful `p2p corrupt`
+    /// goes on the timeline too.
     pub fn finish(&mut self, done: &super::shell_worker::ShellDone) -> bool {
-        match self.commands.iter_mut().find(|c| c.id == done.id) {
-            Some(c) => {
-                c.status = Some(done.status);
-                c.output = done.output.clone();
-                c.elapsed = Some(done.elapsed);
-                true
-            }
-            None => false,
+        let Some(c) = self.commands.iter_mut().find(|c| c.id == done.id) else {
+            return false;
+        };
+        c.status = Some(done.status);
+        c.output = done.output.clone();
+        c.elapsed = Some(done.elapsed);
+        if done.status == 0
+            && let Some(rest) = c.cmd.strip_prefix("p2p corrupt ")
+        {
+            let text = format!("p2p corrupt {rest}: garbage on disk, still served");
+            self.model
+                .note(super::clock::now_ms(), model::EventKind::Fault, text);
         }
+        true
     }
 }
 

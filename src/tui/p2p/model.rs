@@ -230,6 +230,13 @@ impl P2pModel {
         }
     }
 
+    /// Adds what a command of the dashboard did to the timeline (a corruption is no process
+    /// event: only the command knows it happened).
+    pub fn note(&mut self, at_ms: u64, kind: EventKind, text: String) {
+        self.version += 1;
+        self.push(at_ms, kind, text);
+    }
+
     /// Forgets a stopped lab's nodes (the timeline, logs and series stay), so that the next
     /// lab's nodes start afresh rather than as restarts.
     pub fn forget_lab(&mut self) {
