@@ -12,8 +12,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
+pub use super::corrupt::{PieceSelection, corrupt};
 use super::lab::{self, LabConfig, LabPlan};
-use super::torrent::Torrent;
 use crate::cli::RunDirArg;
 use crate::cluster::control::{self, ControlRequest};
 use crate::cluster::rundir::{self, read_cluster_file, resolve_run_dir};
@@ -180,48 +180,6 @@ pub fn run_tracker_node(a: TrackerNodeArgs) -> i32 {
             crate::cluster::event::Emitter::new()
                 .emit(&crate::cluster::NodeEvent::Fatal { msg: e.to_string() });
             1
-        }
-    }
-}
-
-/// Which pieces `p2p corrupt` overwrites.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PieceSelection {
-    /// Pieces `first..=last` (clamped to the torrent).
-    Range(u32, u32),
-    /// Every piece.
-    All,
-}
-
-impl std::str::FromStr for PieceSelection {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let num = |t: &str| {
-            t.trim()
-                .parse::<u32>()
-                .map_err(|_| format!("{s:?} is not a piece: use 7, 0-15 or all"))
-        };
-        match s.split_once('-') {
-            _ if s == "all" => Ok(PieceSelection::All),
-            Some((a, b)) => {
-                let (a, b) = (num(a)?, num(b)?);
-                if a > b {
-                    return Err(format!("empty piece range {s:?}"));
-                }
-                Ok(PieceSelection::Range(a, b))
-            }
-            None => num(s).map(|i| PieceSelection::Range(i, i)),
-        }
-    }
-}
-
-impl std::fmt::Display for PieceSelection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PieceSelection::All => write!(f, "every piece"),
-            PieceSelection::Range(a, b) if a == b => write!(f, "piece {a}"),
-            PieceSelection::Range(a, b) => write!(f, "pieces {a}-{b}"),
         }
     }
 }
@@ -518,39 +476,6 @@ fn up_detached(
     Ok(0)
 }
 
-/// Overwrites the start of the selected pieces of node `node`'s copy of the lab file with
-/// garbage; returns the file's path.
-pub fn corrupt(run_dir: &Path, node: u64, pieces: PieceSelection) -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::FileExt;
-    let t = Torrent::load(&run_dir.join("lab.torrent"))?;
-    let cf = read_cluster_file(run_dir)?;
-    let n = cf
-        .nodes
-        .iter()
-        .find(|n| n.id == node)
-        .ok_or_else(|| anyhow::anyhow!("no node {node}"))?;
-    // The seeder serves the generated file itself; the others their download.
-    let path = if n.id == 3 {
-        run_dir.join("lab-data.bin")
-    } else {
-        n.data_dir.join(&t.name)
-    };
-    let count = t.piece_count();
-    let (first, last) = match pieces {
-        PieceSelection::All => (0, count.saturating_sub(1)),
-        PieceSelection::Range(a, b) => (a, b.min(count.saturating_sub(1))),
-    };
-    if first >= count {
-        anyhow::bail!("piece {first} out of range (the torrent has {count})");
-    }
-    let f = std::fs::OpenOptions::new().write(true).open(&path)?;
-    for piece in first..=last {
-        let garbage = vec![0xa5u8; t.piece_size(piece).min(4096) as usize];
-        f.write_all_at(&garbage, piece as u64 * t.piece_len as u64)?;
-    }
-    Ok(path)
-}
-
 /// Runs a supervisor in the foreground until Ctrl-C, SIGTERM, SIGHUP or `p2p stop`.
 fn foreground(sup: Supervisor, what: &str) -> anyhow::Result<i32> {
     // A seeder re-verifies its whole file before it is ready: allow for a large one.
@@ -653,14 +578,5 @@ mod tests {
         assert_eq!(parse_size("200MB").unwrap(), 200_000_000);
         assert_eq!(parse_size("4096").unwrap(), 4096);
         assert!(parse_size("12XB").is_err());
-    }
-
-    #[test]
-    fn piece_selections_parse() {
-        assert_eq!("7".parse(), Ok(PieceSelection::Range(7, 7)));
-        assert_eq!("0-15".parse(), Ok(PieceSelection::Range(0, 15)));
-        assert_eq!("all".parse(), Ok(PieceSelection::All));
-        assert!("9-2".parse::<PieceSelection>().is_err());
-        assert!("x".parse::<PieceSelection>().is_err());
     }
 }

@@ -5,9 +5,12 @@
 //!
 //! - [`model`]: supervisor events and node snapshots → peer and tracker rows, piece bitfields,
 //!   timeline, logs, tracker op logs, throughput.
+//! - [`report`]: the nodes' state events decoded (peer bitfields and counters, tracker
+//!   replication state).
 //! - [`view`]: drawing the tabs (overview, logs, timeline, commands).
 
 pub mod model;
+pub mod report;
 pub mod view;
 
 use tokio::sync::broadcast;
