@@ -18,7 +18,7 @@ fn killing_a_tracker_from_the_p2p_dashboard_shows_the_failover_and_leaves_no_nod
         return;
     }
     let t = Tmux::start(common::wirelab(), &["lab", "p2p"], 120, 40);
-    t.wait_text("4/4 leechers complete", T)
+    t.wait_text("4/4 leechers done", T)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(t.screen().contains("piece maps"), "{}", t.screen());
     t.keys(&["1", "k"]);

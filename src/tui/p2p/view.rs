@@ -62,7 +62,7 @@ pub fn summary(lab: &P2pLabView) -> String {
     let done = leechers.iter().filter(|p| p.complete).count();
     let trackers = format!("trackers {}", m.agreement());
     format!(
-        "{done}/{} leechers complete · {trackers} · ↓{}/s",
+        "{done}/{} leechers done · {trackers} · ↓{}/s",
         leechers.len(),
         rate(m.down_series.back().copied().unwrap_or(0))
     )
@@ -71,7 +71,14 @@ pub fn summary(lab: &P2pLabView) -> String {
 fn draw_tabs(f: &mut Frame, area: Rect, lab: &P2pLabView, theme: &Theme, hits: &mut Hits) {
     let tabs_w: u16 = TABS.iter().map(|t| t.chars().count() as u16 + 3).sum();
     let room = area.width.saturating_sub(tabs_w) as usize;
-    let status: String = format!("{} ", summary(lab)).chars().take(room).collect();
+    // Drop the rate, then cut, when the summary does not fit beside the tabs.
+    let mut status = format!("{} ", summary(lab));
+    if status.chars().count() > room
+        && let Some((head, _)) = status.rsplit_once(" · ↓")
+    {
+        status = format!("{head} ");
+    }
+    let status: String = status.chars().take(room).collect();
     let tabs = Tabs::new(TABS.iter().map(|t| Line::from(*t)))
         .select(lab.tab)
         .style(theme.muted())
@@ -277,7 +284,7 @@ fn draw_table(
             .map(Constraint::Length)
             .collect()
     } else {
-        [3, 7, 11, 7, 6, 5, 10, 6, 3, 7]
+        [3, 7, 11, 7, 6, 5, 13, 6, 3, 7]
             .into_iter()
             .map(Constraint::Length)
             .collect()
