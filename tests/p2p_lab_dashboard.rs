@@ -75,9 +75,18 @@ fn every_leechers_piece_map_fills_from_real_events_and_no_process_outlives_the_l
         .model
         .timeline
         .iter()
-        .filter(|e| e.kind == EventKind::Good && e.text.contains("complete"))
+        .filter(|e| e.kind == EventKind::Good && e.text.starts_with("leecher "))
+        .filter(|e| e.text.contains(" complete: 12 pieces verified"))
         .count();
     assert_eq!(completes, 4, "{:?}", view.model.timeline);
+    assert!(
+        view.model
+            .timeline
+            .iter()
+            .any(|e| e.text.starts_with("every running leecher complete (4) ")),
+        "{:?}",
+        view.model.timeline
+    );
     assert!(
         view.model.peers.values().all(|p| p.tracker.is_some()),
         "every peer names its tracker"

@@ -19,6 +19,8 @@ pub struct PeerState {
     pub have: u32,
     /// Pieces in the torrent.
     pub pieces: u32,
+    /// Bytes of the file.
+    pub size: u64,
     /// Which pieces are held (empty until reported).
     pub bits: Vec<bool>,
     /// Download rate, bytes/s.
@@ -98,6 +100,7 @@ impl PeerState {
                 .to_string(),
             have: u(f, "have").min(u64::from(pieces)) as u32,
             pieces,
+            size: u(f, "size"),
             bits,
             down_rate: u(f, "down_rate"),
             up_rate: u(f, "up_rate"),
