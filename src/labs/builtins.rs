@@ -208,7 +208,10 @@ impl LabBuiltins {
                 return code;
             }
         };
-        crate::p2p::cli::run_in_shell(&self.host, verb, ctx.in_child(), &mut out, &mut err)
+        let in_child = ctx.in_child();
+        crate::p2p::cli::run_in_shell(&self.host, verb, in_child, &mut out, &mut err, &|| {
+            ctx.interrupted()
+        })
     }
 
     fn labs(&self, ctx: &mut BuiltinCtx<'_>) -> i32 {

@@ -199,15 +199,25 @@ pub fn run_with(verb: P2pVerb, out: &mut dyn Write, err: &mut dyn Write) -> i32 
 /// `p2p …` as a shell builtin: `up` hosts the lab in this process ([`LabHost::start_p2p`];
 /// `--detach` starts a background supervisor instead, as the CLI does), `stop` stops it, and
 /// the other verbs act on the hosted lab: directly, or through its control socket from a
-/// forked pipeline child (whose copy of the supervisor has no threads).
+/// forked pipeline child (whose copy of the supervisor has no threads). `p2p wait` ends with
+/// status 130 once `interrupted` says so (Ctrl-C in the shell).
 pub fn run_in_shell(
     host: &LabHost,
     verb: P2pVerb,
     in_child: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
+    interrupted: &dyn Fn() -> bool,
 ) -> i32 {
     let hosted = host.get("p2p");
+    if let P2pVerb::Wait { until } = verb {
+        let target = match &hosted {
+            Some(sup) if !in_child => Target::InProcess(sup),
+            Some(sup) => Target::Dir(sup.run_dir()),
+            None => Target::RunDir,
+        };
+        return finish(wait(target, &until, out, interrupted), out, err);
+    }
     match (verb, hosted) {
         (
             P2pVerb::Up {
@@ -257,7 +267,12 @@ pub fn run_target(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let code = match run_inner(verb, target, out) {
+    finish(run_inner(verb, target, out), out, err)
+}
+
+/// The exit code of a verb's result, its error written to `err`.
+fn finish(result: anyhow::Result<i32>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             let _ = writeln!(err, "p2p: {e:#}");
@@ -266,6 +281,22 @@ pub fn run_target(
     };
     let _ = out.flush();
     code
+}
+
+/// `p2p wait …` on `target`.
+fn wait(
+    target: Target<'_>,
+    until: &super::wait::Condition,
+    out: &mut dyn Write,
+    interrupted: &dyn Fn() -> bool,
+) -> anyhow::Result<i32> {
+    let run = until.opts().run.clone();
+    super::wait::run(
+        until,
+        || Ok(ctl(target, &run, ControlRequest::Status)?.nodes),
+        out,
+        interrupted,
+    )
 }
 
 /// Parses `64MiB`, `1GiB`, `200MB`, `4096`.
@@ -422,14 +453,7 @@ fn run_inner(verb: P2pVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow::
             )?;
             Ok(0)
         }
-        P2pVerb::Wait { until } => {
-            let run = until.opts().run.clone();
-            super::wait::run(
-                &until,
-                || Ok(ctl(target, &run, ControlRequest::Status)?.nodes),
-                out,
-            )
-        }
+        P2pVerb::Wait { until } => wait(target, &until, out, &|| false),
         P2pVerb::Stop { run } => {
             ctl(target, &run, ControlRequest::Stop)?;
             writeln!(out, "lab stopped")?;

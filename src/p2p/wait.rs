@@ -278,15 +278,20 @@ impl Condition {
     }
 }
 
-/// Polls `nodes` until `cond` is met, fails, or its timeout passes; writes the outcome to
-/// `out`. Returns the exit code (0 met, 1 otherwise).
+/// Polls `nodes` until `cond` is met, fails, its timeout passes or `interrupted` says so;
+/// writes the outcome to `out`. Returns the exit code (0 met, 130 interrupted, 1 otherwise).
 pub fn run(
     cond: &Condition,
     mut nodes: impl FnMut() -> anyhow::Result<Vec<NodeInfo>>,
     out: &mut dyn std::io::Write,
+    interrupted: &dyn Fn() -> bool,
 ) -> anyhow::Result<i32> {
     let deadline = Instant::now() + cond.opts().timeout;
     loop {
+        if interrupted() {
+            writeln!(out, "p2p wait: interrupted")?;
+            return Ok(130);
+        }
         match cond.check(&nodes()?) {
             Verdict::Met(line) => {
                 writeln!(out, "{line}")?;
@@ -406,9 +411,12 @@ mod tests {
             &cond,
             || Ok(vec![node(4, "p2p-peer", json!({"tracker":1}))]),
             &mut out,
+            &|| false,
         )
         .unwrap();
         assert_eq!(code, 1);
         assert!(String::from_utf8_lossy(&out).contains("node 4 on 1"));
+        let code = run(&cond, || Ok(Vec::new()), &mut out, &|| true).unwrap();
+        assert_eq!(code, 130, "Ctrl-C ends the wait");
     }
 }
