@@ -46,9 +46,9 @@ pub enum Command {
     /// The wirelab shell: interactive, a script `FILE [ARGS]`, or `-c COMMAND [NAME [ARGS]]`.
     Shell(crate::shell::ShellArgs),
     /// Open a lab's dashboard directly (launching its cluster): `wirelab lab raft`,
-    /// `wirelab lab forge`.
+    /// `wirelab lab forge`, `wirelab lab p2p`.
     Lab {
-        /// The lab (raft, forge).
+        /// The lab (raft, forge, p2p).
         lab: String,
     },
     /// The guided walkthrough: profile, the Raft lab live, the other projects.

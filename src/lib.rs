@@ -14,9 +14,9 @@
 //! - [`forge`]: the HTTP/1.1 framework (strict parser, radix router, middleware, static files,
 //!   WebSocket, SSE, TLS) behind `wirelab forge serve`.
 //! - [`labs`]: clusters hosted by this process and the shell's lab builtins (`raft`, `labs`,
-//!   `logs`, `scenario`, `forge`).
+//!   `logs`, `scenario`, `forge`, `p2p`).
 //! - [`portfolio`]: the portfolio content (`assets/portfolio.toml`) and claims vs measured.
-//! - [`tui`]: the explorer, the lab dashboards (Raft, forge) and the tour (ratatui).
+//! - [`tui`]: the explorer, the lab dashboards (Raft, forge, P2P) and the tour (ratatui).
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
 //!   command language of the product, extended with lab builtins.
 

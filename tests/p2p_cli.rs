@@ -333,7 +333,7 @@ fn http_announce_answers_bencoded_compact_peers_through_forge() {
     assert!(text.contains("wirelab_p2p_tracker_peers "), "{text}");
 }
 
-/// Stops a detached lab however the test ends.
+/// Stops a lab however the test ends.
 struct DetachedLab(PathBuf, PathBuf);
 
 impl Drop for DetachedLab {
@@ -348,7 +348,7 @@ impl Drop for DetachedLab {
 }
 
 #[test]
-fn shell_builtin_starts_the_lab_detached_and_drives_it_through_the_control_socket() {
+fn shell_builtin_hosts_the_lab_and_pipeline_children_reach_it_through_the_control_socket() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let state = dir.path().join("state");

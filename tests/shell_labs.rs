@@ -53,6 +53,105 @@ fn every_raft_scenario_script_passes() {
 }
 
 #[test]
+fn every_p2p_scenario_script_passes_on_a_small_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/p2p");
+    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sh"))
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 4);
+    for s in &scripts {
+        let name = s.file_stem().unwrap().to_str().unwrap();
+        assert!(
+            wirelab::p2p::lab::SCENARIOS.iter().any(|(n, _)| *n == name),
+            "{name}.sh is not embedded in p2p::lab::SCENARIOS"
+        );
+        let text = std::fs::read_to_string(s).unwrap();
+        assert!(
+            !text.contains("sleep") && !text.contains("wirelab p2p"),
+            "{name}.sh should use the shell's builtins and wait-for conditions"
+        );
+    }
+    // Two at a time: each lab is 7 processes on a shared 2-core machine.
+    for pair in scripts.chunks(2) {
+        std::thread::scope(|scope| {
+            for script in pair {
+                scope.spawn(move || {
+                    let state = tempfile::tempdir().unwrap();
+                    let (code, out, err) =
+                        shell(state.path(), &[script.to_str().unwrap(), "16MiB"]);
+                    assert_eq!(code, 0, "{} failed:\n{out}\n{err}", script.display());
+                    assert!(!out.contains("p2p wait:"), "{out}");
+                });
+            }
+        });
+    }
+}
+
+#[test]
+fn scenario_builtin_lists_and_runs_both_labs_scripts() {
+    let state = tempfile::tempdir().unwrap();
+    let (code, out, err) = shell(state.path(), &["-c", "scenario"]);
+    assert_eq!(code, 0, "{err}");
+    for name in [
+        "raft/failover",
+        "raft/partition",
+        "p2p/tracker-failover",
+        "p2p/tracker-partition",
+        "p2p/leecher-restart",
+        "p2p/corrupt-seeder",
+    ] {
+        assert!(out.contains(name), "{name} missing from:\n{out}");
+    }
+    let (code, out, _) = shell(state.path(), &["-c", "scenario show p2p/tracker-failover"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("p2p kill 1"), "{out}");
+    let (code, out, err) = shell(
+        state.path(),
+        &["-c", "scenario run p2p/tracker-failover 8MiB"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("use tracker 2"), "{out}");
+    let (code, _, err) = shell(state.path(), &["-c", "scenario run p2p/nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("p2p/corrupt-seeder"), "{err}");
+}
+
+#[test]
+fn a_hosted_p2p_lab_shows_in_labs_and_its_nodes_logs_are_readable() {
+    let state = tempfile::tempdir().unwrap();
+    let script = r#"
+        set -e
+        p2p up --size 8MiB > /dev/null
+        labs | grep p2p | grep -c "this shell"
+        p2p wait complete > /dev/null
+        logs p2p-4 | grep -c "complete and verified"
+        logs -n 1 p2p-1 | grep -c .
+        p2p kill 1 > /dev/null
+        p2p status | grep -c killed
+        p2p stop
+        labs
+    "#;
+    let (code, out, err) = shell(state.path(), &["-c", script]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "1",
+            "1",
+            "1",
+            "1",
+            "lab stopped",
+            "no lab is running (start one with `raft up`)"
+        ],
+        "{err}"
+    );
+}
+
+#[test]
 fn lab_builtins_work_in_pipelines_and_redirections() {
     let state = tempfile::tempdir().unwrap();
     let script = r#"

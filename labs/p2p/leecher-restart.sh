@@ -1,11 +1,11 @@
-# Kill a leecher mid-download and restart it: it re-verifies its file and resumes.
-# Run with `wirelab` on PATH: sh labs/p2p/leecher-restart.sh
+# leecher-restart: SIGKILL a leecher mid-download and restart it: it re-verifies its file and
+# resumes from the pieces that check out, not from zero. Argument: the file size.
 set -e
-dir=${TMPDIR:-/tmp}/wirelab-p2p-restart-$$
-wirelab p2p up --detach --size 512MiB --run-dir "$dir"
-sleep 1
-wirelab p2p kill 5 --run-dir "$dir"
-wirelab p2p restart 5 --run-dir "$dir"
-sleep 1
-wirelab p2p status --run-dir "$dir"     # node 5 starts from its verified pieces, not from zero
-wirelab p2p stop --run-dir "$dir"
+p2p up --size "${1:-512MiB}" > /dev/null
+p2p wait pieces 5 4 --timeout 60s
+p2p kill 5
+p2p restart 5
+p2p wait resumed 5 --timeout 60s
+p2p wait complete 5 --timeout 120s
+echo "node 5 resumed from its verified pieces and completed"
+p2p stop

@@ -1,9 +1,10 @@
-# Kill tracker 1 mid-transfer: downloads go on, clients fail over to tracker 2.
-# Run with `wirelab` on PATH: sh labs/p2p/tracker-failover.sh
+# tracker-failover: SIGKILL tracker 1 mid-transfer; every client fails over to tracker 2 and
+# every download still completes. Argument: the file size (default 256MiB).
 set -e
-dir=${TMPDIR:-/tmp}/wirelab-p2p-failover-$$
-wirelab p2p up --detach --size 256MiB --run-dir "$dir"
-wirelab p2p kill 1 --run-dir "$dir"
-sleep 2
-wirelab p2p status --run-dir "$dir"     # leechers: "tracker 2", progress still rising
-wirelab p2p stop --run-dir "$dir"
+p2p up --size "${1:-256MiB}" > /dev/null
+p2p kill 1
+p2p wait tracker 2 --timeout 30s
+p2p wait complete --timeout 120s
+p2p status
+echo "tracker 1 died; the clients moved to tracker 2 and every download completed"
+p2p stop

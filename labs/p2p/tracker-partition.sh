@@ -1,12 +1,13 @@
-# Partition the trackers, then heal: their digests diverge, then converge.
-# Run with `wirelab` on PATH: sh labs/p2p/tracker-partition.sh
+# tracker-partition: cut the trackers apart; a new registration reaches one side only, so their
+# states diverge; after healing, anti-entropy makes them converge. Argument: the file size.
 set -e
-dir=${TMPDIR:-/tmp}/wirelab-p2p-partition-$$
-wirelab p2p up --detach --size 128MiB --run-dir "$dir"
-wirelab p2p partition 1 --run-dir "$dir"
-sleep 2
-wirelab p2p status --run-dir "$dir"     # trackers: different digests, 1 PARTITIONED
-wirelab p2p heal --run-dir "$dir"
-sleep 1
-wirelab p2p status --run-dir "$dir"     # trackers: one digest again
-wirelab p2p stop --run-dir "$dir"
+p2p up --size "${1:-128MiB}" > /dev/null
+p2p wait converged --timeout 30s
+p2p partition 1
+p2p restart 7                   # a new peer id announces to one tracker only
+p2p wait diverged --timeout 30s
+p2p heal
+p2p wait converged --timeout 30s
+p2p wait complete --timeout 120s
+echo "partitioned trackers diverged, then converged without consensus once healed"
+p2p stop

@@ -1,5 +1,5 @@
-//! The lab builtins of the wirelab shell: `raft …`, `forge …`, `labs`, `logs [-f] NODE`,
-//! `scenario`.
+//! The lab builtins of the wirelab shell: `raft …`, `forge …`, `p2p …`, `labs`,
+//! `logs [-f] NODE`, `scenario` (every lab's scripts: `raft/failover`, `p2p/tracker-failover`…).
 //!
 //! `raft` takes the same verbs and flags as `wirelab raft` (one clap definition serves both);
 //! in a shell, `raft up` starts the cluster inside the shell process and returns once it has a
@@ -16,7 +16,6 @@ use super::LabHost;
 use crate::cli::RaftVerb;
 use crate::cluster::rundir::{self, CONTROL_SOCKET};
 use crate::raft::cli::{Target, current_leader, format_table, run_with};
-use crate::raft::lab::{SCENARIOS, scenario_summary};
 use crate::shell::{BuiltinCtx, BuiltinProvider};
 
 /// `raft …` as a shell builtin.
@@ -27,8 +26,8 @@ struct RaftBuiltin {
     verb: RaftVerb,
 }
 
-/// `p2p …` as a shell builtin: the same verbs as `wirelab p2p`; `up` always detaches (the lab
-/// runs under a background supervisor and is reached through its control socket).
+/// `p2p …` as a shell builtin: the same verbs as `wirelab p2p`; `up` hosts the lab in the
+/// shell process (`up --detach`: under a background supervisor, as the CLI).
 #[derive(Debug, Parser)]
 #[command(name = "p2p", about = "The P2P lab", disable_version_flag = true)]
 struct P2pBuiltin {
@@ -52,7 +51,7 @@ struct ForgeBuiltin {
 #[derive(Debug, Parser)]
 #[command(
     name = "logs",
-    about = "Print a node's log lines (NODE: raft-2, or 2)",
+    about = "Print a node's log lines (NODE: raft-2, p2p-4, or 2 for raft-2)",
     disable_version_flag = true
 )]
 struct LogsBuiltin {
@@ -89,6 +88,23 @@ const RAFT_VERBS: [&str; 20] = [
     "chaos",
     "load",
     "nemesis",
+    "help",
+];
+
+const P2P_VERBS: [&str; 14] = [
+    "trackers",
+    "share",
+    "get",
+    "up",
+    "status",
+    "kill",
+    "restart",
+    "partition",
+    "heal",
+    "corrupt",
+    "wait",
+    "stop",
+    "bench",
     "help",
 ];
 
@@ -179,7 +195,7 @@ impl LabBuiltins {
     fn p2p(&self, ctx: &mut BuiltinCtx<'_>, argv: &[String]) -> i32 {
         let mut out = ctx.stdout();
         let mut err = ctx.stderr();
-        let mut verb = match P2pBuiltin::try_parse_from(argv) {
+        let verb = match P2pBuiltin::try_parse_from(argv) {
             Ok(p) => p.verb,
             Err(e) => {
                 let code = if e.use_stderr() { 2 } else { 0 };
@@ -192,10 +208,10 @@ impl LabBuiltins {
                 return code;
             }
         };
-        if let crate::p2p::cli::P2pVerb::Up { detach, .. } = &mut verb {
-            *detach = true;
-        }
-        crate::p2p::cli::run_with(verb, &mut out, &mut err)
+        let in_child = ctx.in_child();
+        crate::p2p::cli::run_in_shell(&self.host, verb, in_child, &mut out, &mut err, &|| {
+            ctx.interrupted()
+        })
     }
 
     fn labs(&self, ctx: &mut BuiltinCtx<'_>) -> i32 {
@@ -272,7 +288,7 @@ impl LabBuiltins {
             None => {
                 let _ = writeln!(
                     err,
-                    "logs: {:?} is not a node (use raft-2, or 2)",
+                    "logs: {:?} is not a node (use raft-2, p2p-4, or 2)",
                     args.node
                 );
                 return 2;
@@ -323,27 +339,26 @@ impl LabBuiltins {
     fn scenario(&self, ctx: &mut BuiltinCtx<'_>, argv: &[String]) -> i32 {
         let mut out = ctx.stdout();
         let mut err = ctx.stderr();
-        let find = |name: &str| SCENARIOS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
         match argv.get(1..).unwrap_or_default() {
             [] => {
-                for (name, script) in SCENARIOS {
-                    let _ = writeln!(out, "raft/{name:<10} {}", scenario_summary(script));
+                for s in super::scenarios() {
+                    let _ = writeln!(out, "{:<22} {}", s.full_name(), s.summary());
                 }
                 0
             }
-            [verb, name] if verb == "show" => match find(strip_lab(name)) {
-                Some(script) => {
-                    let _ = out.write_all(script.as_bytes());
+            [verb, name] if verb == "show" => match super::find_scenario(name) {
+                Some(s) => {
+                    let _ = out.write_all(s.script.as_bytes());
                     0
                 }
                 None => no_such_scenario(&mut err, name),
             },
-            [verb, name, rest @ ..] if verb == "run" => match find(strip_lab(name)) {
+            [verb, name, rest @ ..] if verb == "run" => match super::find_scenario(name) {
                 // A scenario runs in a wirelab shell process of its own, with a cluster of its
                 // own, so its `set -e` and its `raft up` cannot disturb this shell.
-                Some(script) => match std::env::current_exe().and_then(|exe| {
+                Some(s) => match std::env::current_exe().and_then(|exe| {
                     std::process::Command::new(exe)
-                        .args(["shell", "-c", script, name])
+                        .args(["shell", "-c", s.script, &s.full_name()])
                         .args(rest)
                         .status()
                 }) {
@@ -356,7 +371,7 @@ impl LabBuiltins {
                 None => no_such_scenario(&mut err, name),
             },
             _ => {
-                let _ = writeln!(err, "usage: scenario [show NAME | run NAME]");
+                let _ = writeln!(err, "usage: scenario [show NAME | run NAME [ARGS…]]");
                 2
             }
         }
@@ -374,12 +389,8 @@ impl LabBuiltins {
     }
 }
 
-fn strip_lab(name: &str) -> &str {
-    name.strip_prefix("raft/").unwrap_or(name)
-}
-
 fn no_such_scenario(err: &mut dyn Write, name: &str) -> i32 {
-    let names: Vec<&str> = SCENARIOS.iter().map(|(n, _)| *n).collect();
+    let names: Vec<String> = super::scenarios().iter().map(|s| s.full_name()).collect();
     let _ = writeln!(
         err,
         "scenario: no scenario {name:?} (there are: {})",
@@ -458,12 +469,38 @@ impl BuiltinProvider for LabBuiltins {
                 .node_ids()
                 .iter()
                 .map(|i| format!("raft-{i}"))
+                .chain(
+                    self.host
+                        .get("p2p")
+                        .map(|s| s.ids())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|i| format!("p2p-{i}")),
+                )
                 .collect(),
             ["raft", "load"] => vec!["start".into(), "stop".into(), "status".into()],
             ["scenario"] => vec!["show".into(), "run".into()],
             ["scenario", "show" | "run"] => {
-                SCENARIOS.iter().map(|(n, _)| format!("raft/{n}")).collect()
+                super::scenarios().iter().map(|s| s.full_name()).collect()
             }
+            ["p2p"] => P2P_VERBS.iter().map(|s| s.to_string()).collect(),
+            ["p2p", "wait"] => [
+                "complete",
+                "pieces",
+                "tracker",
+                "resumed",
+                "banned",
+                "diverged",
+                "converged",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            ["p2p", "kill" | "restart" | "partition" | "corrupt", ..] => self
+                .host
+                .get("p2p")
+                .map(|s| s.ids().iter().map(|i| i.to_string()).collect())
+                .unwrap_or_default(),
             _ => Vec::new(),
         };
         let mut c: Vec<String> = candidates
@@ -475,10 +512,18 @@ impl BuiltinProvider for LabBuiltins {
     }
 
     fn prompt_segment(&self) -> Option<String> {
-        let sup = self.host.get("raft")?;
-        let nodes = sup.nodes();
-        let alive = nodes.iter().filter(|n| n.status.is_alive()).count();
-        Some(format!("raft:{alive}/{}", nodes.len()))
+        let segs: Vec<String> = self
+            .host
+            .running()
+            .iter()
+            .filter(|(lab, _)| lab == "raft" || lab == "p2p")
+            .map(|(lab, sup)| {
+                let nodes = sup.nodes();
+                let alive = nodes.iter().filter(|n| n.status.is_alive()).count();
+                format!("{lab}:{alive}/{}", nodes.len())
+            })
+            .collect();
+        (!segs.is_empty()).then(|| segs.join(" "))
     }
 }
 

@@ -4,9 +4,11 @@
 //! dashboard, which runs its actions through a shell) `raft up` instead starts the cluster in
 //! this process and returns, so the next command can break it. [`LabHost`] keeps those
 //! clusters; they stop with the process (or `raft stop`), and each also serves its control
-//! socket, so `wirelab raft kill 2` from another terminal reaches it too.
+//! socket, so `wirelab raft kill 2` from another terminal reaches it too. `forge up` and
+//! `p2p up` host their labs the same way.
 //!
-//! - [`builtins`]: the `raft`, `labs` and `logs` builtins ([`builtins::LabBuiltins`]).
+//! - [`builtins`]: the `raft`, `forge`, `p2p`, `labs`, `logs` and `scenario` builtins
+//!   ([`builtins::LabBuiltins`]).
 //! - [`follow`]: `logs -f`, following a node's log until Ctrl-C or a closed pipe.
 
 pub mod builtins;
@@ -20,6 +22,53 @@ use std::time::Duration;
 use crate::cluster::{Supervisor, control};
 use crate::raft::cli::current_leader;
 use crate::raft::lab::{self, LabConfig};
+
+/// One scenario script of a lab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// The lab (`raft`, `p2p`).
+    pub lab: &'static str,
+    /// The script's name (`failover`).
+    pub name: &'static str,
+    /// Its text, in the shell's dialect.
+    pub script: &'static str,
+}
+
+impl Scenario {
+    /// `lab/name`, as `scenario run` takes it.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.lab, self.name)
+    }
+
+    /// The first comment line: what it shows.
+    pub fn summary(&self) -> &'static str {
+        crate::raft::lab::scenario_summary(self.script)
+    }
+}
+
+/// Every lab's scenario scripts (`labs/*/*.sh`, embedded), Raft's first.
+pub fn scenarios() -> Vec<Scenario> {
+    let of = |lab: &'static str, list: &'static [(&'static str, &'static str)]| {
+        list.iter()
+            .map(move |(name, script)| Scenario { lab, name, script })
+    };
+    of("raft", lab::SCENARIOS)
+        .chain(of("p2p", crate::p2p::lab::SCENARIOS))
+        .collect()
+}
+
+/// The scenario called `name`: `lab/name`, or a bare name when only one lab has it.
+pub fn find_scenario(name: &str) -> Option<Scenario> {
+    let all = scenarios();
+    if let Some(s) = all.iter().find(|s| s.full_name() == name) {
+        return Some(*s);
+    }
+    let mut bare = all.iter().filter(|s| s.name == name);
+    match (bare.next(), bare.next()) {
+        (Some(s), None) => Some(*s),
+        _ => None,
+    }
+}
 
 /// The clusters this process supervises, by lab name. Cheap to clone.
 #[derive(Clone, Default)]
@@ -127,6 +176,35 @@ impl LabHost {
             anyhow::bail!("{e}");
         }
         self.lock().insert("forge".into(), sup.clone());
+        Ok(sup)
+    }
+
+    /// Starts the P2P lab (2 trackers, the seeder, the leechers of `plan`) in this process,
+    /// serves its control socket, and waits until every node is ready.
+    pub fn start_p2p(
+        &self,
+        plan: &crate::p2p::lab::LabPlan,
+        run_dir: Option<PathBuf>,
+        exe: Option<PathBuf>,
+    ) -> anyhow::Result<Supervisor> {
+        if let Some(sup) = self.get("p2p") {
+            anyhow::bail!(
+                "a p2p lab already runs here ({}); `p2p stop` first",
+                sup.run_dir().display()
+            );
+        }
+        let dir = run_dir.unwrap_or_else(|| crate::cluster::rundir::new_run_dir("p2p"));
+        let sup = crate::p2p::lab::launch(plan, &dir, exe)?;
+        let host = self.clone();
+        control::serve(&sup, move || {
+            host.stop("p2p");
+        })?;
+        // A seeder re-verifies its whole file before it is ready: allow for a large one.
+        if let Err(e) = sup.wait_ready(Duration::from_secs(300)) {
+            sup.shutdown(Duration::from_secs(1));
+            anyhow::bail!("{e}");
+        }
+        self.lock().insert("p2p".into(), sup.clone());
         Ok(sup)
     }
 

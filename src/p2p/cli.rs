@@ -1,5 +1,6 @@
 //! The `wirelab p2p …` verbs: the trackers, `share` and `get` for anyone, the lab (`up`,
-//! `status`, `kill`, `restart`, `partition`, `heal`, `corrupt`, `stop`) and `bench`.
+//! `status`, `kill`, `restart`, `partition`, `heal`, `corrupt`, `wait`, `stop`) and `bench`.
+//! The shell's `p2p` builtin takes the same verbs ([`run_in_shell`]).
 //!
 //! Exit codes: 0 success; 1 the download did not complete; 2 an error.
 
@@ -11,12 +12,14 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
+pub use super::corrupt::{PieceSelection, corrupt};
 use super::lab::{self, LabConfig, LabPlan};
-use super::torrent::Torrent;
 use crate::cli::RunDirArg;
 use crate::cluster::control::{self, ControlRequest};
 use crate::cluster::rundir::{self, read_cluster_file, resolve_run_dir};
 use crate::cluster::{NodeInfo, Supervisor};
+use crate::labs::LabHost;
+pub use crate::raft::cli::Target;
 
 /// `wirelab p2p …`
 #[derive(Debug, Subcommand)]
@@ -108,16 +111,23 @@ pub enum P2pVerb {
         #[command(flatten)]
         run: RunDirArg,
     },
-    /// Overwrite a piece of a peer's file with garbage (the peer keeps serving it).
+    /// Overwrite pieces of a peer's file with garbage (the peer keeps serving them).
     Corrupt {
         /// Node id.
         node: u64,
-        /// Piece index.
-        #[arg(long, default_value_t = 0)]
-        piece: u32,
+        /// Which pieces: an index (`7`), a range (`0-15`) or `all`.
+        #[arg(long, default_value = "0")]
+        piece: PieceSelection,
         /// Run dir.
         #[command(flatten)]
         run: RunDirArg,
+    },
+    /// Wait until the lab shows something (for scripts): exit 0 once it holds, 1 when it
+    /// cannot or the timeout passes.
+    Wait {
+        /// The condition.
+        #[command(subcommand)]
+        until: super::wait::Condition,
     },
     /// Stop a running lab.
     Stop {
@@ -179,11 +189,90 @@ pub fn run(verb: P2pVerb) -> i32 {
     run_with(verb, &mut std::io::stdout(), &mut std::io::stderr())
 }
 
-/// Runs a verb writing its answer to `out` and errors to `err` (the shell builtin's way).
-/// Long-running verbs (`trackers`, `up` in the foreground, `share`, `get`, `bench`) write their
-/// progress to the process's own stdout and stderr.
+/// Runs a verb writing its answer to `out` and errors to `err`, on the lab `--run-dir` (or
+/// the newest run) names. Long-running verbs (`trackers`, `up` in the foreground, `share`,
+/// `get`, `bench`) write their progress to the process's own stdout and stderr.
 pub fn run_with(verb: P2pVerb, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let code = match run_inner(verb, out) {
+    run_target(verb, Target::RunDir, out, err)
+}
+
+/// `p2p …` as a shell builtin: `up` hosts the lab in this process ([`LabHost::start_p2p`];
+/// `--detach` starts a background supervisor instead, as the CLI does), `stop` stops it, and
+/// the other verbs act on the hosted lab: directly, or through its control socket from a
+/// forked pipeline child (whose copy of the supervisor has no threads). `p2p wait` ends with
+/// status 130 once `interrupted` says so (Ctrl-C in the shell).
+pub fn run_in_shell(
+    host: &LabHost,
+    verb: P2pVerb,
+    in_child: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    interrupted: &dyn Fn() -> bool,
+) -> i32 {
+    let hosted = host.get("p2p");
+    if let P2pVerb::Wait { until } = verb {
+        let target = match &hosted {
+            Some(sup) if !in_child => Target::InProcess(sup),
+            Some(sup) => Target::Dir(sup.run_dir()),
+            None => Target::RunDir,
+        };
+        return finish(wait(target, &until, out, interrupted), out, err);
+    }
+    match (verb, hosted) {
+        (
+            P2pVerb::Up {
+                run,
+                size,
+                leechers,
+                detach: false,
+            },
+            _,
+        ) => {
+            if in_child {
+                let _ = writeln!(
+                    err,
+                    "p2p up: cannot start a lab inside a pipeline or subshell (or use --detach)"
+                );
+                return 2;
+            }
+            let started = plan(size, leechers).and_then(|p| host.start_p2p(&p, run.run_dir, None));
+            match started {
+                Ok(sup) => {
+                    let _ = writeln!(out, "p2p lab up in {}", sup.run_dir().display());
+                    let _ = write!(out, "{}", format_table(&sup.nodes()));
+                    let _ = out.flush();
+                    0
+                }
+                Err(e) => {
+                    let _ = writeln!(err, "p2p up: {e:#}");
+                    2
+                }
+            }
+        }
+        (P2pVerb::Stop { run }, Some(_)) if run.run_dir.is_none() && !in_child => {
+            host.stop("p2p");
+            let _ = writeln!(out, "lab stopped");
+            0
+        }
+        (verb, Some(sup)) if !in_child => run_target(verb, Target::InProcess(&sup), out, err),
+        (verb, Some(sup)) => run_target(verb, Target::Dir(sup.run_dir()), out, err),
+        (verb, None) => run_target(verb, Target::RunDir, out, err),
+    }
+}
+
+/// Runs a verb on `target`; returns the exit code.
+pub fn run_target(
+    verb: P2pVerb,
+    target: Target<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    finish(run_inner(verb, target, out), out, err)
+}
+
+/// The exit code of a verb's result, its error written to `err`.
+fn finish(result: anyhow::Result<i32>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             let _ = writeln!(err, "p2p: {}", crate::error_chain(&e));
@@ -192,6 +281,22 @@ pub fn run_with(verb: P2pVerb, out: &mut dyn Write, err: &mut dyn Write) -> i32 
     };
     let _ = out.flush();
     code
+}
+
+/// `p2p wait …` on `target`.
+fn wait(
+    target: Target<'_>,
+    until: &super::wait::Condition,
+    out: &mut dyn Write,
+    interrupted: &dyn Fn() -> bool,
+) -> anyhow::Result<i32> {
+    let run = until.opts().run.clone();
+    super::wait::run(
+        until,
+        || Ok(ctl(target, &run, ControlRequest::Status)?.nodes),
+        out,
+        interrupted,
+    )
 }
 
 /// Parses `64MiB`, `1GiB`, `200MB`, `4096`.
@@ -214,12 +319,53 @@ pub fn parse_size(s: &str) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("size {s:?} too large"))
 }
 
-fn ctl(run: &RunDirArg, req: ControlRequest) -> anyhow::Result<control::ControlResponse> {
-    let dir = resolve_run_dir("p2p", run.run_dir.as_deref())?;
-    Ok(control::request(&dir, "p2p", &req)?)
+/// The run dir a verb acts on.
+fn target_dir(target: Target<'_>, run: &RunDirArg) -> anyhow::Result<PathBuf> {
+    let dir = match (target, &run.run_dir) {
+        (Target::InProcess(sup), None) => sup.run_dir().to_path_buf(),
+        (Target::Dir(dir), None) => dir.to_path_buf(),
+        _ => resolve_run_dir("p2p", run.run_dir.as_deref())?,
+    };
+    // Another lab's run answers the same control protocol: refuse it by name.
+    if let Ok(cf) = read_cluster_file(&dir)
+        && cf.lab != "p2p"
+    {
+        anyhow::bail!("{} is a {} run, not a p2p lab", dir.display(), cf.lab);
+    }
+    Ok(dir)
 }
 
-fn run_inner(verb: P2pVerb, out: &mut dyn Write) -> anyhow::Result<i32> {
+fn ctl(
+    target: Target<'_>,
+    run: &RunDirArg,
+    req: ControlRequest,
+) -> anyhow::Result<control::ControlResponse> {
+    match (target, &run.run_dir) {
+        (Target::InProcess(sup), None) => {
+            let resp = control::handle(sup, &req);
+            match resp.error {
+                Some(e) if !resp.ok => Err(anyhow::anyhow!(e)),
+                _ => Ok(resp),
+            }
+        }
+        _ => Ok(control::request(&target_dir(target, run)?, "p2p", &req)?),
+    }
+}
+
+/// The lab plan of `lab.toml` with the command line's overrides.
+fn plan(size: Option<String>, leechers: Option<usize>) -> anyhow::Result<LabPlan> {
+    let cfg = LabConfig::builtin()?;
+    let mut plan = LabPlan::from_config(&cfg);
+    if let Some(s) = size {
+        plan.size = parse_size(&s)?;
+    }
+    if let Some(l) = leechers {
+        plan.leechers = l;
+    }
+    Ok(plan)
+}
+
+fn run_inner(verb: P2pVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow::Result<i32> {
     match verb {
         P2pVerb::Trackers { run } => {
             let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
@@ -241,14 +387,7 @@ fn run_inner(verb: P2pVerb, out: &mut dyn Write) -> anyhow::Result<i32> {
             leechers,
             detach: false,
         } => {
-            let cfg = LabConfig::builtin()?;
-            let mut plan = LabPlan::from_config(&cfg);
-            if let Some(s) = size {
-                plan.size = parse_size(&s)?;
-            }
-            if let Some(l) = leechers {
-                plan.leechers = l;
-            }
+            let plan = plan(size, leechers)?;
             let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
             let sup = lab::launch(&plan, &dir, None)?;
             foreground(sup, "lab")
@@ -265,7 +404,7 @@ fn run_inner(verb: P2pVerb, out: &mut dyn Write) -> anyhow::Result<i32> {
             listen,
         } => super::transfer::get(&torrent, &out, listen),
         P2pVerb::Status { run, json } => {
-            let resp = ctl(&run, ControlRequest::Status)?;
+            let resp = ctl(target, &run, ControlRequest::Status)?;
             if json {
                 let rows: Vec<Value> = resp.nodes.iter().map(status_row).collect();
                 writeln!(
@@ -279,17 +418,18 @@ fn run_inner(verb: P2pVerb, out: &mut dyn Write) -> anyhow::Result<i32> {
             Ok(0)
         }
         P2pVerb::Kill { node, run } => {
-            ctl(&run, ControlRequest::Kill { node })?;
+            ctl(target, &run, ControlRequest::Kill { node })?;
             writeln!(out, "node {node} killed (SIGKILL)")?;
             Ok(0)
         }
         P2pVerb::Restart { node, run } => {
-            ctl(&run, ControlRequest::Restart { node })?;
+            ctl(target, &run, ControlRequest::Restart { node })?;
             writeln!(out, "node {node} restarted from its data dir")?;
             Ok(0)
         }
         P2pVerb::Partition { nodes, run } => {
             ctl(
+                target,
                 &run,
                 ControlRequest::Partition {
                     nodes: nodes.clone(),
@@ -299,22 +439,23 @@ fn run_inner(verb: P2pVerb, out: &mut dyn Write) -> anyhow::Result<i32> {
             Ok(0)
         }
         P2pVerb::Heal { run } => {
-            ctl(&run, ControlRequest::Heal)?;
+            ctl(target, &run, ControlRequest::Heal)?;
             writeln!(out, "network healed")?;
             Ok(0)
         }
         P2pVerb::Corrupt { node, piece, run } => {
-            let dir = resolve_run_dir("p2p", run.run_dir.as_deref())?;
+            let dir = target_dir(target, &run)?;
             let path = corrupt(&dir, node, piece)?;
             writeln!(
                 out,
-                "piece {piece} of {} overwritten with garbage",
+                "{piece} of node {node}'s copy ({}) overwritten with garbage",
                 path.display()
             )?;
             Ok(0)
         }
+        P2pVerb::Wait { until } => wait(target, &until, out, &|| false),
         P2pVerb::Stop { run } => {
-            ctl(&run, ControlRequest::Stop)?;
+            ctl(target, &run, ControlRequest::Stop)?;
             writeln!(out, "lab stopped")?;
             Ok(0)
         }
@@ -357,34 +498,6 @@ fn up_detached(
     )?;
     write!(out, "{}", format_table(&nodes))?;
     Ok(0)
-}
-
-/// Overwrites piece `piece` of node `node`'s copy of the lab file; returns the file's path.
-pub fn corrupt(run_dir: &Path, node: u64, piece: u32) -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::FileExt;
-    let t = Torrent::load(&run_dir.join("lab.torrent"))?;
-    let cf = read_cluster_file(run_dir)?;
-    let n = cf
-        .nodes
-        .iter()
-        .find(|n| n.id == node)
-        .ok_or_else(|| anyhow::anyhow!("no node {node}"))?;
-    // The seeder serves the generated file itself; the others their download.
-    let path = if n.id == 3 {
-        run_dir.join("lab-data.bin")
-    } else {
-        n.data_dir.join(&t.name)
-    };
-    if piece >= t.piece_count() {
-        anyhow::bail!(
-            "piece {piece} out of range (the torrent has {})",
-            t.piece_count()
-        );
-    }
-    let f = std::fs::OpenOptions::new().write(true).open(&path)?;
-    let garbage = vec![0xa5u8; t.piece_size(piece).min(4096) as usize];
-    f.write_all_at(&garbage, piece as u64 * t.piece_len as u64)?;
-    Ok(path)
 }
 
 /// Runs a supervisor in the foreground until Ctrl-C, SIGTERM, SIGHUP or `p2p stop`.

@@ -228,6 +228,6 @@ mod tests {
     fn every_lab_named_has_a_dashboard() {
         let p = Portfolio::builtin().expect("parses");
         let labs: Vec<&str> = p.projects.iter().filter_map(|p| p.lab.as_deref()).collect();
-        assert_eq!(labs, vec!["raft", "forge"]);
+        assert_eq!(labs, vec!["raft", "forge", "p2p"]);
     }
 }

@@ -14,6 +14,7 @@ use super::forge::{self, ForgeView};
 use super::keys::{self, Action, Cmd};
 use super::lab::logs::LogPane;
 use super::lab::{self, LabView};
+use super::p2p::{self, P2pLabView};
 use super::shell_worker::ShellDone;
 use super::theme::Theme;
 use super::tour::Tour;
@@ -32,6 +33,8 @@ pub enum Screen {
     Lab,
     /// The forge lab dashboard.
     ForgeLab,
+    /// The P2P dashboard.
+    P2pLab,
 }
 
 /// Something the loop must do after an action.
@@ -80,6 +83,8 @@ pub struct App {
     pub lab: LabView,
     /// The forge lab dashboard.
     pub forge_lab: ForgeView,
+    /// The P2P dashboard.
+    pub p2p_lab: P2pLabView,
     /// The command bar's text while open.
     pub bar: Option<String>,
     /// Commands run from the bar, oldest first.
@@ -116,6 +121,7 @@ impl App {
             popup: None,
             lab: LabView::new(),
             forge_lab: ForgeView::new(),
+            p2p_lab: P2pLabView::new(),
             bar: None,
             bar_history: Vec::new(),
             bar_recall: None,
@@ -146,6 +152,7 @@ impl App {
                 .unwrap_or_default(),
             Screen::Lab => self.lab.commands(),
             Screen::ForgeLab => self.forge_lab.commands(),
+            Screen::P2pLab => self.p2p_lab.commands(),
         };
         if let Some(t) = &self.tour {
             c.splice(0..0, t.commands());
@@ -195,10 +202,26 @@ impl App {
         None
     }
 
+    /// Opens the P2P dashboard; the effect starts the lab when none runs.
+    pub fn open_p2p_lab(&mut self) -> Option<Effect> {
+        self.push(Screen::P2pLab);
+        if self.p2p_lab.sup.is_none()
+            && !self
+                .p2p_lab
+                .commands
+                .iter()
+                .any(|c| c.cmd.starts_with("p2p up"))
+        {
+            return Some(Effect::Run("p2p up".into(), "lab".into()));
+        }
+        None
+    }
+
     /// The log pane of the shown dashboard (the Raft one's elsewhere).
     pub fn log_pane(&mut self) -> &mut LogPane {
         match self.screen() {
             Screen::ForgeLab => &mut self.forge_lab.logs,
+            Screen::P2pLab => &mut self.p2p_lab.logs,
             _ => &mut self.lab.logs,
         }
     }
@@ -208,30 +231,35 @@ impl App {
     pub fn record_command(&mut self, id: u64, cmd: &str, source: &str) {
         match self.screen() {
             Screen::ForgeLab => self.forge_lab.record(id, cmd, source),
+            Screen::P2pLab => self.p2p_lab.record(id, cmd, source),
             _ => self.lab.record(id, cmd, source),
         }
     }
 
     /// Fills in a finished command in whichever command log holds it.
     pub fn finish_command(&mut self, done: &ShellDone) {
-        if !self.lab.finish(done) {
-            self.forge_lab.finish(done);
+        if !self.lab.finish(done) && !self.forge_lab.finish(done) {
+            self.p2p_lab.finish(done);
         }
     }
 
     /// The command the shell is running now (the oldest unfinished one, as the shell runs
     /// them in order), wherever it is logged.
     pub fn running_command(&mut self) -> Option<&mut lab::CommandRecord> {
-        let raft = self.lab.commands.iter_mut().find(|c| c.status.is_none());
-        let forge = self
-            .forge_lab
-            .commands
-            .iter_mut()
-            .find(|c| c.status.is_none());
-        match (raft, forge) {
-            (Some(r), Some(f)) => Some(if r.id < f.id { r } else { f }),
-            (r, f) => r.or(f),
-        }
+        [
+            self.lab.commands.iter_mut().find(|c| c.status.is_none()),
+            self.forge_lab
+                .commands
+                .iter_mut()
+                .find(|c| c.status.is_none()),
+            self.p2p_lab
+                .commands
+                .iter_mut()
+                .find(|c| c.status.is_none()),
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(|c| c.id)
     }
 
     /// Handles a key.
@@ -334,7 +362,10 @@ impl App {
             Action::Help => self.help = !self.help,
             Action::ToggleTheme => self.theme = self.theme.toggled(),
             Action::Back => {
-                let dashboard = matches!(self.screen(), Screen::Lab | Screen::ForgeLab);
+                let dashboard = matches!(
+                    self.screen(),
+                    Screen::Lab | Screen::ForgeLab | Screen::P2pLab
+                );
                 if dashboard && !self.log_pane().query.is_empty() {
                     self.log_pane().query.clear();
                     return None;
@@ -354,6 +385,7 @@ impl App {
                 Screen::Project(i) => return self.project_action(i, a),
                 Screen::Lab => return self.lab_action(a),
                 Screen::ForgeLab => return self.forge_action(a),
+                Screen::P2pLab => return self.p2p_lab_action(a),
             },
         }
         None
@@ -387,12 +419,21 @@ impl App {
             Action::LaunchLab if pj.lab.as_deref() == Some("forge") => {
                 return self.open_forge_lab();
             }
-            Action::Scenarios if pj.lab.as_deref() == Some("raft") => {
+            Action::LaunchLab if pj.lab.as_deref() == Some("p2p") => {
+                return self.open_p2p_lab();
+            }
+            Action::Scenarios
+                if crate::labs::scenarios()
+                    .iter()
+                    .any(|s| Some(s.lab) == pj.lab.as_deref()) =>
+            {
                 let mut text = String::new();
-                for (name, script) in crate::raft::lab::SCENARIOS {
-                    text.push_str(&format!(
-                        "── raft/{name}  (scenario run raft/{name})\n{script}\n"
-                    ));
+                for s in crate::labs::scenarios() {
+                    if Some(s.lab) != pj.lab.as_deref() {
+                        continue;
+                    }
+                    let name = s.full_name();
+                    text.push_str(&format!("── {name}  (scenario run {name})\n{}\n", s.script));
                 }
                 self.popup = Some(Popup {
                     title: "scenario scripts (↑↓ PgUp PgDn scroll, any other key closes)".into(),
@@ -473,6 +514,35 @@ impl App {
         None
     }
 
+    fn p2p_lab_action(&mut self, a: Action) -> Option<Effect> {
+        match a {
+            Action::CommandBar => self.bar = Some(String::new()),
+            Action::InteractiveShell => return Some(Effect::Interactive),
+            Action::Search => {
+                self.p2p_lab.logs.editing = true;
+                self.p2p_lab.logs.query.clear();
+            }
+            a => {
+                let cmd = self.p2p_lab.act(&a)?;
+                if self.p2p_lab.sup.is_none()
+                    && self.p2p_lab.model.nodes.is_empty()
+                    && !cmd.starts_with("p2p up")
+                {
+                    self.flash = Some("the lab is not up yet".into());
+                    return None;
+                }
+                let key = self
+                    .commands()
+                    .iter()
+                    .find(|c| c.action == a)
+                    .map(|c| format!("key {}", c.key_names()))
+                    .unwrap_or_default();
+                return Some(Effect::Run(cmd, key));
+            }
+        }
+        None
+    }
+
     /// Moves the tour; queues the lab start and the step's command.
     pub fn tour_step(&mut self, fwd: bool) -> Option<Effect> {
         let mut tour = self.tour.take()?;
@@ -515,6 +585,7 @@ impl App {
             }
             Screen::Lab => self.screens = vec![Screen::Home, Screen::Lab],
             Screen::ForgeLab => self.screens = vec![Screen::Home, Screen::ForgeLab],
+            Screen::P2pLab => self.screens = vec![Screen::Home, Screen::P2pLab],
         }
         self.scroll = 0;
     }
@@ -538,6 +609,8 @@ impl App {
         match hit {
             Click::Tab(i) if forge => self.forge_lab.tab = i.min(forge::TABS.len() - 1),
             Click::Node(id) if forge => self.forge_lab.selected = id,
+            Click::Tab(i) if self.screen() == Screen::P2pLab => self.p2p_lab.tab = i,
+            Click::Node(id) if self.screen() == Screen::P2pLab => self.p2p_lab.selected = id,
             Click::Tab(i) => self.lab.tab = i,
             Click::HomeTab(i) => self.home_tab = i,
             Click::Node(id) => self.lab.selected = id,
@@ -578,6 +651,7 @@ impl App {
                 if let Some(pj) = self.portfolio.projects.get(i) {
                     let running = match pj.lab.as_deref() {
                         Some("forge") => self.forge_lab.sup.is_some(),
+                        Some("p2p") => self.p2p_lab.sup.is_some(),
                         _ => self.lab.sup.is_some(),
                     };
                     explorer::draw_project(
@@ -599,6 +673,14 @@ impl App {
                 f,
                 main,
                 &mut self.forge_lab,
+                &theme,
+                self.hide,
+                &mut self.hits,
+            ),
+            Screen::P2pLab => p2p::view::draw(
+                f,
+                main,
+                &mut self.p2p_lab,
                 &theme,
                 self.hide,
                 &mut self.hits,
@@ -657,6 +739,7 @@ impl App {
                     .map_or("?".into(), |p| p.name.clone()),
                 Screen::Lab => "raft lab".into(),
                 Screen::ForgeLab => "forge lab".into(),
+                Screen::P2pLab => "p2p lab".into(),
             });
         }
         parts.join(" › ")

@@ -1,6 +1,6 @@
 //! The terminal UI: the portfolio explorer (`wirelab`), the lab dashboards (`wirelab lab raft`,
-//! `wirelab lab forge`) and the guided tour (`wirelab tour`), on ratatui + crossterm's event
-//! stream + tokio.
+//! `wirelab lab forge`, `wirelab lab p2p`) and the guided tour (`wirelab tour`), on ratatui +
+//! crossterm's event stream + tokio.
 //!
 //! # Layout
 //! - [`app`]: the app state, screens, what actions do, and the frame layout.
@@ -9,7 +9,8 @@
 //! - [`explorer`]: Home and project pages; [`lab`]: the Raft dashboard (and the log pane,
 //!   command log and drawing helpers the other dashboards reuse); [`forge`]: the forge lab
 //!   dashboard (server + load generator: req/s, p50/p99, connections, status codes, attacks,
-//!   reloads); [`tour`]: the tour.
+//!   reloads); [`p2p`]: the P2P dashboard (piece maps, trackers, failovers); [`tour`]: the
+//!   tour.
 //! - [`shell_worker`]: the shell every action runs through; [`verify`]: claims re-measured in
 //!   the background.
 //! - [`terminal`]: raw mode, alternate screen, mouse, restored on every way out;
@@ -21,6 +22,7 @@ pub mod explorer;
 pub mod forge;
 pub mod keys;
 pub mod lab;
+pub mod p2p;
 pub mod shell_worker;
 pub mod terminal;
 pub mod theme;
@@ -68,6 +70,8 @@ pub enum Mode {
     Lab,
     /// The forge lab dashboard directly.
     ForgeLab,
+    /// The P2P dashboard directly.
+    P2pLab,
     /// The tour (`auto`: advances by itself and quits at the end).
     Tour {
         /// Advance by itself.
@@ -85,8 +89,9 @@ pub fn run_lab(lab: &str) -> i32 {
     match lab {
         "raft" => run(Mode::Lab),
         "forge" => run(Mode::ForgeLab),
+        "p2p" => run(Mode::P2pLab),
         _ => {
-            eprintln!("wirelab lab: no lab {lab:?} yet (there are: raft, forge)");
+            eprintln!("wirelab lab: no lab {lab:?} yet (there are: raft, forge, p2p)");
             2
         }
     }
@@ -113,6 +118,12 @@ pub fn new_app(mode: Mode, portfolio: Portfolio, theme: Theme) -> App {
             if app.forge_lab.sup.is_none() {
                 app.queued
                     .push(Effect::Run("forge up".into(), "lab".into()));
+            }
+        }
+        Mode::P2pLab => {
+            app.screens = vec![Screen::P2pLab];
+            if app.p2p_lab.sup.is_none() {
+                app.queued.push(Effect::Run("p2p up".into(), "lab".into()));
             }
         }
         Mode::Tour { auto } => app.tour = Some(tour::Tour::new(&app.portfolio, auto)),
@@ -240,6 +251,11 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                     app.forge_lab.refresh(clock::now_ms());
                     dirty |= app.screen() == Screen::ForgeLab;
                 }
+                let changed = app.p2p_lab.drain_events();
+                if app.screen() == Screen::P2pLab || changed {
+                    app.p2p_lab.refresh();
+                    dirty |= app.screen() == Screen::P2pLab;
+                }
                 if let Some(c) = app.running_command()
                     && let Some(out) = shell.partial_output()
                     && out != c.output
@@ -283,8 +299,8 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
     }
 }
 
-/// Follows the hosted clusters: attach when `raft up` (`forge up`) started one, detach after
-/// `raft stop` (`forge stop`).
+/// Follows the hosted clusters: attach when `raft up` (`forge up`, `p2p up`) started one,
+/// detach after `raft stop` (`forge stop`, `p2p stop`).
 fn attach_cluster(app: &mut App) {
     match (app.lab.sup.is_some(), LabHost::global().get("raft")) {
         (false, Some(sup)) => app.lab.attach(sup),
@@ -294,6 +310,11 @@ fn attach_cluster(app: &mut App) {
     match (app.forge_lab.sup.is_some(), LabHost::global().get("forge")) {
         (false, Some(sup)) => app.forge_lab.attach(sup),
         (true, None) => app.forge_lab.detach(),
+        _ => {}
+    }
+    match (app.p2p_lab.sup.is_some(), LabHost::global().get("p2p")) {
+        (false, Some(sup)) => app.p2p_lab.attach(sup),
+        (true, None) => app.p2p_lab.detach(),
         _ => {}
     }
 }

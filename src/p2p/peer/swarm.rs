@@ -230,7 +230,8 @@ impl Swarm {
         }
     }
 
-    fn have_bytes(&self) -> (Vec<u8>, bool) {
+    /// The held pieces as wire bitfield bytes, and whether the file is complete.
+    pub fn have_bytes(&self) -> (Vec<u8>, bool) {
         let p = lock(&self.picker);
         (p.have.as_bytes().to_vec(), p.is_complete())
     }

@@ -205,11 +205,24 @@ impl Tracker {
             "replication_lag": lag,
             "partitioned": !self.filter.rules().cut.is_empty(),
             "digest": state_digest(&r),
+            "vv": vv_by_tracker(&mine),
         });
         NodeEvent::State {
             fields: fields.as_object().cloned().unwrap_or_default(),
         }
     }
+}
+
+/// A version vector summed per tracker id (an origin's low byte is the id of the tracker
+/// incarnation that made it): `{"1": 420, "2": 97}`.
+fn vv_by_tracker(vv: &VersionVector) -> serde_json::Map<String, serde_json::Value> {
+    let mut by: BTreeMap<u64, u64> = BTreeMap::new();
+    for (origin, seq) in vv {
+        *by.entry(origin & 0xff).or_default() += seq;
+    }
+    by.into_iter()
+        .map(|(id, n)| (id.to_string(), json!(n)))
+        .collect()
 }
 
 /// A short digest of the replicated state, equal on two trackers exactly when they converged.
@@ -299,7 +312,13 @@ async fn serve(cfg: TrackerConfig) -> std::io::Result<()> {
         watch_stdin(
             move |cmd| match cmd {
                 ControlCommand::Faults { rules } => {
+                    let msg = if rules.cut.is_empty() {
+                        "replication links restored".to_string()
+                    } else {
+                        format!("partitioned: frames to and from {:?} dropped", rules.cut)
+                    };
                     t.filter.set(rules);
+                    t.emitter.log("info", msg);
                     t.emitter.emit(&t.state_event());
                 }
                 ControlCommand::Report => t.emitter.emit(&t.state_event()),
@@ -319,10 +338,19 @@ async fn serve(cfg: TrackerConfig) -> std::io::Result<()> {
     });
     let t = tracker.clone();
     tokio::spawn(async move {
+        // On change, at most 4 times a second; at least every 2 s.
         let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut last: Option<(NodeEvent, Instant)> = None;
         loop {
             tick.tick().await;
-            t.emitter.emit(&t.state_event());
+            let ev = t.state_event();
+            let due = last
+                .as_ref()
+                .is_none_or(|(prev, at)| *prev != ev || at.elapsed() >= Duration::from_secs(2));
+            if due {
+                t.emitter.emit(&ev);
+                last = Some((ev, Instant::now()));
+            }
         }
     });
     loop {

@@ -1,0 +1,387 @@
+//! The P2P lab dashboard (`wirelab lab p2p`): two replicated trackers, a seeder and four
+//! leechers, live. Its state is [`P2pLabView`]; every action is a shell command (`k` →
+//! `p2p kill N`) that the app runs through its shell and shows in the command log, as in the
+//! Raft dashboard, whose command log and log pane it reuses.
+//!
+//! - [`model`]: supervisor events and node snapshots → peer and tracker rows, piece bitfields,
+//!   timeline, logs, tracker op logs, throughput.
+//! - [`report`]: the nodes' state events decoded (peer bitfields and counters, tracker
+//!   replication state).
+//! - [`view`]: drawing the tabs (overview, logs, timeline, commands).
+
+pub mod model;
+pub mod report;
+pub mod view;
+
+use tokio::sync::broadcast;
+
+use super::keys::{Action, Cmd, Key};
+use super::lab::CommandRecord;
+use super::lab::logs::LogPane;
+use crate::cluster::{SupEvent, Supervisor};
+use model::P2pModel;
+
+/// The dashboard's tabs.
+pub const TABS: [&str; 4] = ["Overview", "Logs", "Timeline", "Commands"];
+
+/// The command log keeps this many commands.
+const COMMANDS_KEPT: usize = 200;
+
+/// The dashboard's state.
+pub struct P2pLabView {
+    /// The model.
+    pub model: P2pModel,
+    /// The current tab (index into [`TABS`]).
+    pub tab: usize,
+    /// The selected node id.
+    pub selected: u64,
+    /// The log pane.
+    pub logs: LogPane,
+    /// The command log, oldest first.
+    pub commands: Vec<CommandRecord>,
+    /// Scroll of the command/timeline tabs (lines from the bottom).
+    pub scroll: usize,
+    /// The lab, once up.
+    pub sup: Option<Supervisor>,
+    events: Option<broadcast::Receiver<SupEvent>>,
+}
+
+impl Default for P2pLabView {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl P2pLabView {
+    /// A dashboard waiting for its lab.
+    pub fn new() -> Self {
+        Self {
+            model: P2pModel::new(),
+            tab: 0,
+            selected: 4,
+            logs: LogPane::default(),
+            commands: Vec::new(),
+            scroll: 0,
+            sup: None,
+            events: None,
+        }
+    }
+
+    /// Attaches the running lab (subscribes to its events).
+    pub fn attach(&mut self, sup: Supervisor) {
+        self.events = Some(sup.subscribe());
+        self.sup = Some(sup);
+    }
+
+    /// Forgets a stopped lab (the timeline and logs stay).
+    pub fn detach(&mut self) {
+        self.sup = None;
+        self.events = None;
+        self.model.forget_lab();
+    }
+
+    /// Drains pending supervisor events into the model; true when any arrived.
+    pub fn drain_events(&mut self) -> bool {
+        let Some(rx) = self.events.as_mut() else {
+            return false;
+        };
+        let mut any = false;
+        loop {
+            match rx.try_recv() {
+                Ok(ev) => {
+                    self.model.on_event(&ev);
+                    any = true;
+                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        any
+    }
+
+    /// Waits for the next supervisor event (never resolves without a lab).
+    pub async fn next_event(&mut self) -> Option<SupEvent> {
+        match self.events.as_mut() {
+            Some(rx) => loop {
+                match rx.recv().await {
+                    Ok(ev) => return Some(ev),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        self.events = None;
+                        return None;
+                    }
+                }
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Fresh node snapshots (pid, RSS, CPU, state).
+    pub fn refresh(&mut self) {
+        if let Some(sup) = &self.sup {
+            self.model.refresh(sup.nodes());
+        }
+    }
+
+    /// The commands the dashboard offers: key dispatch, the hint bar and the `?` help all come
+    /// from this one list.
+    pub fn commands(&self) -> Vec<Cmd> {
+        let mut c = vec![
+            Cmd::new(
+                &[Key::Char('k')],
+                "kill",
+                "p2p kill N: SIGKILL the selected node",
+                Action::Shell("p2p kill {node}"),
+            ),
+            Cmd::new(
+                &[Key::Char('r')],
+                "restart",
+                "p2p restart N: restart it on its data dir",
+                Action::Shell("p2p restart {node}"),
+            ),
+            Cmd::new(
+                &[Key::Char('n')],
+                "partition",
+                "p2p partition 1: cut the trackers apart",
+                Action::Shell("p2p partition 1"),
+            ),
+            Cmd::new(
+                &[Key::Char('h')],
+                "heal",
+                "p2p heal: end the partition",
+                Action::Shell("p2p heal"),
+            ),
+            Cmd::new(
+                &[Key::Char('x')],
+                "corrupt",
+                "p2p corrupt 3 --piece P: garbage in a seeder piece",
+                Action::Shell("p2p corrupt 3 --piece {piece}"),
+            ),
+            Cmd::new(
+                &[Key::Char(':')],
+                "cmd",
+                "command bar: any shell command",
+                Action::CommandBar,
+            ),
+            Cmd::new(
+                &[Key::Char('!')],
+                "shell",
+                "interactive shell (exit comes back)",
+                Action::InteractiveShell,
+            ),
+            Cmd::quiet(&NODE_KEYS, "node", "select node N", Action::SelectNode(0)),
+            Cmd::quiet(
+                &[Key::Tab, Key::Right],
+                "next tab",
+                "next tab",
+                Action::NextTab,
+            ),
+            Cmd::quiet(
+                &[Key::BackTab, Key::Left],
+                "prev tab",
+                "previous tab",
+                Action::PrevTab,
+            ),
+            Cmd::quiet(&[Key::Up], "up", "previous node / scroll up", Action::Up),
+            Cmd::quiet(
+                &[Key::Down, Key::Char('j')],
+                "down",
+                "next node / scroll down",
+                Action::Down,
+            ),
+            Cmd::quiet(
+                &[Key::PageUp],
+                "page up",
+                "scroll up a page",
+                Action::PageUp,
+            ),
+            Cmd::quiet(
+                &[Key::PageDown],
+                "page down",
+                "scroll down a page",
+                Action::PageDown,
+            ),
+        ];
+        if TABS[self.tab] == "Logs" || TABS[self.tab] == "Overview" {
+            c.extend([
+                Cmd::quiet(
+                    &[Key::Char('/')],
+                    "search",
+                    "logs: search (Esc clears)",
+                    Action::Search,
+                ),
+                Cmd::quiet(
+                    &[Key::Char('f')],
+                    "follow",
+                    "logs: follow on/off",
+                    Action::Follow,
+                ),
+                Cmd::quiet(
+                    &[Key::Char('v')],
+                    "level",
+                    "logs: minimum level (debug shows tracker ops)",
+                    Action::LevelFilter,
+                ),
+                Cmd::quiet(
+                    &[Key::Char('m')],
+                    "merged",
+                    "logs: every node, or the selected one",
+                    Action::Merged,
+                ),
+            ]);
+        }
+        c
+    }
+
+    /// Handles a dashboard action; returns the shell command to run, if any.
+    pub fn act(&mut self, action: &Action) -> Option<String> {
+        match action {
+            Action::Shell(t) => Some(
+                t.replace("{node}", &self.selected.to_string())
+                    .replace("{piece}", &self.model.piece_to_corrupt().to_string()),
+            ),
+            Action::SelectNode(id) => {
+                if *id > 0 {
+                    self.selected = *id;
+                }
+                None
+            }
+            Action::NextTab => {
+                self.tab = (self.tab + 1) % TABS.len();
+                None
+            }
+            Action::PrevTab => {
+                self.tab = (self.tab + TABS.len() - 1) % TABS.len();
+                None
+            }
+            Action::Up | Action::Down => {
+                let up = *action == Action::Up;
+                match TABS[self.tab] {
+                    "Logs" => self.logs.scroll(if up { 1 } else { -1 }),
+                    "Timeline" | "Commands" => {
+                        self.scroll = if up {
+                            self.scroll + 1
+                        } else {
+                            self.scroll.saturating_sub(1)
+                        }
+                    }
+                    _ => self.step_node(up),
+                }
+                None
+            }
+            Action::PageUp => {
+                self.logs.scroll(10);
+                self.scroll += 10;
+                None
+            }
+            Action::PageDown => {
+                self.logs.scroll(-10);
+                self.scroll = self.scroll.saturating_sub(10);
+                None
+            }
+            Action::Follow => {
+                self.logs.follow = !self.logs.follow;
+                self.logs.offset = 0;
+                None
+            }
+            Action::LevelFilter => {
+                self.logs.next_level();
+                None
+            }
+            Action::Merged => {
+                self.logs.merged = !self.logs.merged;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn step_node(&mut self, up: bool) {
+        let ids: Vec<u64> = self.model.nodes.iter().map(|n| n.id).collect();
+        if ids.is_empty() {
+            return;
+        }
+        let pos = ids.iter().position(|&i| i == self.selected).unwrap_or(0);
+        let next = if up {
+            (pos + ids.len() - 1) % ids.len()
+        } else {
+            (pos + 1) % ids.len()
+        };
+        self.selected = ids[next];
+    }
+
+    /// Records a queued command.
+    pub fn record(&mut self, id: u64, cmd: &str, source: &str) {
+        self.commands.push(CommandRecord {
+            id,
+            cmd: cmd.to_string(),
+            source: source.to_string(),
+            started: std::time::Instant::now(),
+            status: None,
+            output: String::new(),
+            elapsed: None,
+        });
+        if self.commands.len() > COMMANDS_KEPT {
+            self.commands.remove(0);
+        }
+        self.scroll = 0;
+    }
+
+    /// Fills in a finished command; true if it was one of ours. A successful `p2p corrupt`
+    /// goes on the timeline too.
+    pub fn finish(&mut self, done: &super::shell_worker::ShellDone) -> bool {
+        let Some(c) = self.commands.iter_mut().find(|c| c.id == done.id) else {
+            return false;
+        };
+        c.status = Some(done.status);
+        c.output = done.output.clone();
+        c.elapsed = Some(done.elapsed);
+        if done.status == 0
+            && let Some(rest) = c.cmd.strip_prefix("p2p corrupt ")
+        {
+            let text = format!("p2p corrupt {rest}: garbage on disk, still served");
+            self.model
+                .note(super::clock::now_ms(), model::EventKind::Fault, text);
+        }
+        true
+    }
+}
+
+const NODE_KEYS: [Key; 9] = [
+    Key::Char('1'),
+    Key::Char('2'),
+    Key::Char('3'),
+    Key::Char('4'),
+    Key::Char('5'),
+    Key::Char('6'),
+    Key::Char('7'),
+    Key::Char('8'),
+    Key::Char('9'),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::keys::dispatch;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn every_action_key_is_a_p2p_shell_command() {
+        let mut lab = P2pLabView::new();
+        lab.selected = 5;
+        let mut run = |c: char| {
+            let action = dispatch(&lab.commands(), &key(c)).expect("a command");
+            lab.act(&action)
+        };
+        assert_eq!(run('k').as_deref(), Some("p2p kill 5"));
+        assert_eq!(run('r').as_deref(), Some("p2p restart 5"));
+        assert_eq!(run('n').as_deref(), Some("p2p partition 1"));
+        assert_eq!(run('h').as_deref(), Some("p2p heal"));
+        assert_eq!(run('x').as_deref(), Some("p2p corrupt 3 --piece 0"));
+        assert_eq!(run('2'), None);
+    }
+}

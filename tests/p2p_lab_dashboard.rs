@@ -1,0 +1,103 @@
+//! The P2P dashboard over a real lab: the lab hosted in this process (as the shell's `p2p up`
+//! hosts it), its real events folded into the dashboard's model until every leecher's piece
+//! map is full, then stopped with no process left behind.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::cluster::{alive, exe};
+use wirelab::cluster::NodeStatus;
+use wirelab::labs::LabHost;
+use wirelab::p2p::lab::{LabConfig, LabPlan};
+use wirelab::tui::p2p::P2pLabView;
+use wirelab::tui::p2p::model::EventKind;
+
+#[test]
+fn every_leechers_piece_map_fills_from_real_events_and_no_process_outlives_the_lab() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = LabHost::new();
+    let mut plan = LabPlan::from_config(&LabConfig::builtin().expect("lab.toml"));
+    plan.size = 6 << 20;
+    let sup = host
+        .start_p2p(&plan, Some(dir.path().join("run")), Some(exe()))
+        .expect("the lab starts");
+    assert_eq!(host.running().len(), 1);
+    let pids: Vec<u32> = sup.nodes().iter().filter_map(|n| n.pid).collect();
+    assert_eq!(pids.len(), 7, "2 trackers, 1 seeder, 4 leechers");
+
+    let mut view = P2pLabView::new();
+    view.attach(sup.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let full = |view: &P2pLabView| {
+        let leechers: Vec<_> = view
+            .model
+            .peers
+            .values()
+            .filter(|p| p.role == "leecher")
+            .collect();
+        leechers.len() == 4
+            && leechers
+                .iter()
+                .all(|p| p.pieces == 12 && p.bits.len() == 12 && p.bits.iter().all(|b| *b))
+    };
+    while !full(&view) {
+        assert!(
+            Instant::now() < deadline,
+            "piece maps never filled: {:?}",
+            view.model.peers
+        );
+        // Wait for the next event rather than a fixed time.
+        let next = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(2), view.next_event()).await
+        });
+        if let Ok(Some(ev)) = next {
+            view.model.on_event(&ev);
+        }
+        view.drain_events();
+        view.refresh();
+    }
+    // What the dashboard shows came from the processes: live RSS, both trackers, a timeline.
+    assert!(
+        view.model
+            .nodes
+            .iter()
+            .all(|n| n.status == NodeStatus::Running && n.rss_bytes > 0),
+        "{:?}",
+        view.model.nodes
+    );
+    assert_eq!(view.model.trackers.len(), 2);
+    let completes = view
+        .model
+        .timeline
+        .iter()
+        .filter(|e| e.kind == EventKind::Good && e.text.starts_with("leecher "))
+        .filter(|e| e.text.contains(" complete: 12 pieces verified"))
+        .count();
+    assert_eq!(completes, 4, "{:?}", view.model.timeline);
+    assert!(
+        view.model
+            .timeline
+            .iter()
+            .any(|e| e.text.starts_with("every running leecher complete (4) ")),
+        "{:?}",
+        view.model.timeline
+    );
+    assert!(
+        view.model.peers.values().all(|p| p.tracker.is_some()),
+        "every peer names its tracker"
+    );
+
+    assert!(host.stop("p2p"));
+    view.refresh();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(Instant::now() < deadline, "a node outlived the lab");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(host.running().is_empty());
+}
