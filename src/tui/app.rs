@@ -565,6 +565,23 @@ impl App {
                 self.queued.push(e);
             }
         }
+        let tab = self
+            .tour
+            .as_ref()
+            .and_then(|t| t.current())
+            .map_or(0, |s| s.tab);
+        if screen == Screen::ForgeLab {
+            self.forge_lab.tab = tab.min(forge::TABS.len() - 1);
+            if let Some(e) = self.open_forge_lab() {
+                self.queued.push(e);
+            }
+        }
+        if screen == Screen::P2pLab {
+            self.p2p_lab.tab = tab.min(p2p::TABS.len() - 1);
+            if let Some(e) = self.open_p2p_lab() {
+                self.queued.push(e);
+            }
+        }
         if let Some(cmd) = cmd {
             self.queued.push(Effect::Run(cmd, "tour".into()));
         }

@@ -1,6 +1,8 @@
 //! `wirelab tour`: a narrated walkthrough with a caption panel and a step counter: the profile,
 //! the Raft lab live (write, kill the leader, re-election and the time without a leader, every
-//! acknowledged write intact, pause, partition, heal), then each other project. Each step's
+//! acknowledged write intact, pause, partition, heal), then each other project, with the forge
+//! lab (load, smuggling, slowloris, a reload under load) and the P2P lab (a tracker killed
+//! mid-transfer, verified pieces, partition and heal) live after their pages. Each step's
 //! action is a shell command run through the dashboard's shell, like any key press.
 
 use std::time::{Duration, Instant};
@@ -24,6 +26,10 @@ pub enum Place {
     Project(String),
     /// The Raft dashboard.
     Lab,
+    /// The forge dashboard.
+    ForgeLab,
+    /// The P2P dashboard.
+    P2pLab,
 }
 
 /// One step.
@@ -95,7 +101,8 @@ pub fn steps(p: &Portfolio) -> Vec<Step> {
         .iter()
         .filter(|x| Some(&x.id) != lab_project.as_ref())
     {
-        let note = match &pj.lab {
+        let note = match pj.lab.as_deref() {
+            Some("forge" | "p2p") => "Its lab comes next, live.".to_string(),
             Some(lab) => format!("Its lab has a live dashboard: l here, or `wirelab lab {lab}`."),
             None => "No lab runs it yet, and the page says so.".to_string(),
         };
@@ -105,14 +112,94 @@ pub fn steps(p: &Portfolio) -> Vec<Step> {
             None,
             4,
         ));
+        match pj.lab.as_deref() {
+            Some("forge") => s.extend(forge_steps()),
+            Some("p2p") => s.extend(p2p_steps()),
+            _ => {}
+        }
     }
     s.push(step(
         Place::Home,
-        "End of the tour. `wirelab` explores on your own; `wirelab lab raft` opens the dashboard directly. q leaves.",
+        "End of the tour. `wirelab` explores on your own; `wirelab lab raft`, `lab forge` and `lab p2p` open the dashboards directly. q leaves.",
         None,
         4,
     ));
     s
+}
+
+/// The forge lab: load, a smuggling attempt, a slowloris flood, a reload under load.
+fn forge_steps() -> Vec<Step> {
+    vec![
+        step(
+            Place::ForgeLab,
+            "The forge lab: the HTTP/1.1 server in one process, a load generator in another, under the same supervisor as the Raft cluster. Load starts: req/s, p50/p99 and status codes are live.",
+            Some("forge load start"),
+            6,
+        ),
+        step(
+            Place::ForgeLab,
+            "A request-smuggling attempt (Content-Length and Transfer-Encoding together) over raw TCP: the parser answers 400 and closes the connection; no handler sees it.",
+            Some("forge smuggle"),
+            6,
+        ),
+        step(
+            Place::ForgeLab,
+            "A slowloris flood: 100 connections trickle their headers. The header timeout closes each with 408 while the real clients keep being served.",
+            Some("forge slowloris 100"),
+            6,
+        ),
+        on_tab(
+            step(
+                Place::ForgeLab,
+                "A graceful reload under load: a new process takes the port (SO_REUSEPORT) and the old one drains. The load generator counts zero failed requests.",
+                Some("forge reload; forge load stop"),
+                7,
+            ),
+            2,
+        ),
+    ]
+}
+
+/// The P2P lab: a tracker killed mid-transfer, every piece verified, trackers partitioned and
+/// healed.
+fn p2p_steps() -> Vec<Step> {
+    vec![
+        step(
+            Place::P2pLab,
+            "The P2P lab: two trackers hold only metadata; a seeder and four leechers trade 512 KiB pieces directly. Each piece map fills as pieces pass their SHA-1 check.",
+            Some("p2p wait pieces 4 16 --timeout 60s"),
+            5,
+        ),
+        step(
+            Place::P2pLab,
+            "SIGKILL tracker 1 mid-transfer: the clients replay their sessions on tracker 2, and the downloads go on.",
+            Some("p2p kill 1 && p2p wait tracker 2 --timeout 30s"),
+            6,
+        ),
+        step(
+            Place::P2pLab,
+            "Every leecher completes, with every piece verified before it was written in place.",
+            Some("p2p wait complete --timeout 120s"),
+            5,
+        ),
+        step(
+            Place::P2pLab,
+            "Tracker 1 comes back empty and bootstraps from tracker 2: a snapshot, then the ops after it.",
+            Some("p2p restart 1 && p2p wait converged --timeout 30s"),
+            5,
+        ),
+        on_tab(
+            step(
+                Place::P2pLab,
+                "Partition the trackers, restart a leecher (it resumes from its verified pieces), then heal: the trackers diverge, then converge with no consensus and no acks.",
+                Some(
+                    "p2p partition 1 && p2p restart 5 && p2p wait diverged --timeout 30s; p2p heal && p2p wait converged --timeout 30s",
+                ),
+                7,
+            ),
+            2,
+        ),
+    ]
 }
 
 /// The tour's state.
@@ -214,6 +301,8 @@ impl Tour {
                 .position(|x| &x.id == id)
                 .map_or(Screen::Home, Screen::Project),
             Some(Place::Lab) => Screen::Lab,
+            Some(Place::ForgeLab) => Screen::ForgeLab,
+            Some(Place::P2pLab) => Screen::P2pLab,
             _ => Screen::Home,
         }
     }
@@ -274,5 +363,14 @@ mod tests {
                 .as_deref()
                 .is_some_and(|c| c.contains("raft heal"))
         }));
+        for (place, verb) in [(Place::ForgeLab, "forge "), (Place::P2pLab, "p2p ")] {
+            let lab: Vec<&Step> = s.iter().filter(|x| x.place == place).collect();
+            assert!(lab.len() >= 3, "{place:?}");
+            // Every step on a dashboard runs that lab's own commands.
+            for x in lab {
+                let cmd = x.command.as_deref().unwrap_or("");
+                assert!(cmd.starts_with(verb), "{cmd}");
+            }
+        }
     }
 }
