@@ -1,10 +1,12 @@
 //! One peer's swarm engine: the listener, a task per connection, the tracker announcer.
 //!
 //! Each connection runs the BEP 3 state machine (choked/interested both ways) with a pipeline
-//! of [`PIPELINE`] outstanding 16 KiB requests, fed by the shared [`PiecePicker`]. A completed
-//! piece is SHA-1-verified *before* it is written in place; a piece that fails counts an offence
-//! against every peer that contributed to it, and a peer with [`MAX_OFFENCES`] is dropped and
-//! refused from then on. Uploads are served with positional reads, one block at a time.
+//! of [`PIPELINE`] outstanding 16 KiB requests, fed by the shared [`PiecePicker`]. Blocks are
+//! written in place as they arrive (no piece buffer); once a piece's last block is on disk, the
+//! piece is SHA-1-verified from disk *before* it counts as held, is announced or served. A piece
+//! that fails counts an offence against every peer that contributed to it, and a peer with
+//! [`MAX_OFFENCES`] is dropped and refused from then on. Uploads are served with positional reads,
+//! one block at a time, straight into the outgoing batch.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -13,7 +15,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use sha1::{Digest, Sha1};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -33,8 +34,11 @@ pub const PIPELINE: usize = 24;
 pub const MAX_OFFENCES: u32 = 2;
 /// Peers unchoked at once (the basic choker).
 pub const MAX_UNCHOKED: usize = 8;
-/// Bytes of outgoing messages batched into one write.
-pub const OUT_BATCH: usize = 64 * 1024;
+/// Bytes of outgoing messages batched into one write (the batch stops growing once past this).
+pub const OUT_BATCH: usize = 32 * 1024;
+/// Capacity of a connection's outgoing buffer: a batch plus the one block that may end it, so it
+/// never reallocates for 16 KiB requests (a larger request grows it once, then it shrinks back).
+const OUT_CAPACITY: usize = OUT_BATCH + wire::BLOCK_LEN as usize + 64;
 /// Connections kept at most.
 pub const MAX_CONNECTIONS: usize = 40;
 
@@ -62,7 +66,7 @@ pub struct SwarmConfig {
     pub trackers: Vec<SocketAddr>,
     /// Register the torrent with the trackers (the original seeder does).
     pub register: bool,
-    /// Pieces in progress at once (each costs one piece of memory).
+    /// Pieces in progress at once (bookkeeping only: blocks go straight to disk).
     pub max_active: usize,
 }
 
@@ -312,7 +316,7 @@ impl Swarm {
         rx: &mut mpsc::Receiver<Message>,
         c: &mut Conn,
     ) -> Result<(), WireError> {
-        let mut buf = Vec::with_capacity(64 * 1024);
+        let mut buf = Vec::with_capacity(OUT_CAPACITY);
         {
             let p = lock(&self.picker);
             if p.have.count() > 0 {
@@ -328,7 +332,7 @@ impl Swarm {
                 out.write_all(&buf).await?;
                 buf.clear();
                 // Outgoing batches are bounded, but do not keep a large one's capacity around.
-                buf.shrink_to(OUT_BATCH);
+                buf.shrink_to(OUT_CAPACITY);
                 last_send = Instant::now();
             }
             tokio::select! {
@@ -486,17 +490,19 @@ impl Swarm {
                 if c.am_choking || !lock(&self.picker).have.get(index) {
                     return Ok(());
                 }
-                let mut block = vec![0u8; len as usize];
-                if self.storage.read_block(index, begin, &mut block).is_err() {
+                let start = buf.len();
+                wire::encode_piece_header(index, begin, len, buf);
+                let at = buf.len();
+                buf.resize(at + len as usize, 0);
+                if self
+                    .storage
+                    .read_block(index, begin, &mut buf[at..])
+                    .is_err()
+                {
+                    buf.truncate(start);
                     return Err(WireError::Malformed { id: 6, len: 12 });
                 }
                 self.uploaded.fetch_add(len as u64, Ordering::Relaxed);
-                Message::Piece {
-                    index,
-                    begin,
-                    block,
-                }
-                .encode_into(buf);
             }
             Message::Piece {
                 index,
@@ -506,8 +512,13 @@ impl Swarm {
                 c.outstanding.retain(|o| !(o.0 == index && o.1 == begin));
                 self.downloaded
                     .fetch_add(block.len() as u64, Ordering::Relaxed);
-                let outcome = lock(&self.picker).on_block(&c.id, index, begin, &block);
-                if outcome == BlockOutcome::Complete {
+                // Written in place under the picker's lock, so a piece is only hashed once every
+                // one of its blocks is on disk. A failed write leaves the block to be asked again.
+                let outcome =
+                    lock(&self.picker).on_block(&c.id, index, begin, &block, |i, b, d| {
+                        self.storage.write_block(i, b, d)
+                    });
+                if let Ok(BlockOutcome::Complete) = outcome {
                     self.complete_piece(index, c)?;
                 }
             }
@@ -516,14 +527,21 @@ impl Swarm {
         Ok(())
     }
 
-    /// Verifies a complete piece and writes it, or blames its contributors.
+    /// Verifies a complete piece by hashing its blocks as they are on disk: only a match makes it
+    /// held (and so served and announced); a mismatch blames its contributors.
     fn complete_piece(&self, index: u32, c: &mut Conn) -> Result<(), WireError> {
         let Some(piece) = lock(&self.picker).take_complete(index) else {
             return Ok(());
         };
-        let ok = <[u8; 20]>::from(Sha1::digest(&piece.data))
-            == self.torrent.piece_hashes[index as usize];
-        if ok && self.storage.write_piece(index, &piece.data).is_ok() {
+        let hash = match self.storage.hash_piece(&self.torrent, index) {
+            Ok(h) => h,
+            // Our disk, not the peers' fault: download the piece again, blaming no one.
+            Err(_) => {
+                lock(&self.picker).failed(index, &Default::default());
+                return Ok(());
+            }
+        };
+        if hash == self.torrent.piece_hashes[index as usize] {
             let mut p = lock(&self.picker);
             p.verified(index);
             let done = p.is_complete();
