@@ -16,7 +16,14 @@ fn die_quietly_on_closed_stdout() {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A peer node runs under an 8 MB memory budget: its well-formed command line (always the
+    // case when a supervisor starts it) skips building clap's tree of every subcommand, whose
+    // code is spread all over the binary's text. Anything else gets clap's help and errors.
+    if let Some(args) = wirelab::p2p::peer::args::parse_peer_node_args(&argv) {
+        std::process::exit(wirelab::p2p::peer::node::run_cli(args));
+    }
+    let cli = Cli::parse_from(argv);
     match &cli.command {
         Some(Command::Check(_)) => die_quietly_on_closed_stdout(),
         Some(Command::Forge {

@@ -249,7 +249,14 @@ impl ConnShared {
         let mut date = DateCache::default();
         let mut idle_since = Instant::now();
         let mut head_started: Option<Instant> = None;
-        loop {
+        // Registered once per connection, not once per read: waiting on a cancellation token or
+        // arming a timer takes a lock and a list or wheel insertion, which a hello-world
+        // request would otherwise pay for three times.
+        let hard_stop = self.hard_stop.cancelled();
+        let shutdown = self.shutdown.cancelled();
+        let timer = tokio::time::sleep_until(idle_since + cfg.idle_timeout);
+        tokio::pin!(hard_stop, shutdown, timer);
+        'conn: loop {
             match parser.parse(&mut inbuf) {
                 Ok(Some(req)) => {
                     head_started = None;
@@ -311,22 +318,39 @@ impl ConnShared {
             if inbuf.capacity() - inbuf.len() < 2048 {
                 inbuf.reserve(8 * 1024);
             }
-            let read = tokio::select! {
-                r = timeout_at(deadline, io.read_buf(&mut inbuf)) => r,
-                // Shutdown began while idle: close, or re-arm with the drain deadline.
-                _ = self.shutdown.cancelled(), if idle && !draining => {
-                    if cfg.drain_idle.is_zero() {
-                        return;
+            // The timer is only moved earlier; when it fires before the current deadline (which
+            // moved later since it was armed), it is re-armed instead of timing the read out.
+            if timer.deadline() > deadline {
+                timer.as_mut().reset(deadline);
+            }
+            let read = loop {
+                tokio::select! {
+                    // Data first: when it is already there, nothing else is polled (a client that
+                    // never stops sending still lets the others be polled whenever tokio's
+                    // cooperative budget makes the read yield).
+                    biased;
+                    r = io.read_buf(&mut inbuf) => break Some(r),
+                    _ = &mut hard_stop => return,
+                    // Shutdown began while idle: close, or re-arm with the drain deadline.
+                    _ = &mut shutdown, if idle && !draining => {
+                        if cfg.drain_idle.is_zero() {
+                            return;
+                        }
+                        continue 'conn;
                     }
-                    continue;
+                    _ = &mut timer => {
+                        if Instant::now() >= deadline {
+                            break None;
+                        }
+                        timer.as_mut().reset(deadline);
+                    }
                 }
-                _ = self.hard_stop.cancelled() => return,
             };
             match read {
-                Ok(Ok(0)) | Ok(Err(_)) => return,
-                Ok(Ok(_)) => {}
-                Err(_elapsed) if idle => return,
-                Err(_elapsed) => {
+                Some(Ok(0)) | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+                None if idle => return,
+                None => {
                     self.reject(&mut io, &mut out, &mut date, 408).await;
                     return;
                 }
@@ -349,6 +373,8 @@ impl ConnShared {
         // A panicking handler costs its request a 500 and the connection, not the process.
         let handled = AssertUnwindSafe(self.app.handle(req)).catch_unwind();
         let mut res = tokio::select! {
+            // The handler first: a ready response then never registers a cancellation waiter.
+            biased;
             res = handled => res.unwrap_or_else(|_| {
                 keep_alive = false;
                 Response::error(500)

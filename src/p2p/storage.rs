@@ -1,8 +1,9 @@
 //! The downloaded file on disk: positional reads and writes, streaming verification.
 //!
-//! Nothing here holds more than one piece or one 64 KiB chunk: pieces are written in place with
-//! `pwrite` once verified, blocks are served with `pread`, and resuming re-hashes what is on disk
-//! in chunks, so memory does not grow with the file.
+//! Nothing here holds more than one 32 KiB chunk: blocks are written in place with `pwrite` as
+//! they arrive and served with `pread`, and a piece is verified by hashing what is on disk in
+//! chunks (after its last block, and for every piece when resuming), so memory grows neither
+//! with the file nor with the piece size.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -99,9 +100,10 @@ impl Storage {
         self.file.read_exact_at(buf, off).map_err(self.io())
     }
 
-    /// Writes a whole, already verified piece in place.
-    pub fn write_piece(&self, index: u32, data: &[u8]) -> Result<(), StorageError> {
-        let off = self.offset(index, 0, data.len() as u32)?;
+    /// Writes `data` in place at offset `begin` of piece `index`. What is written is not held
+    /// until [`Storage::hash_piece`] of the whole piece matches.
+    pub fn write_block(&self, index: u32, begin: u32, data: &[u8]) -> Result<(), StorageError> {
+        let off = self.offset(index, begin, data.len() as u32)?;
         self.file.write_all_at(data, off).map_err(self.io())
     }
 
@@ -110,10 +112,10 @@ impl Storage {
         self.file.sync_data().map_err(self.io())
     }
 
-    /// Hashes piece `index` as it is on disk, in 64 KiB chunks.
+    /// Hashes piece `index` as it is on disk, in 32 KiB chunks.
     pub fn hash_piece(&self, torrent: &Torrent, index: u32) -> Result<[u8; 20], StorageError> {
         let size = torrent.piece_size(index);
-        let mut buf = [0u8; 64 * 1024];
+        let mut buf = [0u8; 32 * 1024];
         let mut hasher = Sha1::new();
         let mut done = 0u32;
         while done < size {
@@ -156,8 +158,8 @@ mod tests {
         assert!(s.is_fresh());
         assert_eq!(s.verify_all(&t).unwrap().count(), 0);
         let p = PIECE_LEN as usize;
-        s.write_piece(0, &data[..p]).unwrap();
-        s.write_piece(2, &data[2 * p..]).unwrap();
+        s.write_block(0, 0, &data[..p]).unwrap();
+        s.write_block(2, 0, &data[2 * p..]).unwrap();
         let have = Storage::open(&dst, &t).unwrap().verify_all(&t).unwrap();
         assert!(!Storage::open(&dst, &t).unwrap().is_fresh());
         assert!(have.get(0) && !have.get(1) && have.get(2));
@@ -165,7 +167,7 @@ mod tests {
         s.read_block(2, 10, &mut block).unwrap();
         assert_eq!(&block[..], &data[2 * p + 10..2 * p + 110]);
         assert!(s.read_block(2, p as u32 - 8, &mut block).is_err());
-        s.write_piece(0, &vec![0u8; p]).unwrap();
+        s.write_block(0, 0, &vec![0u8; p]).unwrap();
         assert!(
             !Storage::open(&dst, &t)
                 .unwrap()

@@ -4,8 +4,10 @@
 //!   quickly, and rare pieces are slow to get).
 //! - After that, rarest first: the missing piece fewest connected peers have, ties broken at
 //!   random so that leechers spread over different pieces.
-//! - At most `max_active` pieces are in progress at once; each holds one piece-sized buffer, and
-//!   that bound is what keeps memory flat in file size.
+//! - At most `max_active` pieces are in progress at once. The picker holds no piece data: each
+//!   accepted block is handed to a writer (the swarm writes it in place on disk) and only its
+//!   bookkeeping (received/requested per block, contributors) stays here, so memory is flat in
+//!   file size and in piece size.
 //! - Endgame: when every missing block is requested, blocks already requested from another peer
 //!   may be requested again; the first copy to arrive wins and the others are cancelled.
 
@@ -23,11 +25,11 @@ pub const RANDOM_FIRST: u32 = 4;
 /// A block: (piece, offset, length).
 pub type Block = (u32, u32, u32);
 
-/// A piece being downloaded.
+/// A piece being downloaded: bookkeeping only, its blocks are on disk.
 #[derive(Debug)]
 pub struct ActivePiece {
-    /// The piece's bytes as blocks arrive.
-    pub data: Vec<u8>,
+    /// The piece's length in bytes.
+    pub size: u32,
     /// Per block: received.
     pub received: Vec<bool>,
     /// Per block: how many requests are outstanding.
@@ -43,7 +45,7 @@ pub enum BlockOutcome {
     Ignored,
     /// Stored; the piece still misses blocks.
     Stored,
-    /// The piece is complete: verify and write it.
+    /// The piece is complete (every block written): verify it.
     Complete,
 }
 
@@ -166,7 +168,7 @@ impl PiecePicker {
                 let size = self.piece_size(i) as usize;
                 let blocks = size.div_ceil(BLOCK_LEN as usize);
                 let mut p = ActivePiece {
-                    data: vec![0; size],
+                    size: size as u32,
                     received: vec![false; blocks],
                     requested: vec![0; blocks],
                     contributors: BTreeSet::new(),
@@ -189,7 +191,7 @@ impl PiecePicker {
                     let begin = b as u32 * BLOCK_LEN;
                     if !p.received[b] && !outstanding.iter().any(|o| o.0 == i && o.1 == begin) {
                         p.requested[b] = p.requested[b].saturating_add(1);
-                        let len = (p.data.len() as u32 - begin).min(BLOCK_LEN);
+                        let len = (p.size - begin).min(BLOCK_LEN);
                         return Some((i, begin, len));
                     }
                 }
@@ -216,20 +218,23 @@ impl PiecePicker {
             .is_some_and(|r| !r)
     }
 
-    /// Stores a block from `who`.
-    pub fn on_block(
+    /// Accepts a block from `who`: if it is a wanted block of an active piece, `write` puts it in
+    /// place (`write(index, begin, data)`) and only then is the block counted as received. A
+    /// block whose write fails is not received and may be requested again.
+    pub fn on_block<E>(
         &mut self,
         who: &[u8; 20],
         index: u32,
         begin: u32,
         data: &[u8],
-    ) -> BlockOutcome {
+        write: impl FnOnce(u32, u32, &[u8]) -> Result<(), E>,
+    ) -> Result<BlockOutcome, E> {
         let Some(p) = self.active.get_mut(&index) else {
-            return BlockOutcome::Ignored;
+            return Ok(BlockOutcome::Ignored);
         };
         let b = (begin / BLOCK_LEN) as usize;
         let expected = if b < p.received.len() {
-            (p.data.len() as u32 - b as u32 * BLOCK_LEN).min(BLOCK_LEN)
+            (p.size - b as u32 * BLOCK_LEN).min(BLOCK_LEN)
         } else {
             0
         };
@@ -238,15 +243,18 @@ impl PiecePicker {
             || data.len() as u32 != expected
             || p.received[b]
         {
-            return BlockOutcome::Ignored;
+            return Ok(BlockOutcome::Ignored);
         }
-        p.data[begin as usize..begin as usize + data.len()].copy_from_slice(data);
+        if let Err(e) = write(index, begin, data) {
+            p.requested[b] = p.requested[b].saturating_sub(1);
+            return Err(e);
+        }
         p.received[b] = true;
         p.contributors.insert(*who);
         if p.received.iter().all(|r| *r) {
-            BlockOutcome::Complete
+            Ok(BlockOutcome::Complete)
         } else {
-            BlockOutcome::Stored
+            Ok(BlockOutcome::Stored)
         }
     }
 
@@ -258,7 +266,7 @@ impl PiecePicker {
         Some(p)
     }
 
-    /// The piece verified and is on disk.
+    /// The piece's blocks on disk hash to the expected SHA-1: it is held from now on.
     pub fn verified(&mut self, index: u32) {
         self.verifying.remove(&index);
         self.have.set(index);
@@ -286,6 +294,13 @@ mod tests {
             piece_hashes: vec![[0; 20]; pieces as usize],
             info_hash: [0; 20],
         }
+    }
+
+    fn put(p: &mut PiecePicker, who: &[u8; 20], begin: u32) -> BlockOutcome {
+        p.on_block(who, 0, begin, &[1; BLOCK_LEN as usize], |_, _, _| {
+            Ok::<(), ()>(())
+        })
+        .unwrap()
     }
 
     fn full(n: u32) -> Bitfield {
@@ -324,23 +339,40 @@ mod tests {
         assert_eq!(p.pick(&a, &full(1), &[x, y], &mut rng), None);
         let dup = p.pick(&b, &full(1), &[], &mut rng).unwrap();
         assert_eq!(dup, x);
-        assert_eq!(
-            p.on_block(&a, 0, 0, &vec![1; BLOCK_LEN as usize]),
-            BlockOutcome::Stored
-        );
-        assert_eq!(
-            p.on_block(&b, 0, 0, &vec![1; BLOCK_LEN as usize]),
-            BlockOutcome::Ignored
-        );
+        assert_eq!(put(&mut p, &a, 0), BlockOutcome::Stored);
+        assert_eq!(put(&mut p, &b, 0), BlockOutcome::Ignored);
         assert!(!p.still_wanted(x));
-        assert_eq!(
-            p.on_block(&a, 0, BLOCK_LEN, &vec![1; BLOCK_LEN as usize]),
-            BlockOutcome::Complete
-        );
+        assert_eq!(put(&mut p, &a, BLOCK_LEN), BlockOutcome::Complete);
         let piece = p.take_complete(0).unwrap();
         p.failed(0, &piece.contributors);
         // The contributor of the bad piece is not asked for it again.
         assert_eq!(p.pick(&a, &full(1), &[], &mut rng), None);
         assert!(p.pick(&b, &full(1), &[], &mut rng).is_some());
+    }
+
+    #[test]
+    fn a_block_whose_write_fails_is_not_received_and_is_requested_again() {
+        let t = torrent(1);
+        let mut p = PiecePicker::new(&t, Bitfield::new(1), 4);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let a = [1; 20];
+        let x = p.pick(&a, &full(1), &[], &mut rng).unwrap();
+        let mut written = Vec::new();
+        let r = p.on_block(&a, 0, 0, &[1; BLOCK_LEN as usize], |_, _, _| {
+            Err("disk full")
+        });
+        assert_eq!(r, Err("disk full"));
+        assert!(p.still_wanted(x));
+        // Not outstanding any more: picked again, and this time written before it counts.
+        assert_eq!(p.pick(&a, &full(1), &[], &mut rng), Some(x));
+        let r = p.on_block(&a, 0, 0, &[1; BLOCK_LEN as usize], |i, b, d| {
+            written.push((i, b, d.len()));
+            Ok::<(), ()>(())
+        });
+        assert_eq!(r, Ok(BlockOutcome::Stored));
+        assert_eq!(written, vec![(0, 0, BLOCK_LEN as usize)]);
+        // A second copy of the same block is neither written nor counted.
+        let r = p.on_block(&a, 0, 0, &[2; BLOCK_LEN as usize], |_, _, _| Err(()));
+        assert_eq!(r, Ok(BlockOutcome::Ignored));
     }
 }

@@ -1,10 +1,12 @@
 //! One peer's swarm engine: the listener, a task per connection, the tracker announcer.
 //!
 //! Each connection runs the BEP 3 state machine (choked/interested both ways) with a pipeline
-//! of [`PIPELINE`] outstanding 16 KiB requests, fed by the shared [`PiecePicker`]. A completed
-//! piece is SHA-1-verified *before* it is written in place; a piece that fails counts an offence
-//! against every peer that contributed to it, and a peer with [`MAX_OFFENCES`] is dropped and
-//! refused from then on. Uploads are served with positional reads, one block at a time.
+//! of [`PIPELINE`] outstanding 16 KiB requests, fed by the shared [`PiecePicker`]. Blocks are
+//! written in place as they arrive (no piece buffer); once a piece's last block is on disk, the
+//! piece is SHA-1-verified from disk *before* it counts as held, is announced or served. A piece
+//! that fails counts an offence against every peer that contributed to it, and a peer with
+//! [`MAX_OFFENCES`] is dropped and refused from then on. Uploads are served with positional reads,
+//! one block at a time, straight into the outgoing batch.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -13,10 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use sha1::{Digest, Sha1};
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 mod announce;
 
@@ -25,7 +26,6 @@ use super::wire::{self, MAX_MESSAGE, MAX_REQUEST, Message, WireError};
 use crate::p2p::bitfield::Bitfield;
 use crate::p2p::storage::{Storage, StorageError};
 use crate::p2p::torrent::Torrent;
-use crate::wire::frame::read_frame;
 
 /// Outstanding block requests per connection.
 pub const PIPELINE: usize = 24;
@@ -33,8 +33,13 @@ pub const PIPELINE: usize = 24;
 pub const MAX_OFFENCES: u32 = 2;
 /// Peers unchoked at once (the basic choker).
 pub const MAX_UNCHOKED: usize = 8;
-/// Bytes of outgoing messages batched into one write.
-pub const OUT_BATCH: usize = 64 * 1024;
+/// Bytes of outgoing messages batched into one write (the batch stops growing once past this).
+pub const OUT_BATCH: usize = 32 * 1024;
+/// Capacity of a connection's outgoing buffer: a batch plus the one block that may end it, so it
+/// never reallocates for 16 KiB requests (a larger request grows it once, then it shrinks back).
+const OUT_CAPACITY: usize = OUT_BATCH + wire::BLOCK_LEN as usize + 64;
+/// Capacity of a connection's incoming buffer: a 16 KiB block's frame and then some.
+const IN_CAPACITY: usize = 2 * wire::BLOCK_LEN as usize;
 /// Connections kept at most.
 pub const MAX_CONNECTIONS: usize = 40;
 
@@ -62,7 +67,7 @@ pub struct SwarmConfig {
     pub trackers: Vec<SocketAddr>,
     /// Register the torrent with the trackers (the original seeder does).
     pub register: bool,
-    /// Pieces in progress at once (each costs one piece of memory).
+    /// Pieces in progress at once (bookkeeping only: blocks go straight to disk).
     pub max_active: usize,
 }
 
@@ -287,33 +292,54 @@ impl Swarm {
         lock(&self.connected).remove(&their_id);
     }
 
-    async fn drive(&self, stream: TcpStream, c: &mut Conn) -> Result<(), WireError> {
-        let (rd, mut out) = stream.into_split();
-        // A short queue: each queued message may hold a 16 KiB block.
-        let (tx, mut rx) = mpsc::channel::<Message>(4);
-        let reader = tokio::spawn(async move {
-            let mut rd = BufReader::with_capacity(8 * 1024, rd);
-            let mut buf = Vec::new();
-            while let Ok(true) = read_frame(&mut rd, &mut buf, MAX_MESSAGE).await {
-                let Ok(m) = Message::decode(&buf) else { break };
-                if tx.send(m).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let result = self.drive_loop(&mut out, &mut rx, c).await;
-        reader.abort();
-        let _ = out.shutdown().await;
+    async fn drive(&self, mut stream: TcpStream, c: &mut Conn) -> Result<(), WireError> {
+        let result = self.drive_loop(&mut stream, c).await;
+        let _ = stream.shutdown().await;
         result
     }
 
-    async fn drive_loop(
+    /// Handles the complete frames at the front of `inbuf` until the outgoing batch is full;
+    /// removes what it handled and returns whether complete frames remain.
+    fn take_frames(
         &self,
-        out: &mut tokio::net::tcp::OwnedWriteHalf,
-        rx: &mut mpsc::Receiver<Message>,
+        inbuf: &mut Vec<u8>,
         c: &mut Conn,
-    ) -> Result<(), WireError> {
-        let mut buf = Vec::with_capacity(64 * 1024);
+        buf: &mut Vec<u8>,
+    ) -> Result<bool, WireError> {
+        let mut at = 0;
+        let mut more = false;
+        while let Some(head) = inbuf.get(at..at + 4) {
+            let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            if len > MAX_MESSAGE {
+                return Err(WireError::Malformed { id: 0, len });
+            }
+            let Some(payload) = inbuf.get(at + 4..at + 4 + len) else {
+                break;
+            };
+            if buf.len() >= OUT_BATCH {
+                more = true;
+                break;
+            }
+            match payload {
+                // A block goes from the socket buffer to the disk without another copy.
+                [7, rest @ ..] if rest.len() >= 8 => {
+                    let index = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+                    let begin = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]);
+                    self.on_piece(index, begin, &rest[8..], c)?;
+                }
+                _ => self.handle(Message::decode(payload)?, c, buf)?,
+            }
+            at += 4 + len;
+        }
+        inbuf.drain(..at);
+        Ok(more)
+    }
+
+    async fn drive_loop(&self, stream: &mut TcpStream, c: &mut Conn) -> Result<(), WireError> {
+        let mut buf = Vec::with_capacity(OUT_CAPACITY);
+        // Incoming bytes: one 16 KiB block's frame fits; a larger frame (up to MAX_MESSAGE)
+        // grows it once, and it shrinks back afterwards.
+        let mut inbuf: Vec<u8> = Vec::with_capacity(IN_CAPACITY);
         {
             let p = lock(&self.picker);
             if p.have.count() > 0 {
@@ -325,24 +351,33 @@ impl Swarm {
         let mut last_recv = Instant::now();
         let mut last_send = Instant::now();
         loop {
+            // What already arrived is handled before writing, so requests and blocks go out in
+            // batches (of at most about OUT_BATCH bytes: memory stays flat under load).
+            let more = self.take_frames(&mut inbuf, c, &mut buf)?;
+            self.fill(c, &mut buf);
             if !buf.is_empty() {
-                out.write_all(&buf).await?;
+                stream.write_all(&buf).await?;
                 buf.clear();
                 // Outgoing batches are bounded, but do not keep a large one's capacity around.
-                buf.shrink_to(OUT_BATCH);
+                buf.shrink_to(OUT_CAPACITY);
                 last_send = Instant::now();
             }
+            if more {
+                continue;
+            }
+            let want = match inbuf.get(..4) {
+                Some(h) => 4 + u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize,
+                None => 4,
+            };
+            inbuf.shrink_to(IN_CAPACITY.max(want));
+            // Never read into a full buffer: `read_buf` would return 0, which means EOF.
+            inbuf.reserve(want.max(inbuf.len() + 1) - inbuf.len());
             tokio::select! {
-                m = rx.recv() => {
-                    let Some(m) = m else { return Ok(()) };
-                    last_recv = Instant::now();
-                    self.handle(m, c, &mut buf)?;
-                    // Drain what already arrived before writing, so requests go out in batches
-                    // (at most OUT_BATCH bytes of them: memory stays flat under load).
-                    while buf.len() < OUT_BATCH {
-                        let Ok(m) = rx.try_recv() else { break };
-                        self.handle(m, c, &mut buf)?;
+                r = stream.read_buf(&mut inbuf) => {
+                    if r? == 0 {
+                        return Ok(());
                     }
+                    last_recv = Instant::now();
                 }
                 h = haves.recv() => match h {
                     Ok(i) => {
@@ -369,7 +404,6 @@ impl Swarm {
                     }
                 }
             }
-            self.fill(c, &mut buf);
         }
     }
 
@@ -487,44 +521,66 @@ impl Swarm {
                 if c.am_choking || !lock(&self.picker).have.get(index) {
                     return Ok(());
                 }
-                let mut block = vec![0u8; len as usize];
-                if self.storage.read_block(index, begin, &mut block).is_err() {
+                let start = buf.len();
+                wire::encode_piece_header(index, begin, len, buf);
+                let at = buf.len();
+                buf.resize(at + len as usize, 0);
+                if self
+                    .storage
+                    .read_block(index, begin, &mut buf[at..])
+                    .is_err()
+                {
+                    buf.truncate(start);
                     return Err(WireError::Malformed { id: 6, len: 12 });
                 }
                 self.uploaded.fetch_add(len as u64, Ordering::Relaxed);
-                Message::Piece {
-                    index,
-                    begin,
-                    block,
-                }
-                .encode_into(buf);
             }
             Message::Piece {
                 index,
                 begin,
                 block,
-            } => {
-                c.outstanding.retain(|o| !(o.0 == index && o.1 == begin));
-                self.downloaded
-                    .fetch_add(block.len() as u64, Ordering::Relaxed);
-                let outcome = lock(&self.picker).on_block(&c.id, index, begin, &block);
-                if outcome == BlockOutcome::Complete {
-                    self.complete_piece(index, c)?;
-                }
-            }
+            } => self.on_piece(index, begin, &block, c)?,
             Message::KeepAlive | Message::Cancel { .. } | Message::Other(_) => {}
         }
         Ok(())
     }
 
-    /// Verifies a complete piece and writes it, or blames its contributors.
+    /// A block arrived: written in place under the picker's lock, so a piece is only hashed once
+    /// every one of its blocks is on disk. A failed write leaves the block to be asked again.
+    fn on_piece(
+        &self,
+        index: u32,
+        begin: u32,
+        block: &[u8],
+        c: &mut Conn,
+    ) -> Result<(), WireError> {
+        c.outstanding.retain(|o| !(o.0 == index && o.1 == begin));
+        self.downloaded
+            .fetch_add(block.len() as u64, Ordering::Relaxed);
+        let outcome = lock(&self.picker).on_block(&c.id, index, begin, block, |i, b, d| {
+            self.storage.write_block(i, b, d)
+        });
+        if let Ok(BlockOutcome::Complete) = outcome {
+            self.complete_piece(index, c)?;
+        }
+        Ok(())
+    }
+
+    /// Verifies a complete piece by hashing its blocks as they are on disk: only a match makes it
+    /// held (and so served and announced); a mismatch blames its contributors.
     fn complete_piece(&self, index: u32, c: &mut Conn) -> Result<(), WireError> {
         let Some(piece) = lock(&self.picker).take_complete(index) else {
             return Ok(());
         };
-        let ok = <[u8; 20]>::from(Sha1::digest(&piece.data))
-            == self.torrent.piece_hashes[index as usize];
-        if ok && self.storage.write_piece(index, &piece.data).is_ok() {
+        let hash = match self.storage.hash_piece(&self.torrent, index) {
+            Ok(h) => h,
+            // Our disk, not the peers' fault: download the piece again, blaming no one.
+            Err(_) => {
+                lock(&self.picker).failed(index, &Default::default());
+                return Ok(());
+            }
+        };
+        if hash == self.torrent.piece_hashes[index as usize] {
             let mut p = lock(&self.picker);
             p.verified(index);
             let done = p.is_complete();

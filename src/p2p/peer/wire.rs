@@ -186,6 +186,15 @@ impl Message {
     }
 }
 
+/// Appends the head of a piece message (id 7) whose `len`-byte block the caller appends next,
+/// so a block can be read from disk straight into an outgoing buffer.
+pub fn encode_piece_header(index: u32, begin: u32, len: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(9 + len).to_be_bytes());
+    out.push(7);
+    out.extend_from_slice(&index.to_be_bytes());
+    out.extend_from_slice(&begin.to_be_bytes());
+}
+
 /// Writes our handshake.
 pub async fn send_handshake<W: AsyncWrite + Unpin>(
     w: &mut W,
@@ -258,6 +267,17 @@ mod tests {
             assert_eq!(be32(&out) as usize, out.len() - 4);
             assert_eq!(Message::decode(&out[4..]).unwrap(), m);
         }
+        let mut head = Vec::new();
+        encode_piece_header(2, 0, 3, &mut head);
+        head.extend_from_slice(&[1, 2, 3]);
+        let mut whole = Vec::new();
+        Message::Piece {
+            index: 2,
+            begin: 0,
+            block: vec![1, 2, 3],
+        }
+        .encode_into(&mut whole);
+        assert_eq!(head, whole);
         assert!(Message::decode(&[4, 0, 0]).is_err());
         assert!(Message::decode(&[7, 0]).is_err());
     }
