@@ -17,7 +17,7 @@ use wirelab::tui::p2p::model::EventKind;
 fn every_leechers_piece_map_fills_from_real_events_and_no_process_outlives_the_lab() {
     let dir = tempfile::tempdir().expect("tempdir");
     let host = LabHost::new();
-    let mut plan = LabPlan::from_config(&LabConfig::builtin().expect("lab.toml"));
+    let mut plan = LabPlan::from_config(&LabConfig::builtin().expect("lab.toml")).expect("plan");
     plan.size = 6 << 20;
     let sup = host
         .start_p2p(&plan, Some(dir.path().join("run")), Some(exe()))

@@ -42,6 +42,7 @@ fn launch(dir: &Path, size: u64, leechers: usize) -> Lab {
         seeders: 1,
         leechers,
         max_active: 4,
+        upload_limit: 0,
     };
     let sup = lab::launch(&plan, &dir.join("run"), Some(exe())).unwrap();
     sup.wait_ready(Duration::from_secs(20)).unwrap();
@@ -216,6 +217,7 @@ fn corrupted_pieces_on_a_seeder_are_detected_fetched_elsewhere_and_the_seeder_dr
         trackers: trackers.clone(),
         register,
         max_active: 4,
+        upload_limit: 0,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

@@ -81,7 +81,9 @@ pub fn run(args: BenchArgs) -> i32 {
 
 fn bench(args: &BenchArgs) -> anyhow::Result<Value> {
     let cfg = LabConfig::builtin()?;
-    let mut plan = LabPlan::from_config(&cfg);
+    let mut plan = LabPlan::from_config(&cfg)?;
+    // The lab file slows peers down for the dashboard; a benchmark measures them flat out.
+    plan.upload_limit = 0;
     plan.size = super::cli::parse_size(&args.size)?;
     plan.leechers = args.leechers.max(1);
     if let Some(m) = args.max_active {

@@ -66,6 +66,10 @@ pub enum P2pVerb {
         /// Leechers.
         #[arg(long)]
         leechers: Option<usize>,
+        /// Piece data each peer may send per second (e.g. 4MiB; 0: unlimited; default from
+        /// labs/p2p/lab.toml).
+        #[arg(long)]
+        upload_limit: Option<String>,
         /// Return once every node is ready, leaving the lab running in the background (stop it
         /// with `wirelab p2p stop`).
         #[arg(long)]
@@ -224,6 +228,7 @@ pub fn run_in_shell(
                 run,
                 size,
                 leechers,
+                upload_limit,
                 detach: false,
             },
             _,
@@ -235,7 +240,8 @@ pub fn run_in_shell(
                 );
                 return 2;
             }
-            let started = plan(size, leechers).and_then(|p| host.start_p2p(&p, run.run_dir, None));
+            let started = plan(size, leechers, upload_limit)
+                .and_then(|p| host.start_p2p(&p, run.run_dir, None));
             match started {
                 Ok(sup) => {
                     let _ = writeln!(out, "p2p lab up in {}", sup.run_dir().display());
@@ -353,9 +359,16 @@ fn ctl(
 }
 
 /// The lab plan of `lab.toml` with the command line's overrides.
-fn plan(size: Option<String>, leechers: Option<usize>) -> anyhow::Result<LabPlan> {
+fn plan(
+    size: Option<String>,
+    leechers: Option<usize>,
+    upload_limit: Option<String>,
+) -> anyhow::Result<LabPlan> {
     let cfg = LabConfig::builtin()?;
-    let mut plan = LabPlan::from_config(&cfg);
+    let mut plan = LabPlan::from_config(&cfg)?;
+    if let Some(u) = upload_limit {
+        plan.upload_limit = parse_size(&u)?;
+    }
     if let Some(s) = size {
         plan.size = parse_size(&s)?;
     }
@@ -376,18 +389,22 @@ fn run_inner(verb: P2pVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow::
             run,
             size,
             leechers,
+            upload_limit,
             detach: true,
         } => {
+            // Checked here, so a bad value is an error now rather than in the background.
+            plan(size.clone(), leechers, upload_limit.clone())?;
             let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
-            up_detached(&dir, size, leechers, out)
+            up_detached(&dir, size, leechers, upload_limit, out)
         }
         P2pVerb::Up {
             run,
             size,
             leechers,
+            upload_limit,
             detach: false,
         } => {
-            let plan = plan(size, leechers)?;
+            let plan = plan(size, leechers, upload_limit)?;
             let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
             let sup = lab::launch(&plan, &dir, None)?;
             foreground(sup, "lab")
@@ -469,6 +486,7 @@ fn up_detached(
     run_dir: &Path,
     size: Option<String>,
     leechers: Option<usize>,
+    upload_limit: Option<String>,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let mut args: Vec<String> = vec![
@@ -482,6 +500,9 @@ fn up_detached(
     }
     if let Some(l) = leechers {
         args.extend(["--leechers".into(), l.to_string()]);
+    }
+    if let Some(u) = upload_limit {
+        args.extend(["--upload-limit".into(), u]);
     }
     // A seeder re-verifies its whole file before it is ready: allow for a large one.
     let (pid, nodes) = crate::cluster::foreground::detach(

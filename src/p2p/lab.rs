@@ -67,6 +67,9 @@ pub struct FileConfig {
 pub struct SwarmSettings {
     /// Pieces in progress per peer.
     pub max_active: usize,
+    /// Piece data each peer sends per second (`4MiB`; `0`: unlimited).
+    #[serde(default)]
+    pub upload_limit: Option<String>,
 }
 
 impl LabConfig {
@@ -131,6 +134,7 @@ pub fn peer_spec(
     torrent: &Path,
     seed_file: Option<&Path>,
     max_active: usize,
+    upload_limit: u64,
 ) -> NodeSpec {
     let mut args = vec![
         "--listen".into(),
@@ -140,6 +144,9 @@ pub fn peer_spec(
         "--max-active".into(),
         max_active.to_string(),
     ];
+    if upload_limit > 0 {
+        args.extend(["--upload-limit".into(), upload_limit.to_string()]);
+    }
     if let Some(f) = seed_file {
         args.extend([
             "--file".into(),
@@ -166,17 +173,24 @@ pub struct LabPlan {
     pub leechers: usize,
     /// Pieces in progress per peer.
     pub max_active: usize,
+    /// Piece data each peer sends per second; 0 for unlimited.
+    pub upload_limit: u64,
 }
 
 impl LabPlan {
     /// The plan of the lab file.
-    pub fn from_config(cfg: &LabConfig) -> LabPlan {
-        LabPlan {
+    pub fn from_config(cfg: &LabConfig) -> anyhow::Result<LabPlan> {
+        let upload_limit = match &cfg.swarm.upload_limit {
+            Some(s) => super::cli::parse_size(s)?,
+            None => 0,
+        };
+        Ok(LabPlan {
             size: cfg.file.size_mib << 20,
             seeders: cfg.seeders(),
             leechers: cfg.topology.leechers,
             max_active: cfg.swarm.max_active,
-        }
+            upload_limit,
+        })
     }
 }
 
@@ -220,7 +234,14 @@ pub fn launch(
     for (i, a) in peer_addrs.iter().enumerate() {
         let id = 3 + i as u64;
         let seed = (i < plan.seeders).then_some(data.as_path());
-        specs.push(peer_spec(id, *a, &torrent, seed, plan.max_active));
+        specs.push(peer_spec(
+            id,
+            *a,
+            &torrent,
+            seed,
+            plan.max_active,
+            plan.upload_limit,
+        ));
     }
     match exe {
         Some(exe) => Supervisor::launch_with_exe("p2p", run_dir, specs, exe),

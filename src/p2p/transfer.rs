@@ -89,6 +89,7 @@ pub(super) fn share(
             trackers,
             register: true,
             max_active: 2,
+            upload_limit: 0,
         })
         .await?;
         println!(
@@ -167,6 +168,7 @@ pub(super) fn get(torrent: &Path, out: &Path, listen: SocketAddr) -> anyhow::Res
             trackers,
             register: false,
             max_active: 2,
+            upload_limit: 0,
         })
         .await?;
         let tty = std::io::stderr().is_terminal();

@@ -29,6 +29,7 @@ pub fn parse_peer_node_args(argv: &[OsString]) -> Option<PeerNodeArgs> {
     let mut file = None;
     let mut register = false;
     let mut max_active = None;
+    let mut upload_limit = None;
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
         match flag.to_str()? {
@@ -46,6 +47,9 @@ pub fn parse_peer_node_args(argv: &[OsString]) -> Option<PeerNodeArgs> {
             "--max-active" if max_active.is_none() => {
                 max_active = Some(it.next()?.to_str()?.parse::<usize>().ok()?)
             }
+            "--upload-limit" if upload_limit.is_none() => {
+                upload_limit = Some(it.next()?.to_str()?.parse::<u64>().ok()?)
+            }
             _ => return None,
         }
     }
@@ -57,6 +61,7 @@ pub fn parse_peer_node_args(argv: &[OsString]) -> Option<PeerNodeArgs> {
         file,
         register,
         max_active: max_active.unwrap_or(4),
+        upload_limit: upload_limit.unwrap_or(0),
     })
 }
 
@@ -82,6 +87,7 @@ mod tests {
             "--id 4 --data-dir d --listen 127.0.0.1:7000 --torrent t.torrent --max-active 2",
             "--listen [::1]:0 --torrent t --id 3 --data-dir /x --file f --register",
             "--id 9 --data-dir d --listen 127.0.0.1:0 --torrent t",
+            "--id 5 --data-dir d --listen 127.0.0.1:0 --torrent t --upload-limit 4194304",
         ] {
             let fast = parse_peer_node_args(&argv(&format!("wirelab node p2p-peer {line}")))
                 .expect("fast path");

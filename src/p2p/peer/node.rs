@@ -44,6 +44,9 @@ pub struct PeerNodeArgs {
     /// Pieces in progress at once.
     #[arg(long, default_value_t = 4)]
     pub max_active: usize,
+    /// Bytes of piece data sent per second, over all connections (0: unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub upload_limit: u64,
 }
 
 /// Runs a peer node; returns the exit code.
@@ -90,6 +93,7 @@ pub fn run_cli(a: PeerNodeArgs) -> i32 {
             trackers,
             register: a.register,
             max_active: a.max_active,
+            upload_limit: a.upload_limit,
         })
         .await?;
         emitter.emit(&NodeEvent::Ready {

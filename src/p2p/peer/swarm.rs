@@ -69,6 +69,46 @@ pub struct SwarmConfig {
     pub register: bool,
     /// Pieces in progress at once (bookkeeping only: blocks go straight to disk).
     pub max_active: usize,
+    /// Bytes of piece data sent per second over all connections; 0 for unlimited.
+    pub upload_limit: u64,
+}
+
+/// A token bucket shared by a peer's connections: piece data sent is paid for before the
+/// batch carrying it is written, so the peer's upload stays near `rate` bytes per second
+/// (bursts of at most a quarter second's worth).
+#[derive(Debug)]
+struct Throttle {
+    rate: f64,
+    bucket: Mutex<(f64, Instant)>,
+}
+
+impl Throttle {
+    fn new(rate: u64) -> Option<Throttle> {
+        (rate > 0).then(|| Throttle {
+            rate: rate as f64,
+            bucket: Mutex::new((0.0, Instant::now())),
+        })
+    }
+
+    /// Takes `bytes` from the bucket, going into debt if need be, and waits until the debt is
+    /// paid back.
+    async fn pay(&self, bytes: u64) {
+        let wait = {
+            let mut b = lock(&self.bucket);
+            let now = Instant::now();
+            let refill = now.duration_since(b.1).as_secs_f64() * self.rate;
+            b.0 = (b.0 + refill).min(self.rate / 4.0) - bytes as f64;
+            b.1 = now;
+            if b.0 < 0.0 {
+                Duration::from_secs_f64(-b.0 / self.rate)
+            } else {
+                Duration::ZERO
+            }
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
 }
 
 /// A snapshot of a peer's progress.
@@ -118,6 +158,7 @@ pub struct Swarm {
     failovers: AtomicU64,
     complete: watch::Sender<bool>,
     stopping: AtomicBool,
+    throttle: Option<Throttle>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -170,6 +211,7 @@ impl Swarm {
             failovers: AtomicU64::new(0),
             complete: watch::channel(done).0,
             stopping: AtomicBool::new(false),
+            throttle: Throttle::new(cfg.upload_limit),
         });
         let s = swarm.clone();
         tokio::spawn(async move {
@@ -274,6 +316,7 @@ impl Swarm {
             peer_interested: false,
             slot: false,
             outstanding: Vec::new(),
+            owed: 0,
             id: their_id,
         };
         let _ = self.drive(stream, &mut conn).await;
@@ -356,6 +399,9 @@ impl Swarm {
             let more = self.take_frames(&mut inbuf, c, &mut buf)?;
             self.fill(c, &mut buf);
             if !buf.is_empty() {
+                if let Some(t) = &self.throttle {
+                    t.pay(std::mem::take(&mut c.owed)).await;
+                }
                 stream.write_all(&buf).await?;
                 buf.clear();
                 // Outgoing batches are bounded, but do not keep a large one's capacity around.
@@ -534,6 +580,7 @@ impl Swarm {
                     return Err(WireError::Malformed { id: 6, len: 12 });
                 }
                 self.uploaded.fetch_add(len as u64, Ordering::Relaxed);
+                c.owed += u64::from(len);
             }
             Message::Piece {
                 index,
@@ -622,4 +669,33 @@ struct Conn {
     peer_interested: bool,
     slot: bool,
     outstanding: Vec<Block>,
+    /// Piece data in the batch being built, to pay the upload throttle for.
+    owed: u64,
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::*;
+
+    #[test]
+    fn the_throttle_holds_uploads_to_its_rate_and_none_means_unlimited() {
+        assert!(Throttle::new(0).is_none());
+        let t = Throttle::new(1_000_000).expect("a limit");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let started = Instant::now();
+        rt.block_on(async {
+            for _ in 0..6 {
+                t.pay(50_000).await;
+            }
+        });
+        // 300 kB at 1 MB/s, starting from an empty bucket: at least 0.3 s.
+        assert!(
+            started.elapsed() >= Duration::from_millis(290),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }
