@@ -23,6 +23,18 @@ fn every_leechers_piece_map_fills_from_real_events_and_no_process_outlives_the_l
         .start_p2p(&plan, Some(dir.path().join("run")), Some(exe()))
         .expect("the lab starts");
     assert_eq!(host.running().len(), 1);
+    // Peers run the small dedicated executable built beside `wirelab`; trackers the main one.
+    for n in sup.nodes() {
+        let pid = n.pid.expect("a pid");
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).expect("exe link");
+        let name = exe.file_name().and_then(|f| f.to_str()).unwrap_or("");
+        let expected = if n.role == "p2p-peer" {
+            "wirelab-p2p-peer"
+        } else {
+            "wirelab"
+        };
+        assert_eq!(name, expected, "node {} ({})", n.id, n.role);
+    }
     let pids: Vec<u32> = sup.nodes().iter().filter_map(|n| n.pid).collect();
     assert_eq!(pids.len(), 7, "2 trackers, 1 seeder, 4 leechers");
 

@@ -39,6 +39,18 @@ pub struct NodeSpec {
     pub args: Vec<String>,
 }
 
+/// The program a node of `role` runs: a dedicated `wirelab-ROLE` executable beside `exe` when
+/// there is one (the P2P peer has one, to keep its memory small), otherwise `exe` itself. Either
+/// way it is started as `… node ROLE --id N --data-dir DIR ARGS`.
+pub fn node_exe(exe: &Path, role: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dedicated = exe.with_file_name(format!("wirelab-{role}"));
+    match std::fs::metadata(&dedicated) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => dedicated,
+        _ => exe.to_path_buf(),
+    }
+}
+
 /// The life state of a node process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -442,7 +454,8 @@ impl Supervisor {
     fn spawn(&self, id: u64) -> Result<(), SupervisorError> {
         let mut slots = self.lock();
         let slot = slots.get_mut(&id).ok_or(SupervisorError::NoSuchNode(id))?;
-        let mut cmd = Command::new(&self.inner.exe);
+        let program = node_exe(&self.inner.exe, &slot.spec.role);
+        let mut cmd = Command::new(&program);
         cmd.arg("node")
             .arg(&slot.spec.role)
             .arg("--id")
@@ -473,7 +486,7 @@ impl Supervisor {
         }
         let mut child = spawn_on_spawner_thread(cmd).map_err(|e| SupervisorError::Spawn {
             id,
-            msg: format!("{}: {e}", self.inner.exe.display()),
+            msg: format!("{}: {e}", program.display()),
         })?;
         let pid = child.id();
         slot.incarnation += 1;
@@ -1112,4 +1125,29 @@ fn wait_child(
     }
     sup.publish(id, SupEventKind::Exited { code, signal });
     sup.inner.changed.notify_all();
+}
+
+#[cfg(test)]
+mod node_exe_tests {
+    use super::node_exe;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_dedicated_executable_beside_the_main_one_runs_its_role() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exe = dir.path().join("wirelab");
+        std::fs::write(&exe, b"").expect("write");
+        assert_eq!(
+            node_exe(&exe, "p2p-peer"),
+            exe,
+            "no dedicated one: the main one"
+        );
+        let peer = dir.path().join("wirelab-p2p-peer");
+        std::fs::write(&peer, b"").expect("write");
+        std::fs::set_permissions(&peer, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert_eq!(node_exe(&exe, "p2p-peer"), exe, "not executable: ignored");
+        std::fs::set_permissions(&peer, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(node_exe(&exe, "p2p-peer"), peer);
+        assert_eq!(node_exe(&exe, "raft"), exe, "other roles keep the main one");
+    }
 }
