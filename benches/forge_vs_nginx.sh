@@ -5,13 +5,15 @@
 # and p99, the ratio, and last one JSON object. Target: forge req/s >= nginx, p99 < 2 ms.
 # Usage: benches/forge_vs_nginx.sh [path/to/wirelab]   (default target/release/wirelab;
 #        DURATION=10s, CONNECTIONS=64 override wrk's; FORGE_THREADS=N passes --threads N to
-#        forge, whose default is one event loop per core; nginx keeps one worker per core)
+#        forge, whose default is one event loop per core; nginx keeps one worker per core, as
+#        the target says, unless NGINX_WORKERS=N asks for another reference)
 set -eu
 cd "$(dirname "$0")/.."
 W=${1:-target/release/wirelab}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 FORGE_THREADS=${FORGE_THREADS:-}
+NGINX_WORKERS=${NGINX_WORKERS:-}
 [ -x "$W" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 if ! command -v wrk >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -51,7 +53,7 @@ nginx_port=$(free_port)
 forge_port=$(free_port)
 mkdir -p "$tmp/logs"
 cat > "$tmp/nginx.conf" <<CONF
-worker_processes $cores;
+worker_processes ${NGINX_WORKERS:-$cores};
 pid $tmp/nginx.pid;
 error_log $tmp/logs/error.log error;
 events { worker_connections 4096; }
@@ -79,12 +81,12 @@ wait_http "$forge_port"
     echo "the two servers do not serve the same body" >&2; exit 1; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "wrk -t1 -c$CONNECTIONS -d$DURATION, $cores cores, forge threads: ${FORGE_THREADS:-default ($cores)}, load average before: $load_before"
+echo "wrk -t1 -c$CONNECTIONS -d$DURATION, $cores cores, forge threads: ${FORGE_THREADS:-default ($cores)}, nginx workers: ${NGINX_WORKERS:-$cores}, load average before: $load_before"
 nginx_json=$(run_wrk "$nginx_port")
 forge_json=$(run_wrk "$forge_port")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$nginx_json" "$forge_json" "$load_before" "$load_after" "$cores" "$CONNECTIONS" "$DURATION" "${FORGE_THREADS:-$cores}" <<'PY'
+python3 - "$nginx_json" "$forge_json" "$load_before" "$load_after" "$cores" "$CONNECTIONS" "$DURATION" "${FORGE_THREADS:-$cores}" "${NGINX_WORKERS:-$cores}" <<'PY'
 import json, sys
 nginx, forge = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ratio = forge["rps"] / nginx["rps"] if nginx["rps"] else 0.0
@@ -95,7 +97,7 @@ print(f"forge/nginx req/s ratio {ratio:.2f}; targets: ratio >= 1 {'met' if ratio
       f"forge p99 < 2 ms {'met' if forge['p99_us'] < 2000 else 'MISSED'}")
 print(json.dumps({
     "bench": "forge_vs_nginx", "wrk": f"-t1 -c{sys.argv[6]} -d{sys.argv[7]}", "cores": int(sys.argv[5]),
-    "load_before": sys.argv[3], "load_after": sys.argv[4], "forge_threads": int(sys.argv[8]),
+    "load_before": sys.argv[3], "load_after": sys.argv[4], "forge_threads": int(sys.argv[8]), "nginx_workers": int(sys.argv[9]),
     "nginx": nginx, "forge": forge, "ratio_rps": round(ratio, 3),
     "targets_met": {"rps_ge_nginx": ratio >= 1, "p99_lt_2ms": forge["p99_us"] < 2000},
 }))
