@@ -16,13 +16,12 @@ pub mod series;
 pub mod timeline;
 pub mod view;
 
-use std::time::Instant;
-
 use tokio::sync::broadcast;
 
 use super::keys::{Action, Cmd, Key};
 use super::lab::CommandRecord;
 use super::lab::logs::LogPane;
+use super::lab::shared;
 use super::shell_worker::ShellDone;
 use crate::cluster::{NodeStatus, SupEvent, Supervisor};
 use crate::forge::lab::{LOAD, SERVER};
@@ -30,9 +29,6 @@ use model::ForgeModel;
 
 /// The dashboard's tabs.
 pub const TABS: [&str; 4] = ["Overview", "Logs", "Timeline", "Commands"];
-
-/// Commands kept in the command log.
-const COMMAND_LOG_CAPACITY: usize = 200;
 
 /// Slowloris connections `s` opens.
 pub const SLOWLORIS_CONNECTIONS: usize = 100;
@@ -189,84 +185,15 @@ impl ForgeView {
                 "forge restart N: start the node again",
                 Action::Shell("forge restart {node}"),
             ),
-            Cmd::new(
-                &[Key::Char(':')],
-                "cmd",
-                "command bar: any shell command",
-                Action::CommandBar,
-            ),
-            Cmd::new(
-                &[Key::Char('!')],
-                "shell",
-                "interactive shell (exit comes back)",
-                Action::InteractiveShell,
-            ),
-            Cmd::quiet(
-                &NODE_KEYS,
-                "node",
-                "select node: 1 server, 2 load",
-                Action::SelectNode(0),
-            ),
-            Cmd::quiet(
-                &[Key::Tab, Key::Right],
-                "next tab",
-                "next tab",
-                Action::NextTab,
-            ),
-            Cmd::quiet(
-                &[Key::BackTab, Key::Left],
-                "prev tab",
-                "previous tab",
-                Action::PrevTab,
-            ),
-            Cmd::quiet(&[Key::Up], "up", "previous node / scroll up", Action::Up),
-            Cmd::quiet(
-                &[Key::Down, Key::Char('j')],
-                "down",
-                "next node / scroll down",
-                Action::Down,
-            ),
-            Cmd::quiet(
-                &[Key::PageUp],
-                "page up",
-                "scroll up a page",
-                Action::PageUp,
-            ),
-            Cmd::quiet(
-                &[Key::PageDown],
-                "page down",
-                "scroll down a page",
-                Action::PageDown,
-            ),
         ];
-        if TABS[self.tab] == "Logs" || TABS[self.tab] == "Overview" {
-            c.extend([
-                Cmd::quiet(
-                    &[Key::Char('/')],
-                    "search",
-                    "logs: search (Esc clears)",
-                    Action::Search,
-                ),
-                Cmd::quiet(
-                    &[Key::Char('f')],
-                    "follow",
-                    "logs: follow on/off",
-                    Action::Follow,
-                ),
-                Cmd::quiet(
-                    &[Key::Char('v')],
-                    "level",
-                    "logs: minimum level",
-                    Action::LevelFilter,
-                ),
-                Cmd::quiet(
-                    &[Key::Char('m')],
-                    "merged",
-                    "logs: merged, or one pane per node",
-                    Action::Merged,
-                ),
-            ]);
-        }
+        c.extend(shared::shared_commands(
+            &shared::SharedKeys {
+                node_keys: &NODE_KEYS,
+                node: "select node: 1 server, 2 load",
+                ..shared::SharedKeys::DEFAULT
+            },
+            TABS[self.tab] == "Logs" || TABS[self.tab] == "Overview",
+        ));
         c
     }
 
@@ -290,76 +217,25 @@ impl ForgeView {
                 }
                 None
             }
-            Action::NextTab => {
-                self.tab = (self.tab + 1) % TABS.len();
-                None
-            }
-            Action::PrevTab => {
-                self.tab = (self.tab + TABS.len() - 1) % TABS.len();
-                None
-            }
-            Action::Up | Action::Down => {
-                let up = *action == Action::Up;
-                match TABS[self.tab] {
-                    "Logs" => self.logs.scroll(if up { 1 } else { -1 }),
-                    "Timeline" | "Commands" => {
-                        self.scroll = if up {
-                            self.scroll.saturating_add(1)
-                        } else {
-                            self.scroll.saturating_sub(1)
-                        }
-                    }
-                    _ => {
-                        self.selected = if self.selected == SERVER {
-                            LOAD
-                        } else {
-                            SERVER
-                        }
-                    }
+            a => {
+                let nav =
+                    shared::navigate(a, &TABS, &mut self.tab, &mut self.scroll, &mut self.logs);
+                if let shared::Navigated::StepNode(_) = nav {
+                    // Two nodes: up and down both go to the other one.
+                    self.selected = if self.selected == SERVER {
+                        LOAD
+                    } else {
+                        SERVER
+                    };
                 }
                 None
             }
-            Action::PageUp => {
-                self.logs.scroll(10);
-                self.scroll = self.scroll.saturating_add(10);
-                None
-            }
-            Action::PageDown => {
-                self.logs.scroll(-10);
-                self.scroll = self.scroll.saturating_sub(10);
-                None
-            }
-            Action::Follow => {
-                self.logs.follow = !self.logs.follow;
-                self.logs.offset = 0;
-                None
-            }
-            Action::LevelFilter => {
-                self.logs.next_level();
-                None
-            }
-            Action::Merged => {
-                self.logs.merged = !self.logs.merged;
-                None
-            }
-            _ => None,
         }
     }
 
     /// Records a queued command (and, for a slowloris flood, its start in the timeline).
     pub fn record(&mut self, id: u64, cmd: &str, source: &str) {
-        self.commands.push(CommandRecord {
-            id,
-            cmd: cmd.to_string(),
-            source: source.to_string(),
-            started: Instant::now(),
-            status: None,
-            output: String::new(),
-            elapsed: None,
-        });
-        if self.commands.len() > COMMAND_LOG_CAPACITY {
-            self.commands.remove(0);
-        }
+        shared::push_command(&mut self.commands, id, cmd, source);
         self.scroll = 0;
         if cmd.starts_with("forge slowloris") {
             self.model.on_attack_sent(super::clock::now_ms(), cmd);
@@ -369,12 +245,9 @@ impl ForgeView {
     /// Fills in a finished command (an attack's result also goes to the timeline); true if it
     /// was one of ours.
     pub fn finish(&mut self, done: &ShellDone) -> bool {
-        let Some(c) = self.commands.iter_mut().find(|c| c.id == done.id) else {
+        let Some(c) = shared::finish_command(&mut self.commands, done) else {
             return false;
         };
-        c.status = Some(done.status);
-        c.output = done.output.clone();
-        c.elapsed = Some(done.elapsed);
         let cmd = c.cmd.clone();
         self.model
             .on_attack_result(super::clock::now_ms(), &cmd, done.status, &done.output);

@@ -6,10 +6,13 @@
 //! - [`view`]: drawing the tabs (overview, logs, timeline, commands);
 //!   [`scope`]: the RaftScope-like view and the charts.
 //! - [`logs`]: the log pane (follow, search highlighting, level filter, merged view).
+//! - [`shared`]: what every lab dashboard shares: the keys besides its own actions, what
+//!   they do, and the command log's bookkeeping.
 
 pub mod logs;
 pub mod model;
 pub mod scope;
+pub mod shared;
 pub mod view;
 
 use std::time::{Duration, Instant};
@@ -195,79 +198,11 @@ impl LabView {
                 "raft nemesis: 5 s of random faults",
                 Action::Shell("raft nemesis --duration 5s"),
             ),
-            Cmd::new(
-                &[Key::Char(':')],
-                "cmd",
-                "command bar: any shell command",
-                Action::CommandBar,
-            ),
-            Cmd::new(
-                &[Key::Char('!')],
-                "shell",
-                "interactive shell (exit comes back)",
-                Action::InteractiveShell,
-            ),
-            Cmd::quiet(&NODE_KEYS, "node", "select node N", Action::SelectNode(0)),
-            Cmd::quiet(
-                &[Key::Tab, Key::Right],
-                "next tab",
-                "next tab",
-                Action::NextTab,
-            ),
-            Cmd::quiet(
-                &[Key::BackTab, Key::Left],
-                "prev tab",
-                "previous tab",
-                Action::PrevTab,
-            ),
-            Cmd::quiet(&[Key::Up], "up", "previous node / scroll up", Action::Up),
-            Cmd::quiet(
-                &[Key::Down, Key::Char('j')],
-                "down",
-                "next node / scroll down",
-                Action::Down,
-            ),
-            Cmd::quiet(
-                &[Key::PageUp],
-                "page up",
-                "scroll up a page",
-                Action::PageUp,
-            ),
-            Cmd::quiet(
-                &[Key::PageDown],
-                "page down",
-                "scroll down a page",
-                Action::PageDown,
-            ),
         ];
-        if TABS[self.tab] == "Logs" || TABS[self.tab] == "Overview" {
-            c.extend([
-                Cmd::quiet(
-                    &[Key::Char('/')],
-                    "search",
-                    "logs: search (Esc clears)",
-                    Action::Search,
-                ),
-                Cmd::quiet(
-                    &[Key::Char('f')],
-                    "follow",
-                    "logs: follow on/off",
-                    Action::Follow,
-                ),
-                Cmd::quiet(
-                    &[Key::Char('v')],
-                    "level",
-                    "logs: minimum level",
-                    Action::LevelFilter,
-                ),
-                Cmd::quiet(
-                    &[Key::Char('m')],
-                    "merged",
-                    "logs: merged, or one pane per node",
-                    Action::Merged,
-                ),
-            ]);
-        }
+        c.extend(shared::shared_commands(
+            &shared::SharedKeys::DEFAULT,
+            TABS[self.tab] == "Logs" || TABS[self.tab] == "Overview",
+        ));
         c
     }
 
@@ -291,112 +226,35 @@ impl LabView {
                 }
                 None
             }
-            Action::NextTab => {
-                self.tab = (self.tab + 1) % TABS.len();
-                None
-            }
-            Action::PrevTab => {
-                self.tab = (self.tab + TABS.len() - 1) % TABS.len();
-                None
-            }
-            Action::Up | Action::Down => {
-                let up = *action == Action::Up;
-                match TABS[self.tab] {
-                    "Logs" => self.logs.scroll(if up { 1 } else { -1 }),
-                    "Timeline" | "Commands" => {
-                        self.scroll = if up {
-                            self.scroll + 1
-                        } else {
-                            self.scroll.saturating_sub(1)
-                        }
-                    }
-                    _ => self.step_node(up),
+            a => {
+                let nav =
+                    shared::navigate(a, &TABS, &mut self.tab, &mut self.scroll, &mut self.logs);
+                if let shared::Navigated::StepNode(up) = nav {
+                    self.step_node(up);
                 }
                 None
             }
-            Action::PageUp => {
-                self.logs.scroll(10);
-                self.scroll += 10;
-                None
-            }
-            Action::PageDown => {
-                self.logs.scroll(-10);
-                self.scroll = self.scroll.saturating_sub(10);
-                None
-            }
-            Action::Follow => {
-                self.logs.follow = !self.logs.follow;
-                self.logs.offset = 0;
-                None
-            }
-            Action::LevelFilter => {
-                self.logs.next_level();
-                None
-            }
-            Action::Merged => {
-                self.logs.merged = !self.logs.merged;
-                None
-            }
-            _ => None,
         }
     }
 
     fn step_node(&mut self, up: bool) {
         let ids: Vec<u64> = self.model.nodes.iter().map(|n| n.id).collect();
-        if ids.is_empty() {
-            return;
+        if let Some(id) = shared::step_id(&ids, self.selected, up) {
+            self.selected = id;
         }
-        let pos = ids.iter().position(|&i| i == self.selected).unwrap_or(0);
-        let next = if up {
-            (pos + ids.len() - 1) % ids.len()
-        } else {
-            (pos + 1) % ids.len()
-        };
-        self.selected = ids[next];
     }
 
     /// Records a queued command.
     pub fn record(&mut self, id: u64, cmd: &str, source: &str) {
-        self.commands.push(CommandRecord {
-            id,
-            cmd: cmd.to_string(),
-            source: source.to_string(),
-            started: Instant::now(),
-            status: None,
-            output: String::new(),
-            elapsed: None,
-        });
-        if self.commands.len() > 200 {
-            self.commands.remove(0);
-        }
+        shared::push_command(&mut self.commands, id, cmd, source);
         self.scroll = 0;
     }
 
     /// Fills in a finished command; true if it was one of ours.
     pub fn finish(&mut self, done: &super::shell_worker::ShellDone) -> bool {
-        match self.commands.iter_mut().find(|c| c.id == done.id) {
-            Some(c) => {
-                c.status = Some(done.status);
-                c.output = done.output.clone();
-                c.elapsed = Some(done.elapsed);
-                true
-            }
-            None => false,
-        }
+        shared::finish_command(&mut self.commands, done).is_some()
     }
 }
-
-const NODE_KEYS: [Key; 9] = [
-    Key::Char('1'),
-    Key::Char('2'),
-    Key::Char('3'),
-    Key::Char('4'),
-    Key::Char('5'),
-    Key::Char('6'),
-    Key::Char('7'),
-    Key::Char('8'),
-    Key::Char('9'),
-];
 
 #[cfg(test)]
 mod tests {
