@@ -201,8 +201,13 @@ fn run_interactive(host: &LabHost) -> i32 {
 mod tests {
     use super::*;
 
+    /// A worker moves the process's fd 1 and 2 while a command runs: two workers at once in
+    /// this test binary would catch each other's output.
+    static ONE_WORKER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn exit_in_a_command_does_not_end_the_worker() {
+        let _one = ONE_WORKER.lock().unwrap_or_else(|p| p.into_inner());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut w = ShellWorker::start(LabHost::new(), tx).expect("start");
         w.run("exit 3");
@@ -223,6 +228,7 @@ mod tests {
 
     #[test]
     fn a_command_output_is_captured() {
+        let _one = ONE_WORKER.lock().unwrap_or_else(|p| p.into_inner());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut w = ShellWorker::start(LabHost::new(), tx).expect("start");
         let id = w.run("echo out; echo err >&2; false");
