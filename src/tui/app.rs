@@ -174,47 +174,34 @@ impl App {
 
     /// Opens the Raft dashboard; the effect starts the cluster when none runs.
     pub fn open_lab(&mut self) -> Option<Effect> {
-        self.push(Screen::Lab);
-        if self.lab.sup.is_none()
-            && !self
-                .lab
-                .commands
-                .iter()
-                .any(|c| c.cmd.starts_with("raft up"))
-        {
-            return Some(Effect::Run("raft up".into(), "lab".into()));
-        }
-        None
+        self.open_dashboard(Screen::Lab)
     }
 
     /// Opens the forge dashboard; the effect starts the lab when none runs.
     pub fn open_forge_lab(&mut self) -> Option<Effect> {
-        self.push(Screen::ForgeLab);
-        if self.forge_lab.sup.is_none()
-            && !self
-                .forge_lab
-                .commands
-                .iter()
-                .any(|c| c.cmd.starts_with("forge up"))
-        {
-            return Some(Effect::Run("forge up".into(), "lab".into()));
-        }
-        None
+        self.open_dashboard(Screen::ForgeLab)
     }
 
     /// Opens the P2P dashboard; the effect starts the lab when none runs.
     pub fn open_p2p_lab(&mut self) -> Option<Effect> {
-        self.push(Screen::P2pLab);
-        if self.p2p_lab.sup.is_none()
-            && !self
-                .p2p_lab
-                .commands
-                .iter()
-                .any(|c| c.cmd.starts_with("p2p up"))
-        {
-            return Some(Effect::Run("p2p up".into(), "lab".into()));
-        }
-        None
+        self.open_dashboard(Screen::P2pLab)
+    }
+
+    /// Shows a dashboard; the effect is `LAB up` when its lab neither runs nor is starting.
+    fn open_dashboard(&mut self, screen: Screen) -> Option<Effect> {
+        let (lab, running, commands) = match screen {
+            Screen::ForgeLab => (
+                "forge",
+                self.forge_lab.sup.is_some(),
+                &self.forge_lab.commands,
+            ),
+            Screen::P2pLab => ("p2p", self.p2p_lab.sup.is_some(), &self.p2p_lab.commands),
+            _ => ("raft", self.lab.sup.is_some(), &self.lab.commands),
+        };
+        let up = format!("{lab} up");
+        let starting = commands.iter().any(|c| c.cmd.starts_with(&up));
+        self.push(screen);
+        (!running && !starting).then(|| Effect::Run(up, "lab".into()))
     }
 
     /// The log pane of the shown dashboard (the Raft one's elsewhere).
@@ -454,93 +441,73 @@ impl App {
         None
     }
 
-    fn lab_action(&mut self, a: Action) -> Option<Effect> {
+    /// The keys every dashboard handles alike: `Some(effect)` when `a` was one of them.
+    fn dashboard_action(&mut self, a: &Action) -> Option<Option<Effect>> {
         match a {
             Action::CommandBar => self.bar = Some(String::new()),
-            Action::InteractiveShell => return Some(Effect::Interactive),
+            Action::InteractiveShell => return Some(Some(Effect::Interactive)),
             Action::Search => {
-                self.lab.logs.editing = true;
-                self.lab.logs.query.clear();
+                let pane = self.log_pane();
+                pane.editing = true;
+                pane.query.clear();
             }
-            a => {
-                if let Some(cmd) = self.lab.act(&a) {
-                    if self.lab.sup.is_none()
-                        && cmd.starts_with("raft ")
-                        && !cmd.starts_with("raft up")
-                    {
-                        self.flash = Some("the cluster is not up yet".into());
-                        return None;
-                    }
-                    let key = self
-                        .commands()
-                        .iter()
-                        .find(|c| c.action == a)
-                        .map(|c| format!("key {}", c.key_names()))
-                        .unwrap_or_default();
-                    return Some(Effect::Run(cmd, key));
-                }
-            }
+            _ => return None,
         }
-        None
+        Some(None)
+    }
+
+    /// Runs a dashboard key's shell command, named in the command log by the key.
+    fn run_for_key(&self, cmd: String, a: &Action) -> Option<Effect> {
+        let key = self
+            .commands()
+            .iter()
+            .find(|c| c.action == *a)
+            .map(|c| format!("key {}", c.key_names()))
+            .unwrap_or_default();
+        Some(Effect::Run(cmd, key))
+    }
+
+    fn lab_action(&mut self, a: Action) -> Option<Effect> {
+        if let Some(effect) = self.dashboard_action(&a) {
+            return effect;
+        }
+        let cmd = self.lab.act(&a)?;
+        if self.lab.sup.is_none() && cmd.starts_with("raft ") && !cmd.starts_with("raft up") {
+            self.flash = Some("the cluster is not up yet".into());
+            return None;
+        }
+        self.run_for_key(cmd, &a)
     }
 
     fn forge_action(&mut self, a: Action) -> Option<Effect> {
-        match a {
-            Action::CommandBar => self.bar = Some(String::new()),
-            Action::InteractiveShell => return Some(Effect::Interactive),
-            Action::Search => {
-                self.forge_lab.logs.editing = true;
-                self.forge_lab.logs.query.clear();
-            }
-            a => {
-                let cmd = self.forge_lab.act(&a)?;
-                if !self.forge_lab.up() {
-                    self.flash = Some(if self.forge_lab.starting() {
-                        "the forge lab is starting; try again in a moment".into()
-                    } else {
-                        "the forge lab is not up: `:` then `forge up`".into()
-                    });
-                    return None;
-                }
-                let key = self
-                    .commands()
-                    .iter()
-                    .find(|c| c.action == a)
-                    .map(|c| format!("key {}", c.key_names()))
-                    .unwrap_or_default();
-                return Some(Effect::Run(cmd, key));
-            }
+        if let Some(effect) = self.dashboard_action(&a) {
+            return effect;
         }
-        None
+        let cmd = self.forge_lab.act(&a)?;
+        if !self.forge_lab.up() {
+            self.flash = Some(if self.forge_lab.starting() {
+                "the forge lab is starting; try again in a moment".into()
+            } else {
+                "the forge lab is not up: `:` then `forge up`".into()
+            });
+            return None;
+        }
+        self.run_for_key(cmd, &a)
     }
 
     fn p2p_lab_action(&mut self, a: Action) -> Option<Effect> {
-        match a {
-            Action::CommandBar => self.bar = Some(String::new()),
-            Action::InteractiveShell => return Some(Effect::Interactive),
-            Action::Search => {
-                self.p2p_lab.logs.editing = true;
-                self.p2p_lab.logs.query.clear();
-            }
-            a => {
-                let cmd = self.p2p_lab.act(&a)?;
-                if self.p2p_lab.sup.is_none()
-                    && self.p2p_lab.model.nodes.is_empty()
-                    && !cmd.starts_with("p2p up")
-                {
-                    self.flash = Some("the lab is not up yet".into());
-                    return None;
-                }
-                let key = self
-                    .commands()
-                    .iter()
-                    .find(|c| c.action == a)
-                    .map(|c| format!("key {}", c.key_names()))
-                    .unwrap_or_default();
-                return Some(Effect::Run(cmd, key));
-            }
+        if let Some(effect) = self.dashboard_action(&a) {
+            return effect;
         }
-        None
+        let cmd = self.p2p_lab.act(&a)?;
+        if self.p2p_lab.sup.is_none()
+            && self.p2p_lab.model.nodes.is_empty()
+            && !cmd.starts_with("p2p up")
+        {
+            self.flash = Some("the lab is not up yet".into());
+            return None;
+        }
+        self.run_for_key(cmd, &a)
     }
 
     /// Moves the tour; queues the lab start and the step's command.
