@@ -16,9 +16,11 @@ use super::timeline::{EventKind, status_name, thousands};
 use super::{ForgeView, TABS};
 use crate::cluster::{NodeInfo, NodeStatus};
 use crate::forge::lab::{LOAD, SERVER};
-use crate::tui::lab::view::{draw_command_log, draw_event_list, draw_log_panes, draw_tab_bar};
+use crate::tui::lab::view::{
+    draw_command_log, draw_event_list, draw_log_panes, draw_tab_bar, process_cells,
+};
 use crate::tui::theme::Theme;
-use crate::tui::{Click, Hits, clock};
+use crate::tui::{Click, Hits};
 
 /// Draws the dashboard into `area`.
 pub fn draw(
@@ -199,25 +201,7 @@ fn draw_table(
                 NodeStatus::Paused => theme.fg(theme.warn),
                 _ => theme.fg(theme.bad),
             };
-            let (pid, rss, cpu, up) = if hide {
-                (
-                    "<pid>".to_string(),
-                    "<rss>".to_string(),
-                    "<cpu>".to_string(),
-                    "<up>".to_string(),
-                )
-            } else {
-                (
-                    n.pid.map_or("-".into(), |p| p.to_string()),
-                    format!("{}M", n.rss_bytes / (1024 * 1024)),
-                    format!("{:.0}%", n.cpu_percent),
-                    if n.uptime_ms == 0 {
-                        "-".into()
-                    } else {
-                        clock::human_duration(n.uptime_ms)
-                    },
-                )
-            };
+            let [pid, rss, cpu, up] = process_cells(n, hide);
             let mut cells = vec![
                 Cell::from(format!(
                     "{}{}",

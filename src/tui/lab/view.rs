@@ -128,6 +128,23 @@ pub fn draw_tab_bar(
     }
 }
 
+/// A node's pid, RSS, CPU and uptime cells (placeholders when `hide`, for stable snapshots).
+pub fn process_cells(n: &NodeInfo, hide: bool) -> [String; 4] {
+    if hide {
+        return ["<pid>", "<rss>", "<cpu>", "<up>"].map(String::from);
+    }
+    [
+        n.pid.map_or("-".into(), |p| p.to_string()),
+        format!("{}M", n.rss_bytes / (1024 * 1024)),
+        format!("{:.0}%", n.cpu_percent),
+        if n.uptime_ms == 0 {
+            "-".into()
+        } else {
+            clock::human_duration(n.uptime_ms)
+        },
+    ]
+}
+
 fn draw_overview(
     f: &mut Frame,
     area: Rect,
@@ -204,25 +221,7 @@ fn draw_table(
                 "paused" | "partitioned" => theme.fg(theme.warn),
                 _ => theme.fg(theme.bad),
             };
-            let (pid, rss, cpu, up) = if hide {
-                (
-                    "<pid>".to_string(),
-                    "<rss>".to_string(),
-                    "<cpu>".to_string(),
-                    "<up>".to_string(),
-                )
-            } else {
-                (
-                    n.pid.map_or("-".into(), |p| p.to_string()),
-                    format!("{}M", n.rss_bytes / (1024 * 1024)),
-                    format!("{:.0}%", n.cpu_percent),
-                    if n.uptime_ms == 0 {
-                        "-".into()
-                    } else {
-                        clock::human_duration(n.uptime_ms)
-                    },
-                )
-            };
+            let [pid, rss, cpu, up] = process_cells(n, hide);
             let mut row = Row::new(vec![
                 Cell::from(format!(
                     "{}{}",

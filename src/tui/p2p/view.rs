@@ -4,14 +4,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table, Tabs};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table};
 
 use super::model::{EventKind, P2pModel, PeerState};
 use super::{P2pLabView, TABS};
 use crate::cluster::NodeInfo;
-use crate::tui::lab::view::{draw_command_log, wrap_text};
+use crate::tui::lab::view::{draw_command_log, draw_tab_bar, wrap_text};
 use crate::tui::theme::Theme;
 use crate::tui::{Click, Hits, clock, redact};
 
@@ -69,44 +69,18 @@ pub fn summary(lab: &P2pLabView) -> String {
 }
 
 fn draw_tabs(f: &mut Frame, area: Rect, lab: &P2pLabView, theme: &Theme, hits: &mut Hits) {
-    let tabs_w: u16 = TABS.iter().map(|t| t.chars().count() as u16 + 3).sum();
-    let room = area.width.saturating_sub(tabs_w) as usize;
     // Drop the rate, then cut, when the summary does not fit beside the tabs.
-    let mut status = format!("{} ", summary(lab));
-    if status.chars().count() > room
-        && let Some((head, _)) = status.rsplit_once(" · ↓")
-    {
-        status = format!("{head} ");
-    }
-    let status: String = status.chars().take(room).collect();
-    let tabs = Tabs::new(TABS.iter().map(|t| Line::from(*t)))
-        .select(lab.tab)
-        .style(theme.muted())
-        .highlight_style(theme.title().add_modifier(Modifier::REVERSED))
-        .divider("│");
-    let sw = status.chars().count() as u16;
-    let [t, s] = Layout::horizontal([Constraint::Min(0), Constraint::Length(sw)]).areas(area);
-    f.render_widget(tabs, t);
+    let full = format!("{} ", summary(lab));
+    let short = match full.rsplit_once(" · ↓") {
+        Some((head, _)) => format!("{head} "),
+        None => full.clone(),
+    };
     let style = if lab.model.agreement() == "diverged" {
         theme.fg(theme.warn)
     } else {
         theme.fg(theme.good)
     };
-    f.render_widget(Paragraph::new(Span::styled(status, style)), s);
-    let mut x = t.x;
-    for (i, title) in TABS.iter().enumerate() {
-        let w = title.chars().count() as u16 + 2;
-        hits.push((
-            Rect {
-                x,
-                y: t.y,
-                width: w,
-                height: 1,
-            },
-            Click::Tab(i),
-        ));
-        x += w + 1;
-    }
+    draw_tab_bar(f, area, &TABS, lab.tab, [&full, &short], style, theme, hits);
 }
 
 fn draw_overview(
