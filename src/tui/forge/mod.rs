@@ -95,21 +95,7 @@ impl ForgeView {
 
     /// Drains pending supervisor events into the model; true when any arrived.
     pub fn drain_events(&mut self) -> bool {
-        let Some(rx) = self.events.as_mut() else {
-            return false;
-        };
-        let mut any = false;
-        loop {
-            match rx.try_recv() {
-                Ok(ev) => {
-                    self.model.on_event(&ev);
-                    any = true;
-                }
-                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
-                Err(_) => break,
-            }
-        }
-        any
+        shared::drain_events(&mut self.events, |ev| self.model.on_event(ev))
     }
 
     /// Fresh node snapshots.

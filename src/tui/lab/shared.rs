@@ -4,8 +4,11 @@
 
 use std::time::Instant;
 
+use tokio::sync::broadcast;
+
 use super::CommandRecord;
 use super::logs::LogPane;
+use crate::cluster::SupEvent;
 use crate::tui::keys::{Action, Cmd, Key};
 use crate::tui::shell_worker::ShellDone;
 
@@ -185,6 +188,47 @@ pub fn step_id(ids: &[u64], selected: u64, up: bool) -> Option<u64> {
         (pos + 1) % ids.len()
     };
     Some(ids[next])
+}
+
+/// Hands every pending supervisor event to `on` (skipping what a lagging receiver lost);
+/// true when any arrived.
+pub fn drain_events(
+    events: &mut Option<broadcast::Receiver<SupEvent>>,
+    mut on: impl FnMut(&SupEvent),
+) -> bool {
+    let Some(rx) = events.as_mut() else {
+        return false;
+    };
+    let mut any = false;
+    loop {
+        match rx.try_recv() {
+            Ok(ev) => {
+                on(&ev);
+                any = true;
+            }
+            Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+            Err(_) => break,
+        }
+    }
+    any
+}
+
+/// Waits for the next supervisor event; never resolves without a receiver, and drops one
+/// whose supervisor is gone.
+pub async fn next_event(events: &mut Option<broadcast::Receiver<SupEvent>>) -> Option<SupEvent> {
+    match events.as_mut() {
+        Some(rx) => loop {
+            match rx.recv().await {
+                Ok(ev) => return Some(ev),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => {
+                    *events = None;
+                    return None;
+                }
+            }
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// Appends a queued command to a command log, dropping the oldest past [`COMMANDS_KEPT`].

@@ -80,38 +80,12 @@ impl P2pLabView {
 
     /// Drains pending supervisor events into the model; true when any arrived.
     pub fn drain_events(&mut self) -> bool {
-        let Some(rx) = self.events.as_mut() else {
-            return false;
-        };
-        let mut any = false;
-        loop {
-            match rx.try_recv() {
-                Ok(ev) => {
-                    self.model.on_event(&ev);
-                    any = true;
-                }
-                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
-                Err(_) => break,
-            }
-        }
-        any
+        shared::drain_events(&mut self.events, |ev| self.model.on_event(ev))
     }
 
     /// Waits for the next supervisor event (never resolves without a lab).
     pub async fn next_event(&mut self) -> Option<SupEvent> {
-        match self.events.as_mut() {
-            Some(rx) => loop {
-                match rx.recv().await {
-                    Ok(ev) => return Some(ev),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => {
-                        self.events = None;
-                        return None;
-                    }
-                }
-            },
-            None => std::future::pending().await,
-        }
+        shared::next_event(&mut self.events).await
     }
 
     /// Fresh node snapshots (pid, RSS, CPU, state).
