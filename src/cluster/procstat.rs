@@ -24,6 +24,16 @@ fn page_size() -> u64 {
     if p > 0 { p as u64 } else { 4096 }
 }
 
+/// Peak resident set (`VmHWM`) of a process, in KiB.
+pub fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// Reads the process's RSS and CPU time; `None` when it is gone or `/proc` is unreadable.
 pub fn sample(pid: i32) -> Option<ProcSample> {
     let statm = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;

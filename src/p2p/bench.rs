@@ -33,16 +33,6 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// Peak resident set (`VmHWM`) of a process, in KiB.
-pub fn peak_rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
 /// Runs the bench; returns the exit code.
 pub fn run(args: BenchArgs) -> i32 {
     match bench(&args) {
@@ -124,7 +114,7 @@ fn bench(args: &BenchArgs) -> anyhow::Result<Value> {
             id if id < 3 + plan.seeders as u64 => format!("seeder-{id}"),
             id => format!("leecher-{id}"),
         };
-        if let Some(kb) = n.pid.and_then(peak_rss_kb) {
+        if let Some(kb) = n.pid.and_then(crate::cluster::procstat::peak_rss_kb) {
             rss.insert(name, kb);
         }
     }

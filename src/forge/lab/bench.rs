@@ -173,7 +173,7 @@ fn measure(
         "p99_ms": ms(0.99),
         "max_ms": ms(1.0),
         "statuses": statuses,
-        "server_peak_rss_kb": crate::p2p::bench::peak_rss_kb(server_pid),
+        "server_peak_rss_kb": crate::cluster::procstat::peak_rss_kb(server_pid),
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
     }))
 }
