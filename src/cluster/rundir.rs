@@ -277,3 +277,29 @@ mod tests {
         );
     }
 }
+
+/// A run dir for a one-off measurement (`… bench`): `TMPDIR/wirelab-NAME-PID`, emptied when
+/// made and removed with everything in it when dropped, however the measurement ends.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// Makes the path (nothing is created on disk yet), clearing what a crashed run with the
+    /// same pid may have left.
+    pub fn new(name: &str) -> ScratchDir {
+        let path = std::env::temp_dir().join(format!("wirelab-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        ScratchDir(path)
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

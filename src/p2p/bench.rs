@@ -79,10 +79,8 @@ fn bench(args: &BenchArgs) -> anyhow::Result<Value> {
     if let Some(m) = args.max_active {
         plan.max_active = m.max(1);
     }
-    let dir =
-        BenchDir(std::env::temp_dir().join(format!("wirelab-p2p-bench-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    let sup = lab::launch(&plan, &dir.0, None)?;
+    let dir = crate::cluster::rundir::ScratchDir::new("p2p-bench");
+    let sup = lab::launch(&plan, dir.path(), None)?;
     let started = Instant::now();
     let leechers: Vec<u64> = (0..plan.leechers as u64)
         .map(|i| 3 + plan.seeders as u64 + i)
@@ -121,7 +119,7 @@ fn bench(args: &BenchArgs) -> anyhow::Result<Value> {
     sup.shutdown(Duration::from_secs(2));
     let seconds = result?;
     let bytes = plan.size * plan.leechers as u64;
-    let (aria2c_seconds, note) = match aria2c_reference(&dir.0, plan.size) {
+    let (aria2c_seconds, note) = match aria2c_reference(dir.path(), plan.size) {
         Ok(s) => (Some(s), String::new()),
         Err(e) => (None, e.to_string()),
     };
@@ -133,15 +131,6 @@ fn bench(args: &BenchArgs) -> anyhow::Result<Value> {
         "aria2c_seconds": aria2c_seconds,
         "aria2c_note": note,
     }))
-}
-
-/// The bench's scratch run dir, removed when the bench ends.
-struct BenchDir(std::path::PathBuf);
-
-impl Drop for BenchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// aria2c seeder → aria2c leecher of the lab file, through a wirelab tracker.

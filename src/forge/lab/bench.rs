@@ -35,15 +35,6 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// Removes the bench's run dir however the bench ends.
-struct BenchDir(std::path::PathBuf);
-
-impl Drop for BenchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Runs the bench from the command line; returns the exit code.
 pub fn run(args: BenchArgs) -> i32 {
     match run_with(args, &mut std::io::stdout()) {
@@ -100,13 +91,8 @@ fn bench(args: &BenchArgs) -> anyhow::Result<Value> {
         .into_iter()
         .filter(|s| s.id == SERVER)
         .collect();
-    let dir = BenchDir(std::env::temp_dir().join(format!(
-        "wirelab-forge-bench-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().subsec_nanos()
-    )));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    let sup = Supervisor::launch("forge-bench", &dir.0, specs)?;
+    let dir = crate::cluster::rundir::ScratchDir::new("forge-bench");
+    let sup = Supervisor::launch("forge-bench", dir.path(), specs)?;
     let result = measure(&sup, addr, args);
     sup.shutdown(Duration::from_secs(2));
     result
