@@ -250,7 +250,7 @@ pub fn run_in_shell(
                     0
                 }
                 Err(e) => {
-                    let _ = writeln!(err, "p2p up: {e:#}");
+                    let _ = writeln!(err, "p2p up: {}", crate::error_chain(&e));
                     2
                 }
             }
