@@ -526,6 +526,7 @@ fn the_dashboard_follows_a_real_forge_lab_through_load_attacks_and_a_reload() {
     {
         assert!(Instant::now() < deadline, "{:?}", v.model.logs);
         std::thread::sleep(Duration::from_millis(20));
+        v.drain_events();
         v.refresh(wirelab::tui::clock::now_ms());
     }
 

@@ -74,15 +74,17 @@ impl ForgeView {
     }
 
     /// Attaches the running lab: its nodes' log lines so far (the tail of each `node-N.log`),
-    /// then its events from now on.
+    /// then its events from now on. It subscribes before reading the files, so no line falls
+    /// between the two; the model drops an event that repeats a line just read.
     pub fn attach(&mut self, sup: Supervisor) {
+        self.events = Some(sup.subscribe());
+        let now = super::clock::now_ms();
         for id in sup.ids() {
             let path = sup.run_dir().join(format!("node-{id}.log"));
             if let Some(text) = log_tail(&path, LOG_BACKFILL_BYTES) {
-                self.model.backfill_logs(id, &text);
+                self.model.backfill_logs(id, &text, now);
             }
         }
-        self.events = Some(sup.subscribe());
         self.sup = Some(sup);
     }
 
