@@ -525,18 +525,10 @@ async fn linger_close<S: Io>(io: &mut S) {
 
 /// Binds a listener on `addr` with `SO_REUSEPORT` (and `SO_REUSEADDR`), so that a new server
 /// process can bind the same port while the old one still serves, and take over as the old one
-/// closes its listener and drains.
+/// closes its listener and drains. It is how every lab node binds
+/// ([`crate::cluster::listen_reserved`]), so it can also bind a port its lab holds in reserve.
 pub fn bind_reuseport(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    #[cfg(unix)]
-    socket.set_reuseport(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
+    crate::cluster::listen_reserved(addr)
 }
 
 /// Binds `addr` and serves `app` until `shutdown` is cancelled (a convenience for tools).

@@ -157,7 +157,7 @@ pub fn launch(
     let (addrs, http): (Vec<SocketAddr>, Vec<SocketAddr>) =
         match cluster::rundir::read_cluster_file(run_dir) {
             Ok(cf) if cf.lab == "raft" && !cf.nodes.is_empty() => {
-                let addrs = cf
+                let addrs: Vec<SocketAddr> = cf
                     .nodes
                     .iter()
                     .map(|n| n.addr.parse())
@@ -176,6 +176,9 @@ pub fn launch(
                     cluster::free_loopback_addrs(cf.nodes.len())
                         .map_err(|e| SupervisorError::Io(format!("cannot allocate ports: {e}")))?
                 };
+                // Keep them from other programs while the nodes are down.
+                cluster::reserve_ports(&addrs);
+                cluster::reserve_ports(&http);
                 (addrs, http)
             }
             _ => {

@@ -254,8 +254,7 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
     };
     let core = RaftCore::new(cfg, restored);
 
-    let listener = TcpListener::bind(args.listen)
-        .await
+    let listener = crate::cluster::listen_reserved(args.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
 
     let filter = FaultFilter::new();
@@ -287,8 +286,7 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
 
     let shared_state = Arc::new(std::sync::Mutex::new(Map::new()));
     if let Some(http) = args.http {
-        let listener = TcpListener::bind(http)
-            .await
+        let listener = crate::cluster::listen_reserved(http)
             .map_err(|e| format!("cannot listen for HTTP on {http}: {e}"))?;
         let gw = super::gateway::Gateway {
             inbox: inbox_tx.clone(),

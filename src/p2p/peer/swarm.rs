@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{broadcast, watch};
 
 mod announce;
@@ -189,7 +189,7 @@ impl Swarm {
         } else {
             storage.verify_all(&cfg.torrent)?
         };
-        let listener = TcpListener::bind(cfg.listen).await?;
+        let listener = crate::cluster::listen_reserved(cfg.listen)?;
         let local = listener.local_addr()?;
         let done = have.is_complete();
         let swarm = Arc::new(Swarm {

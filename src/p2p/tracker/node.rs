@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc};
 
 use super::http;
@@ -269,7 +269,7 @@ pub fn run(cfg: TrackerConfig) -> std::io::Result<()> {
 
 async fn serve(cfg: TrackerConfig) -> std::io::Result<()> {
     let emitter = Arc::new(Emitter::new());
-    let listener = TcpListener::bind(cfg.listen).await?;
+    let listener = crate::cluster::listen_reserved(cfg.listen)?;
     let (ops, _) = broadcast::channel(4096);
     let mut links = BTreeMap::new();
     let mut link_rx = Vec::new();
@@ -294,7 +294,7 @@ async fn serve(cfg: TrackerConfig) -> std::io::Result<()> {
     }
     let http_addr = match cfg.http {
         Some(a) => {
-            let l = TcpListener::bind(a).await?;
+            let l = crate::cluster::listen_reserved(a)?;
             let addr = l.local_addr()?;
             let app = http::app(tracker.clone(), cfg.listen);
             tokio::spawn(async move {
