@@ -71,7 +71,7 @@ fn every_leechers_piece_map_fills_from_real_events_and_no_process_outlives_the_l
             view.model.on_event(&ev);
         }
         view.drain_events();
-        view.refresh();
+        view.refresh(wirelab::tui::clock::now_ms());
     }
     // What the dashboard shows came from the processes: live RSS, both trackers, a timeline.
     assert!(
@@ -105,7 +105,7 @@ fn every_leechers_piece_map_fills_from_real_events_and_no_process_outlives_the_l
     );
 
     assert!(host.stop("p2p"));
-    view.refresh();
+    view.refresh(wirelab::tui::clock::now_ms());
     let deadline = Instant::now() + Duration::from_secs(10);
     while pids.iter().any(|p| alive(*p)) {
         assert!(Instant::now() < deadline, "a node outlived the lab");

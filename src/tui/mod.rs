@@ -253,7 +253,7 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                 }
                 let changed = app.p2p_lab.drain_events();
                 if app.screen() == Screen::P2pLab || changed {
-                    app.p2p_lab.refresh();
+                    app.p2p_lab.refresh(clock::now_ms());
                     dirty |= app.screen() == Screen::P2pLab;
                 }
                 if let Some(c) = app.running_command()
@@ -302,19 +302,7 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
 /// Follows the hosted clusters: attach when `raft up` (`forge up`, `p2p up`) started one,
 /// detach after `raft stop` (`forge stop`, `p2p stop`).
 fn attach_cluster(app: &mut App) {
-    match (app.lab.sup.is_some(), LabHost::global().get("raft")) {
-        (false, Some(sup)) => app.lab.attach(sup),
-        (true, None) => app.lab.detach(),
-        _ => {}
-    }
-    match (app.forge_lab.sup.is_some(), LabHost::global().get("forge")) {
-        (false, Some(sup)) => app.forge_lab.attach(sup),
-        (true, None) => app.forge_lab.detach(),
-        _ => {}
-    }
-    match (app.p2p_lab.sup.is_some(), LabHost::global().get("p2p")) {
-        (false, Some(sup)) => app.p2p_lab.attach(sup),
-        (true, None) => app.p2p_lab.detach(),
-        _ => {}
-    }
+    app.lab.follow_hosted("raft");
+    app.forge_lab.follow_hosted("forge");
+    app.p2p_lab.follow_hosted("p2p");
 }

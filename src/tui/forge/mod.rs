@@ -16,14 +16,11 @@ pub mod series;
 pub mod timeline;
 pub mod view;
 
-use tokio::sync::broadcast;
-
 use super::keys::{Action, Cmd, Key};
-use super::lab::CommandRecord;
-use super::lab::logs::LogPane;
 use super::lab::shared;
+use super::lab::{DashModel, Dashboard};
 use super::shell_worker::ShellDone;
-use crate::cluster::{NodeStatus, SupEvent, Supervisor};
+use crate::cluster::{NodeInfo, SupEvent, Supervisor};
 use crate::forge::lab::{LOAD, SERVER};
 use model::ForgeModel;
 
@@ -34,98 +31,60 @@ pub const TABS: [&str; 4] = ["Overview", "Logs", "Timeline", "Commands"];
 pub const SLOWLORIS_CONNECTIONS: usize = 100;
 
 /// The forge dashboard's state.
-pub struct ForgeView {
-    /// The model.
-    pub model: ForgeModel,
-    /// The current tab (index into [`TABS`]).
-    pub tab: usize,
-    /// The selected node: 1 the server, 2 the load generator.
-    pub selected: u64,
-    /// The log pane.
-    pub logs: LogPane,
-    /// The command log, oldest first.
-    pub commands: Vec<CommandRecord>,
-    /// Scroll of the command/timeline tabs (lines from the bottom).
-    pub scroll: usize,
-    /// The lab, once up.
-    pub sup: Option<Supervisor>,
-    events: Option<broadcast::Receiver<SupEvent>>,
-}
+pub type ForgeView = Dashboard<ForgeModel>;
 
-impl Default for ForgeView {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+impl DashModel for ForgeModel {
+    const TABS: &'static [&'static str] = &TABS;
+    const FIRST_NODE: u64 = SERVER;
 
-impl ForgeView {
-    /// A dashboard waiting for its lab.
-    pub fn new() -> Self {
-        Self {
-            model: ForgeModel::new(),
-            tab: 0,
-            selected: SERVER,
-            logs: LogPane::default(),
-            commands: Vec::new(),
-            scroll: 0,
-            sup: None,
-            events: None,
-        }
+    fn fold(&mut self, ev: &SupEvent) {
+        self.on_event(ev);
     }
 
-    /// Attaches the running lab: its nodes' log lines so far (the tail of each `node-N.log`),
-    /// then its events from now on. It subscribes before reading the files, so no line falls
-    /// between the two; the model drops an event that repeats a line just read.
-    pub fn attach(&mut self, sup: Supervisor) {
-        self.events = Some(sup.subscribe());
-        let now = super::clock::now_ms();
+    fn update(&mut self, nodes: Vec<NodeInfo>, now_ms: u64) {
+        self.refresh(nodes, now_ms);
+    }
+
+    fn forget(&mut self, now_ms: u64) {
+        self.detach(now_ms);
+    }
+
+    fn nodes(&self) -> &[NodeInfo] {
+        &self.nodes
+    }
+
+    /// The server and the load generator, the lab's two nodes, up or not.
+    fn selectable(&self) -> Vec<u64> {
+        vec![SERVER, LOAD]
+    }
+
+    /// The nodes' log lines so far: the tail of each `node-N.log`.
+    fn attached(&mut self, sup: &Supervisor, now_ms: u64) {
         for id in sup.ids() {
             let path = sup.run_dir().join(format!("node-{id}.log"));
             if let Some(text) = log_tail(&path, LOG_BACKFILL_BYTES) {
-                self.model.backfill_logs(id, &text, now);
+                self.backfill_logs(id, &text, now_ms);
             }
         }
-        self.sup = Some(sup);
     }
 
-    /// Forgets a stopped lab.
-    pub fn detach(&mut self) {
-        self.sup = None;
-        self.events = None;
-        self.model.detach(super::clock::now_ms());
-    }
-
-    /// Drains pending supervisor events into the model; true when any arrived.
-    pub fn drain_events(&mut self) -> bool {
-        shared::drain_events(&mut self.events, |ev| self.model.on_event(ev))
-    }
-
-    /// Fresh node snapshots.
-    pub fn refresh(&mut self, now_ms: u64) {
-        if let Some(sup) = &self.sup {
-            self.model.refresh(sup.nodes(), now_ms);
+    /// A slowloris flood's start goes on the timeline.
+    fn command_queued(&mut self, cmd: &str, now_ms: u64) {
+        if cmd.starts_with("forge slowloris") {
+            self.on_attack_sent(now_ms, cmd);
         }
     }
 
-    /// The status of the selected node.
-    pub fn selected_status(&self) -> Option<NodeStatus> {
-        self.model
-            .nodes
-            .iter()
-            .find(|n| n.id == self.selected)
-            .map(|n| n.status)
+    /// So does an attack's result.
+    fn command_done(&mut self, cmd: &str, done: &ShellDone, now_ms: u64) {
+        self.on_attack_result(now_ms, cmd, done.status, &done.output);
     }
+}
 
-    /// Whether the lab's nodes are known (it is up and attached).
-    pub fn up(&self) -> bool {
-        !self.model.nodes.is_empty()
-    }
-
+impl Dashboard<ForgeModel> {
     /// Whether `forge up` was queued and has not finished.
     pub fn starting(&self) -> bool {
-        self.commands
-            .iter()
-            .any(|c| c.cmd.starts_with("forge up") && c.status.is_none())
+        self.running("forge up")
     }
 
     /// The commands the dashboard offers (keys, hint bar and help come from here).
@@ -180,72 +139,29 @@ impl ForgeView {
                 node: "select node: 1 server, 2 load",
                 ..shared::SharedKeys::DEFAULT
             },
-            TABS[self.tab] == "Logs" || TABS[self.tab] == "Overview",
+            self.logs_shown(),
         ));
         c
     }
 
     /// Handles a dashboard action; returns the shell command to run, if any.
     pub fn act(&mut self, action: &Action) -> Option<String> {
-        let n = self.selected;
         match action {
-            Action::Shell(t) => Some(t.replace("{node}", &n.to_string())),
-            Action::PauseResume => Some(match self.selected_status() {
-                Some(NodeStatus::Paused) => format!("forge resume {n}"),
-                _ => format!("forge pause {n}"),
-            }),
+            Action::Shell(t) => Some(self.expand(t)),
+            Action::PauseResume => Some(self.pause_or_resume("forge")),
             Action::Workload => Some(if self.model.load.running {
                 "forge load stop".into()
             } else {
                 "forge load start".into()
             }),
-            Action::SelectNode(id) => {
-                if *id == SERVER || *id == LOAD {
-                    self.selected = *id;
-                }
-                None
-            }
-            a => {
-                let nav =
-                    shared::navigate(a, &TABS, &mut self.tab, &mut self.scroll, &mut self.logs);
-                if let shared::Navigated::StepNode(_) = nav {
-                    // Two nodes: up and down both go to the other one.
-                    self.selected = if self.selected == SERVER {
-                        LOAD
-                    } else {
-                        SERVER
-                    };
-                }
-                None
-            }
+            a => self.navigate(a),
         }
-    }
-
-    /// Records a queued command (and, for a slowloris flood, its start in the timeline).
-    pub fn record(&mut self, id: u64, cmd: &str, source: &str) {
-        shared::push_command(&mut self.commands, id, cmd, source);
-        self.scroll = 0;
-        if cmd.starts_with("forge slowloris") {
-            self.model.on_attack_sent(super::clock::now_ms(), cmd);
-        }
-    }
-
-    /// Fills in a finished command (an attack's result also goes to the timeline); true if it
-    /// was one of ours.
-    pub fn finish(&mut self, done: &ShellDone) -> bool {
-        let Some(c) = shared::finish_command(&mut self.commands, done) else {
-            return false;
-        };
-        let cmd = c.cmd.clone();
-        self.model
-            .on_attack_result(super::clock::now_ms(), &cmd, done.status, &done.output);
-        true
     }
 }
 
 const NODE_KEYS: [Key; 2] = [Key::Char('1'), Key::Char('2')];
 
-/// How much of each node's log file [`ForgeView::attach`] reads.
+/// How much of each node's log file the dashboard reads back when it attaches.
 const LOG_BACKFILL_BYTES: u64 = 64 * 1024;
 
 /// The last `max` bytes of the file at `path`, from its first whole line.

@@ -1,14 +1,17 @@
-//! The Raft lab dashboard: state ([`LabView`]), its commands, and what its keys do. Every
-//! action is a shell command (`k` → `raft kill N`) that the app runs through its shell and
-//! shows in the command log.
+//! The Raft lab dashboard: state ([`LabView`], a [`Dashboard`] over [`model::LabModel`]), its
+//! commands, and what its keys do. Every action is a shell command (`k` → `raft kill N`) that
+//! the app runs through its shell and shows in the command log.
 //!
 //! - [`model`]: supervisor events and node snapshots → table, timeline, logs, series.
 //! - [`view`]: drawing the tabs (overview, logs, timeline, commands);
 //!   [`scope`]: the RaftScope-like view and the charts.
 //! - [`logs`]: the log pane (follow, search highlighting, level filter, merged view).
+//! - [`dashboard`]: the frame every lab dashboard is built on ([`Dashboard`] over a model that
+//!   is a [`DashModel`]): tab, selection, log pane, command log, the attached lab's events.
 //! - [`shared`]: what every lab dashboard shares: the keys besides its own actions, what
 //!   they do, and the command log's bookkeeping.
 
+pub mod dashboard;
 pub mod logs;
 pub mod model;
 pub mod scope;
@@ -17,11 +20,9 @@ pub mod view;
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
-
 use super::keys::{Action, Cmd, Key};
-use crate::cluster::{NodeStatus, SupEvent, Supervisor};
-use logs::LogPane;
+use crate::cluster::{NodeInfo, SupEvent};
+pub use dashboard::{DashModel, Dashboard};
 use model::LabModel;
 
 /// The dashboard's tabs.
@@ -46,82 +47,33 @@ pub struct CommandRecord {
     pub elapsed: Option<Duration>,
 }
 
-/// The dashboard's state.
-pub struct LabView {
-    /// The model.
-    pub model: LabModel,
-    /// The current tab (index into [`TABS`]).
-    pub tab: usize,
-    /// The selected node id.
-    pub selected: u64,
-    /// The log pane.
-    pub logs: LogPane,
-    /// The command log, oldest first.
-    pub commands: Vec<CommandRecord>,
-    /// Scroll of the command/timeline tabs (lines from the bottom).
-    pub scroll: usize,
-    /// The cluster, once up.
-    pub sup: Option<Supervisor>,
-    events: Option<broadcast::Receiver<SupEvent>>,
-}
+/// The Raft dashboard's state.
+pub type LabView = Dashboard<LabModel>;
 
-impl Default for LabView {
-    fn default() -> Self {
-        Self::new()
+impl DashModel for LabModel {
+    const TABS: &'static [&'static str] = &TABS;
+    const FIRST_NODE: u64 = 1;
+
+    fn fold(&mut self, ev: &SupEvent) {
+        self.on_event(ev);
+    }
+
+    /// Node snapshots, and the workload's metrics with them.
+    fn update(&mut self, nodes: Vec<NodeInfo>, now_ms: u64) {
+        self.refresh(nodes, crate::raft::load::snapshot(), now_ms);
+    }
+
+    fn forget(&mut self, _now_ms: u64) {
+        self.nodes.clear();
+        self.leader = None;
+    }
+
+    fn nodes(&self) -> &[NodeInfo] {
+        &self.nodes
     }
 }
 
-impl LabView {
-    /// A dashboard waiting for its cluster.
-    pub fn new() -> Self {
-        Self {
-            model: LabModel::new(),
-            tab: 0,
-            selected: 1,
-            logs: LogPane::default(),
-            commands: Vec::new(),
-            scroll: 0,
-            sup: None,
-            events: None,
-        }
-    }
-
-    /// Attaches the running cluster (subscribes to its events).
-    pub fn attach(&mut self, sup: Supervisor) {
-        self.events = Some(sup.subscribe());
-        self.sup = Some(sup);
-    }
-
-    /// Forgets a stopped cluster.
-    pub fn detach(&mut self) {
-        self.sup = None;
-        self.events = None;
-        self.model.nodes.clear();
-        self.model.leader = None;
-    }
-
-    /// Drains pending supervisor events into the model; true when any arrived.
-    pub fn drain_events(&mut self) -> bool {
-        shared::drain_events(&mut self.events, |ev| self.model.on_event(ev))
-    }
-
-    /// Fresh node snapshots and workload metrics.
-    pub fn refresh(&mut self, now_ms: u64) {
-        if let Some(sup) = &self.sup {
-            self.model
-                .refresh(sup.nodes(), crate::raft::load::snapshot(), now_ms);
-        }
-    }
-
-    /// The status of the selected node.
-    pub fn selected_status(&self) -> Option<NodeStatus> {
-        self.model
-            .nodes
-            .iter()
-            .find(|n| n.id == self.selected)
-            .map(|n| n.status)
-    }
-
+impl Dashboard<LabModel> {
     /// The commands the dashboard offers (keys, hint bar and help come from here).
     pub fn commands(&self) -> Vec<Cmd> {
         let mut c = vec![
@@ -170,58 +122,23 @@ impl LabView {
         ];
         c.extend(shared::shared_commands(
             &shared::SharedKeys::DEFAULT,
-            TABS[self.tab] == "Logs" || TABS[self.tab] == "Overview",
+            self.logs_shown(),
         ));
         c
     }
 
     /// Handles a dashboard action; returns the shell command to run, if any.
     pub fn act(&mut self, action: &Action) -> Option<String> {
-        let n = self.selected;
         match action {
-            Action::Shell(t) => Some(t.replace("{node}", &n.to_string())),
-            Action::PauseResume => Some(match self.selected_status() {
-                Some(NodeStatus::Paused) => format!("raft resume {n}"),
-                _ => format!("raft pause {n}"),
-            }),
+            Action::Shell(t) => Some(self.expand(t)),
+            Action::PauseResume => Some(self.pause_or_resume("raft")),
             Action::Workload => Some(if self.model.load.running {
                 "raft load stop".into()
             } else {
                 "raft load start --clients 4".into()
             }),
-            Action::SelectNode(id) => {
-                if *id > 0 {
-                    self.selected = *id;
-                }
-                None
-            }
-            a => {
-                let nav =
-                    shared::navigate(a, &TABS, &mut self.tab, &mut self.scroll, &mut self.logs);
-                if let shared::Navigated::StepNode(up) = nav {
-                    self.step_node(up);
-                }
-                None
-            }
+            a => self.navigate(a),
         }
-    }
-
-    fn step_node(&mut self, up: bool) {
-        let ids: Vec<u64> = self.model.nodes.iter().map(|n| n.id).collect();
-        if let Some(id) = shared::step_id(&ids, self.selected, up) {
-            self.selected = id;
-        }
-    }
-
-    /// Records a queued command.
-    pub fn record(&mut self, id: u64, cmd: &str, source: &str) {
-        shared::push_command(&mut self.commands, id, cmd, source);
-        self.scroll = 0;
-    }
-
-    /// Fills in a finished command; true if it was one of ours.
-    pub fn finish(&mut self, done: &super::shell_worker::ShellDone) -> bool {
-        shared::finish_command(&mut self.commands, done).is_some()
     }
 }
 

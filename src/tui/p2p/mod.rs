@@ -13,88 +13,52 @@ pub mod model;
 pub mod report;
 pub mod view;
 
-use tokio::sync::broadcast;
-
 use super::keys::{Action, Cmd, Key};
-use super::lab::CommandRecord;
-use super::lab::logs::LogPane;
 use super::lab::shared;
-use crate::cluster::{SupEvent, Supervisor};
+use super::lab::{DashModel, Dashboard};
+use super::shell_worker::ShellDone;
+use crate::cluster::{NodeInfo, SupEvent};
 use model::P2pModel;
 
 /// The dashboard's tabs.
 pub const TABS: [&str; 4] = ["Overview", "Logs", "Timeline", "Commands"];
 
-/// The dashboard's state.
-pub struct P2pLabView {
-    /// The model.
-    pub model: P2pModel,
-    /// The current tab (index into [`TABS`]).
-    pub tab: usize,
-    /// The selected node id.
-    pub selected: u64,
-    /// The log pane.
-    pub logs: LogPane,
-    /// The command log, oldest first.
-    pub commands: Vec<CommandRecord>,
-    /// Scroll of the command/timeline tabs (lines from the bottom).
-    pub scroll: usize,
-    /// The lab, once up.
-    pub sup: Option<Supervisor>,
-    events: Option<broadcast::Receiver<SupEvent>>,
-}
+/// The P2P dashboard's state.
+pub type P2pLabView = Dashboard<P2pModel>;
 
-impl Default for P2pLabView {
-    fn default() -> Self {
-        Self::new()
+impl DashModel for P2pModel {
+    const TABS: &'static [&'static str] = &TABS;
+    /// The first leecher.
+    const FIRST_NODE: u64 = 4;
+
+    fn fold(&mut self, ev: &SupEvent) {
+        self.on_event(ev);
     }
-}
 
-impl P2pLabView {
-    /// A dashboard waiting for its lab.
-    pub fn new() -> Self {
-        Self {
-            model: P2pModel::new(),
-            tab: 0,
-            selected: 4,
-            logs: LogPane::default(),
-            commands: Vec::new(),
-            scroll: 0,
-            sup: None,
-            events: None,
+    fn update(&mut self, nodes: Vec<NodeInfo>, _now_ms: u64) {
+        self.refresh(nodes);
+    }
+
+    fn forget(&mut self, _now_ms: u64) {
+        self.forget_lab();
+    }
+
+    fn nodes(&self) -> &[NodeInfo] {
+        &self.nodes
+    }
+
+    /// A successful `p2p corrupt` goes on the timeline: only the command knows it happened.
+    fn command_done(&mut self, cmd: &str, done: &ShellDone, now_ms: u64) {
+        if done.status == 0
+            && let Some(rest) = cmd.strip_prefix("p2p corrupt ")
+        {
+            let text = format!("p2p corrupt {rest}: garbage on disk, still served");
+            self.note(now_ms, model::EventKind::Fault, text);
         }
     }
+}
 
-    /// Attaches the running lab (subscribes to its events).
-    pub fn attach(&mut self, sup: Supervisor) {
-        self.events = Some(sup.subscribe());
-        self.sup = Some(sup);
-    }
-
-    /// Forgets a stopped lab (the timeline and logs stay).
-    pub fn detach(&mut self) {
-        self.sup = None;
-        self.events = None;
-        self.model.forget_lab();
-    }
-
-    /// Drains pending supervisor events into the model; true when any arrived.
-    pub fn drain_events(&mut self) -> bool {
-        shared::drain_events(&mut self.events, |ev| self.model.on_event(ev))
-    }
-
-    /// Waits for the next supervisor event (never resolves without a lab).
-    pub async fn next_event(&mut self) -> Option<SupEvent> {
-        shared::next_event(&mut self.events).await
-    }
-
-    /// Fresh node snapshots (pid, RSS, CPU, state).
-    pub fn refresh(&mut self) {
-        if let Some(sup) = &self.sup {
-            self.model.refresh(sup.nodes());
-        }
-    }
-
+impl Dashboard<P2pModel> {
     /// The commands the dashboard offers: key dispatch, the hint bar and the `?` help all come
     /// from this one list.
     pub fn commands(&self) -> Vec<Cmd> {
@@ -136,7 +100,7 @@ impl P2pLabView {
                 merged: "logs: every node, or the selected one",
                 ..shared::SharedKeys::DEFAULT
             },
-            TABS[self.tab] == "Logs" || TABS[self.tab] == "Overview",
+            self.logs_shown(),
         ));
         c
     }
@@ -145,53 +109,11 @@ impl P2pLabView {
     pub fn act(&mut self, action: &Action) -> Option<String> {
         match action {
             Action::Shell(t) => Some(
-                t.replace("{node}", &self.selected.to_string())
+                self.expand(t)
                     .replace("{piece}", &self.model.piece_to_corrupt().to_string()),
             ),
-            Action::SelectNode(id) => {
-                if *id > 0 {
-                    self.selected = *id;
-                }
-                None
-            }
-            a => {
-                let nav =
-                    shared::navigate(a, &TABS, &mut self.tab, &mut self.scroll, &mut self.logs);
-                if let shared::Navigated::StepNode(up) = nav {
-                    self.step_node(up);
-                }
-                None
-            }
+            a => self.navigate(a),
         }
-    }
-
-    fn step_node(&mut self, up: bool) {
-        let ids: Vec<u64> = self.model.nodes.iter().map(|n| n.id).collect();
-        if let Some(id) = shared::step_id(&ids, self.selected, up) {
-            self.selected = id;
-        }
-    }
-
-    /// Records a queued command.
-    pub fn record(&mut self, id: u64, cmd: &str, source: &str) {
-        shared::push_command(&mut self.commands, id, cmd, source);
-        self.scroll = 0;
-    }
-
-    /// Fills in a finished command; true if it was one of ours. A successful `p2p corrupt`
-    /// goes on the timeline too.
-    pub fn finish(&mut self, done: &super::shell_worker::ShellDone) -> bool {
-        let Some(c) = shared::finish_command(&mut self.commands, done) else {
-            return false;
-        };
-        if done.status == 0
-            && let Some(rest) = c.cmd.strip_prefix("p2p corrupt ")
-        {
-            let text = format!("p2p corrupt {rest}: garbage on disk, still served");
-            self.model
-                .note(super::clock::now_ms(), model::EventKind::Fault, text);
-        }
-        true
     }
 }
 

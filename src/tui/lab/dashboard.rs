@@ -1,0 +1,207 @@
+//! The frame every lab dashboard (Raft, forge, P2P) is built on: [`Dashboard`] holds a lab's
+//! model with the state around it (tab, selected node, log pane, command log, scroll, the
+//! attached supervisor and its event stream), and [`DashModel`] is what a model offers that
+//! frame. Each lab adds its own commands and `act` in an `impl Dashboard<ItsModel>`.
+
+use tokio::sync::broadcast;
+
+use super::CommandRecord;
+use super::logs::LogPane;
+use super::shared;
+use crate::cluster::{NodeInfo, NodeStatus, SupEvent, Supervisor};
+use crate::tui::keys::Action;
+use crate::tui::shell_worker::ShellDone;
+
+/// What a lab's model gives the dashboard frame.
+pub trait DashModel: Default {
+    /// The dashboard's tabs.
+    const TABS: &'static [&'static str];
+    /// The node selected when the dashboard opens.
+    const FIRST_NODE: u64;
+
+    /// Folds one supervisor event in.
+    fn fold(&mut self, ev: &SupEvent);
+    /// Takes fresh node snapshots (once per UI tick, or when events arrived).
+    fn update(&mut self, nodes: Vec<NodeInfo>, now_ms: u64);
+    /// The lab stopped: forget its nodes (what happened, the timeline and logs, stays).
+    fn forget(&mut self, now_ms: u64);
+    /// The nodes as last snapshotted.
+    fn nodes(&self) -> &[NodeInfo];
+
+    /// The ids Up/Down step through and a digit key may select (default: the nodes known).
+    fn selectable(&self) -> Vec<u64> {
+        self.nodes().iter().map(|n| n.id).collect()
+    }
+    /// Called once the dashboard has subscribed to a lab's events, to read back what happened
+    /// before (default: nothing).
+    fn attached(&mut self, _sup: &Supervisor, _now_ms: u64) {}
+    /// A command of the dashboard was queued (default: nothing).
+    fn command_queued(&mut self, _cmd: &str, _now_ms: u64) {}
+    /// A command of the dashboard finished (default: nothing).
+    fn command_done(&mut self, _cmd: &str, _done: &ShellDone, _now_ms: u64) {}
+}
+
+/// A lab dashboard's state: its model and everything around it.
+pub struct Dashboard<M> {
+    /// The model.
+    pub model: M,
+    /// The current tab (index into [`DashModel::TABS`]).
+    pub tab: usize,
+    /// The selected node id.
+    pub selected: u64,
+    /// The log pane.
+    pub logs: LogPane,
+    /// The command log, oldest first.
+    pub commands: Vec<CommandRecord>,
+    /// Scroll of the command/timeline tabs (lines from the bottom).
+    pub scroll: usize,
+    /// The lab, once up.
+    pub sup: Option<Supervisor>,
+    events: Option<broadcast::Receiver<SupEvent>>,
+}
+
+impl<M: DashModel> Default for Dashboard<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: DashModel> Dashboard<M> {
+    /// A dashboard waiting for its lab.
+    pub fn new() -> Self {
+        Self {
+            model: M::default(),
+            tab: 0,
+            selected: M::FIRST_NODE,
+            logs: LogPane::default(),
+            commands: Vec::new(),
+            scroll: 0,
+            sup: None,
+            events: None,
+        }
+    }
+
+    /// Attaches the running lab: subscribes to its events, then lets the model read back what
+    /// came before (so nothing falls between the two).
+    pub fn attach(&mut self, sup: Supervisor) {
+        self.events = Some(sup.subscribe());
+        self.model.attached(&sup, crate::tui::clock::now_ms());
+        self.sup = Some(sup);
+    }
+
+    /// Forgets a stopped lab.
+    pub fn detach(&mut self) {
+        self.sup = None;
+        self.events = None;
+        self.model.forget(crate::tui::clock::now_ms());
+    }
+
+    /// Follows the lab hosted as `lab` ([`crate::labs::LabHost::global`]): attaches it once
+    /// up, detaches after it stopped.
+    pub fn follow_hosted(&mut self, lab: &str) {
+        match (self.sup.is_some(), crate::labs::LabHost::global().get(lab)) {
+            (false, Some(sup)) => self.attach(sup),
+            (true, None) => self.detach(),
+            _ => {}
+        }
+    }
+
+    /// Drains pending supervisor events into the model; true when any arrived.
+    pub fn drain_events(&mut self) -> bool {
+        shared::drain_events(&mut self.events, |ev| self.model.fold(ev))
+    }
+
+    /// Waits for the next supervisor event (never resolves without a lab).
+    pub async fn next_event(&mut self) -> Option<SupEvent> {
+        shared::next_event(&mut self.events).await
+    }
+
+    /// Fresh node snapshots.
+    pub fn refresh(&mut self, now_ms: u64) {
+        if let Some(sup) = &self.sup {
+            self.model.update(sup.nodes(), now_ms);
+        }
+    }
+
+    /// Whether the lab's nodes are known (it is up and attached).
+    pub fn up(&self) -> bool {
+        !self.model.nodes().is_empty()
+    }
+
+    /// The status of the selected node.
+    pub fn selected_status(&self) -> Option<NodeStatus> {
+        self.model
+            .nodes()
+            .iter()
+            .find(|n| n.id == self.selected)
+            .map(|n| n.status)
+    }
+
+    /// `{node}` in a command template becomes the selected node's id.
+    pub fn expand(&self, template: &str) -> String {
+        template.replace("{node}", &self.selected.to_string())
+    }
+
+    /// `LAB pause N`, or `LAB resume N` when the selected node is paused.
+    pub fn pause_or_resume(&self, lab: &str) -> String {
+        let verb = match self.selected_status() {
+            Some(NodeStatus::Paused) => "resume",
+            _ => "pause",
+        };
+        format!("{lab} {verb} {}", self.selected)
+    }
+
+    /// The actions every dashboard handles alike: node selection by digit (a node the lab has,
+    /// or any before its nodes are known) or Up/Down, tabs, scrolling and the log pane's keys.
+    /// Never a command.
+    pub fn navigate(&mut self, action: &Action) -> Option<String> {
+        let ids = self.model.selectable();
+        match action {
+            Action::SelectNode(id) => {
+                if ids.contains(id) || (*id > 0 && ids.is_empty()) {
+                    self.selected = *id;
+                }
+            }
+            a => {
+                let nav =
+                    shared::navigate(a, M::TABS, &mut self.tab, &mut self.scroll, &mut self.logs);
+                if let shared::Navigated::StepNode(up) = nav
+                    && let Some(id) = shared::step_id(&ids, self.selected, up)
+                {
+                    self.selected = id;
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether the current tab shows log panes.
+    pub fn logs_shown(&self) -> bool {
+        matches!(M::TABS.get(self.tab), Some(&"Logs" | &"Overview"))
+    }
+
+    /// Records a queued command.
+    pub fn record(&mut self, id: u64, cmd: &str, source: &str) {
+        shared::push_command(&mut self.commands, id, cmd, source);
+        self.scroll = 0;
+        self.model.command_queued(cmd, crate::tui::clock::now_ms());
+    }
+
+    /// Fills in a finished command; true if it was one of ours.
+    pub fn finish(&mut self, done: &ShellDone) -> bool {
+        let Some(c) = shared::finish_command(&mut self.commands, done) else {
+            return false;
+        };
+        let cmd = c.cmd.clone();
+        self.model
+            .command_done(&cmd, done, crate::tui::clock::now_ms());
+        true
+    }
+
+    /// Whether a command starting with `prefix` (`forge up`) was queued and has not finished.
+    pub fn running(&self, prefix: &str) -> bool {
+        self.commands
+            .iter()
+            .any(|c| c.cmd.starts_with(prefix) && c.status.is_none())
+    }
+}
