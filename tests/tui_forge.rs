@@ -8,14 +8,16 @@
 mod common;
 #[path = "tui_support/tmux.rs"]
 mod tmux;
+#[path = "tui_support/views.rs"]
+mod views;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::{Value, json};
+use views::{SIZES, app, click_on, ev, key, node_ev, render};
 use wirelab::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
 use wirelab::labs::LabHost;
 use wirelab::portfolio::Portfolio;
@@ -26,43 +28,12 @@ use wirelab::tui::shell_worker::{ShellDone, ShellWorker};
 use wirelab::tui::theme::Theme;
 use wirelab::tui::{Click, Mode, new_app};
 
-const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 const T0: u64 = 1_795_000_000_000;
-
-fn app(mode: Mode) -> App {
-    let mut app = new_app(
-        mode,
-        Portfolio::builtin().expect("portfolio"),
-        Theme::dark(),
-    );
-    app.hide = true;
-    app.queued.clear();
-    app.measured = BTreeMap::new();
-    app
-}
-
-fn render(app: &mut App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| app.draw(f)).expect("draw");
-    term.backend().to_string()
-}
 
 fn check(name: &str, app: &mut App) {
     for (w, h) in SIZES {
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(app, w, h));
     }
-}
-
-fn key(c: char) -> KeyEvent {
-    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
-}
-
-fn ev(node: u64, at_ms: u64, kind: SupEventKind) -> SupEvent {
-    SupEvent { node, at_ms, kind }
-}
-
-fn node_ev(node: u64, at_ms: u64, event: NodeEvent) -> SupEvent {
-    ev(node, at_ms, SupEventKind::Node { event })
 }
 
 fn fields(v: Value) -> serde_json::Map<String, Value> {
@@ -393,26 +364,12 @@ fn forge_help_lists_every_key_of_the_view() {
 
 #[test]
 fn forge_mouse_selects_tabs_and_nodes() {
-    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
     let mut a = forge_app();
     render(&mut a, 120, 40);
-    let at = |a: &App, want: Click| {
-        let (r, _) = a
-            .hits
-            .iter()
-            .find(|(_, c)| *c == want)
-            .expect("a click target");
-        MouseEvent {
-            kind: MouseEventKind::Down(MouseButton::Left),
-            column: r.x + 1,
-            row: r.y,
-            modifiers: KeyModifiers::NONE,
-        }
-    };
-    let click = at(&a, Click::Node(2));
+    let click = click_on(&a, Click::Node(2));
     a.on_mouse(&click);
     assert_eq!(a.forge_lab.selected, 2);
-    let click = at(&a, Click::Tab(2));
+    let click = click_on(&a, Click::Tab(2));
     a.on_mouse(&click);
     assert_eq!(a.forge_lab.tab, 2);
     assert_eq!(a.lab.tab, 0, "the Raft dashboard is untouched");

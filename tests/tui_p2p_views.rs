@@ -2,13 +2,13 @@
 //! processes) at 80×24 and 120×40, checked with insta snapshots (redaction on: no pids, sizes,
 //! rates or times); its keys, each a `p2p …` shell command; its help, listing every key.
 
-use std::collections::BTreeMap;
+#[path = "tui_support/views.rs"]
+mod views;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use serde_json::{Value, json};
+use views::{SIZES, app, ev, log_ev, render};
 use wirelab::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
 use wirelab::portfolio::Portfolio;
 use wirelab::tui::app::{App, Effect, Screen};
@@ -18,23 +18,12 @@ use wirelab::tui::theme::Theme;
 use wirelab::tui::{Mode, new_app};
 use wirelab::wire::FaultRules;
 
-const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 const T: u64 = 1_795_000_000_000;
-
-fn render(app: &mut App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| app.draw(f)).expect("draw");
-    term.backend().to_string()
-}
 
 fn check(name: &str, app: &mut App) {
     for (w, h) in SIZES {
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(app, w, h));
     }
-}
-
-fn ev(node: u64, at_ms: u64, kind: SupEventKind) -> SupEvent {
-    SupEvent { node, at_ms, kind }
 }
 
 fn state_ev(node: u64, at_ms: u64, fields: &Value) -> SupEvent {
@@ -44,19 +33,6 @@ fn state_ev(node: u64, at_ms: u64, fields: &Value) -> SupEvent {
         SupEventKind::Node {
             event: NodeEvent::State {
                 fields: fields.as_object().cloned().unwrap_or_default(),
-            },
-        },
-    )
-}
-
-fn log_ev(node: u64, at_ms: u64, level: &str, msg: &str) -> SupEvent {
-    ev(
-        node,
-        at_ms,
-        SupEventKind::Node {
-            event: NodeEvent::Log {
-                level: level.into(),
-                msg: msg.into(),
             },
         },
     )
@@ -117,14 +93,7 @@ fn info(id: u64, status: NodeStatus, cut: &[u64], state: &Value) -> NodeInfo {
 /// restarted, the trackers partitioned and diverged, leecher 7 detecting bad pieces and banning
 /// the seeder, leecher 5 killed.
 fn p2p_app() -> App {
-    let mut app = new_app(
-        Mode::P2pLab,
-        Portfolio::builtin().expect("portfolio"),
-        Theme::dark(),
-    );
-    app.hide = true;
-    app.queued.clear();
-    app.measured = BTreeMap::new();
+    let mut app = app(Mode::P2pLab);
     let lab = &mut app.p2p_lab;
     let m = &mut lab.model;
     for i in 1..=7 {

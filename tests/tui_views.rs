@@ -3,42 +3,21 @@
 //! runs with redaction on, so pids, sizes, CPU, uptimes, times and durations never enter a
 //! snapshot.
 
-use std::collections::BTreeMap;
+#[path = "tui_support/views.rs"]
+mod views;
 use std::time::Duration;
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use serde_json::json;
+use views::{SIZES, app, click_on, ev, log_ev, render};
 use wirelab::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
-use wirelab::portfolio::Portfolio;
 use wirelab::portfolio::measured::Measurement;
 use wirelab::raft::load::{LoadSecond, LoadSnapshot};
+use wirelab::tui::Mode;
 use wirelab::tui::app::{App, Screen};
 use wirelab::tui::keys::Action;
 use wirelab::tui::shell_worker::ShellDone;
 use wirelab::tui::theme::Theme;
-use wirelab::tui::{Mode, new_app};
 use wirelab::wire::FaultRules;
-
-const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
-
-fn app(mode: Mode) -> App {
-    let mut app = new_app(
-        mode,
-        Portfolio::builtin().expect("portfolio"),
-        Theme::dark(),
-    );
-    app.hide = true;
-    app.queued.clear();
-    app.measured = BTreeMap::new();
-    app
-}
-
-fn render(app: &mut App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| app.draw(f)).expect("draw");
-    term.backend().to_string()
-}
 
 fn check(name: &str, app: &mut App) {
     for (w, h) in SIZES {
@@ -74,10 +53,6 @@ fn node(id: u64, status: NodeStatus, role: &str, term: u64, commit: u64, cut: &[
     }
 }
 
-fn ev(node: u64, at_ms: u64, kind: SupEventKind) -> SupEvent {
-    SupEvent { node, at_ms, kind }
-}
-
 fn state_ev(node: u64, at_ms: u64, role: &str, term: u64) -> SupEvent {
     let fields = json!({"role": role, "term": term})
         .as_object()
@@ -88,19 +63,6 @@ fn state_ev(node: u64, at_ms: u64, role: &str, term: u64) -> SupEvent {
         at_ms,
         SupEventKind::Node {
             event: NodeEvent::State { fields },
-        },
-    )
-}
-
-fn log_ev(node: u64, at_ms: u64, level: &str, msg: &str) -> SupEvent {
-    ev(
-        node,
-        at_ms,
-        SupEventKind::Node {
-            event: NodeEvent::Log {
-                level: level.into(),
-                msg: msg.into(),
-            },
         },
     )
 }
@@ -344,27 +306,14 @@ fn tiny_terminals_do_not_panic() {
 
 #[test]
 fn mouse_clicks_select_tabs_and_nodes_and_the_wheel_scrolls() {
-    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    use crossterm::event::{KeyModifiers, MouseEvent, MouseEventKind};
     use wirelab::tui::Click;
     let mut a = lab_app();
     render(&mut a, 120, 40);
-    let at = |a: &App, want: Click| {
-        let (r, _) = a
-            .hits
-            .iter()
-            .find(|(_, c)| *c == want)
-            .expect("a click target");
-        MouseEvent {
-            kind: MouseEventKind::Down(MouseButton::Left),
-            column: r.x + 1,
-            row: r.y,
-            modifiers: KeyModifiers::NONE,
-        }
-    };
-    let click = at(&a, Click::Node(3));
+    let click = click_on(&a, Click::Node(3));
     a.on_mouse(&click);
     assert_eq!(a.lab.selected, 3);
-    let click = at(&a, Click::Tab(3));
+    let click = click_on(&a, Click::Tab(3));
     a.on_mouse(&click);
     assert_eq!(a.lab.tab, 3);
     a.lab.tab = 2;
@@ -378,7 +327,7 @@ fn mouse_clicks_select_tabs_and_nodes_and_the_wheel_scrolls() {
     assert!(!a.lab.logs.follow, "the wheel scrolls the logs up");
     let mut home = app(Mode::Explorer);
     render(&mut home, 80, 24);
-    let click = at(&home, Click::Project(2));
+    let click = click_on(&home, Click::Project(2));
     home.on_mouse(&click);
     home.on_mouse(&click);
     assert_eq!(
