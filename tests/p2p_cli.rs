@@ -73,7 +73,8 @@ fn trackers(dir: &Path) -> (Proc, Vec<String>) {
     (proc, urls)
 }
 
-fn share(dir: &Path, file: &Path, torrent: &Path, urls: &[String]) -> Proc {
+/// `wirelab p2p share`, and the first line it printed (`seeding NAME (...) on ADDR; …`).
+fn share(dir: &Path, file: &Path, torrent: &Path, urls: &[String]) -> (Proc, String) {
     let child = wirelab(&dir.join("state"))
         .args(["p2p", "share"])
         .arg(file)
@@ -93,11 +94,9 @@ fn share(dir: &Path, file: &Path, torrent: &Path, urls: &[String]) -> Proc {
     while out.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
         line.push(byte[0]);
     }
-    assert!(
-        String::from_utf8_lossy(&line).starts_with("seeding"),
-        "{line:?}"
-    );
-    proc
+    let line = String::from_utf8_lossy(&line).into_owned();
+    assert!(line.starts_with("seeding"), "{line:?}");
+    (proc, line)
 }
 
 fn seeder_addr(line: &str) -> String {
@@ -117,7 +116,7 @@ fn share_then_get_exits_zero_with_an_identical_file() {
     let file = dir.path().join("movie.bin");
     wirelab::p2p::lab::generate_file(&file, 3 << 20 | 12345, 3).unwrap();
     let torrent = dir.path().join("movie.torrent");
-    let _seeder = share(dir.path(), &file, &torrent, &urls);
+    let (_seeder, _) = share(dir.path(), &file, &torrent, &urls);
     let t = wirelab::p2p::torrent::Torrent::load(&torrent).unwrap();
     assert_eq!(t.trackers, urls, "announce-list names both trackers");
     assert_eq!(t.piece_len, 512 * 1024);
@@ -144,25 +143,8 @@ fn an_encrypted_handshake_attempt_is_closed_cleanly_and_plain_bittorrent_still_w
     let file = dir.path().join("f.bin");
     wirelab::p2p::lab::generate_file(&file, 1 << 20, 4).unwrap();
     let torrent = dir.path().join("f.torrent");
-    let child = wirelab(&dir.path().join("state"))
-        .args(["p2p", "share"])
-        .arg(&file)
-        .arg("--torrent")
-        .arg(&torrent)
-        .arg("--trackers")
-        .arg(urls.join(","))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut proc = Proc(child);
-    let mut out = proc.0.stdout.take().unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while out.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-        line.push(byte[0]);
-    }
-    let addr = seeder_addr(&String::from_utf8_lossy(&line));
+    let (_seeder, line) = share(dir.path(), &file, &torrent, &urls);
+    let addr = seeder_addr(&line);
     // What aria2c sends first: a 96-byte Diffie-Hellman public key and padding.
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -225,7 +207,7 @@ fn aria2c_downloads_from_a_wirelab_seeder_through_a_wirelab_tracker() {
     let file = dir.path().join("interop.bin");
     wirelab::p2p::lab::generate_file(&file, 2 << 20 | 777, 5).unwrap();
     let torrent = dir.path().join("interop.torrent");
-    let _seeder = share(dir.path(), &file, &torrent, &urls);
+    let (_seeder, _) = share(dir.path(), &file, &torrent, &urls);
     let out = dir.path().join("aria2c-out");
     let mut child = Command::new("aria2c")
         .args(ARIA2C_FLAGS)
