@@ -355,3 +355,24 @@ fn shell_builtin_hosts_the_lab_and_pipeline_children_reach_it_through_the_contro
         "{text}"
     );
 }
+
+#[test]
+fn a_tracker_whose_port_is_taken_fails_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = wirelab(dir.path())
+        .args(["node", "p2p-tracker", "--id", "1", "--listen", &addr])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--peers", &format!("1={addr}")])
+        .stdin(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let fatal: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let msg = fatal["msg"].as_str().unwrap_or_default();
+    assert_eq!(fatal["event"], "fatal", "{stdout}");
+    assert!(msg.contains(&addr) && msg.contains("in use"), "{msg}");
+}

@@ -125,6 +125,9 @@ pub enum NodeRuntime {
     CurrentThread,
     /// A worker per core (HTTP servers and load generators).
     MultiThread,
+    /// This many workers (a P2P tracker: its work is small, two keep one slow peer from
+    /// stalling the others).
+    Workers(usize),
 }
 
 /// Node-side entry point: builds the runtime, runs `main` with an [`Emitter`], and reports a
@@ -140,6 +143,10 @@ where
             .enable_all()
             .build(),
         NodeRuntime::MultiThread => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        NodeRuntime::Workers(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n.max(1))
             .enable_all()
             .build(),
     };

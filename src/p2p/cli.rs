@@ -178,14 +178,7 @@ pub fn run_tracker_node(a: TrackerNodeArgs) -> i32 {
         http: a.http,
         peers,
     };
-    match super::tracker::node::run(cfg) {
-        Ok(()) => 0,
-        Err(e) => {
-            crate::cluster::event::Emitter::new()
-                .emit(&crate::cluster::NodeEvent::Fatal { msg: e.to_string() });
-            1
-        }
-    }
+    super::tracker::node::run(cfg)
 }
 
 /// Runs a `wirelab p2p` verb; returns the exit code.

@@ -189,7 +189,9 @@ impl Swarm {
         } else {
             storage.verify_all(&cfg.torrent)?
         };
-        let listener = crate::cluster::listen_reserved(cfg.listen)?;
+        let listener = crate::cluster::listen_reserved(cfg.listen).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", cfg.listen))
+        })?;
         let local = listener.local_addr()?;
         let done = have.is_complete();
         let swarm = Arc::new(Swarm {

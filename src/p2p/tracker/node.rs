@@ -24,7 +24,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::http;
 use super::rpc::{self, Inbound, MAX_TRACKER_FRAME, PeerEntry, Request, Response};
 use super::state::{Op, OpKind, PeerRecord, Replica, SyncReply, VersionVector};
-use crate::cluster::event::{ControlCommand, Emitter, NodeEvent, watch_stdin};
+use crate::cluster::event::{ControlCommand, Emitter, NodeEvent, NodeRuntime, watch_stdin};
 use crate::wire::FaultFilter;
 use crate::wire::fault::Verdict;
 use crate::wire::frame::{read_frame, write_frame};
@@ -258,18 +258,22 @@ pub struct TrackerConfig {
     pub peers: Vec<(u64, SocketAddr)>,
 }
 
-/// Runs a tracker until the supervisor lets go of it.
-pub fn run(cfg: TrackerConfig) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(serve(cfg))
+/// Runs a tracker node until the supervisor lets go of it; returns the exit code (a failure
+/// is reported as a `fatal` event first).
+pub fn run(cfg: TrackerConfig) -> i32 {
+    crate::cluster::event::run_node(NodeRuntime::Workers(2), |emitter| async move {
+        serve(cfg, emitter).await.map_err(|e| e.to_string())
+    })
 }
 
-async fn serve(cfg: TrackerConfig) -> std::io::Result<()> {
-    let emitter = Arc::new(Emitter::new());
-    let listener = crate::cluster::listen_reserved(cfg.listen)?;
+/// Listens on a tracker port; the error names it.
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    crate::cluster::listen_reserved(addr)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+}
+
+async fn serve(cfg: TrackerConfig, emitter: Arc<Emitter>) -> std::io::Result<()> {
+    let listener = listen(cfg.listen)?;
     let (ops, _) = broadcast::channel(4096);
     let mut links = BTreeMap::new();
     let mut link_rx = Vec::new();
@@ -294,7 +298,7 @@ async fn serve(cfg: TrackerConfig) -> std::io::Result<()> {
     }
     let http_addr = match cfg.http {
         Some(a) => {
-            let l = crate::cluster::listen_reserved(a)?;
+            let l = listen(a)?;
             let addr = l.local_addr()?;
             let app = http::app(tracker.clone(), cfg.listen);
             tokio::spawn(async move {
