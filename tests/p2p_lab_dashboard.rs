@@ -40,6 +40,18 @@ fn every_leechers_piece_map_fills_from_real_events_and_no_process_outlives_the_l
 
     let mut view = P2pLabView::new();
     view.attach(sup.clone());
+    // The lab was up before the dashboard attached: what each node logged so far is read
+    // back from its log file.
+    for id in 1..=7 {
+        assert!(
+            view.model
+                .logs
+                .iter()
+                .any(|l| l.node == id && l.msg.starts_with("ready on")),
+            "node {id}: {:?}",
+            view.model.logs
+        );
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -72,6 +84,16 @@ fn every_leechers_piece_map_fills_from_real_events_and_no_process_outlives_the_l
         }
         view.drain_events();
         view.refresh(wirelab::tui::clock::now_ms());
+    }
+    // A line read back and also still in flight as an event shows once.
+    for id in 1..=7 {
+        let ready = view
+            .model
+            .logs
+            .iter()
+            .filter(|l| l.node == id && l.msg.starts_with("ready on"))
+            .count();
+        assert_eq!(ready, 1, "node {id}: {:?}", view.model.logs);
     }
     // What the dashboard shows came from the processes: live RSS, both trackers, a timeline.
     assert!(

@@ -17,10 +17,11 @@ pub mod timeline;
 pub mod view;
 
 use super::keys::{Action, Cmd, Key};
+use super::lab::logbook::LogBook;
 use super::lab::shared;
 use super::lab::{DashModel, Dashboard};
 use super::shell_worker::ShellDone;
-use crate::cluster::{NodeInfo, SupEvent, Supervisor};
+use crate::cluster::{NodeInfo, SupEvent};
 use crate::forge::lab::{LOAD, SERVER};
 use model::ForgeModel;
 
@@ -53,19 +54,13 @@ impl DashModel for ForgeModel {
         &self.nodes
     }
 
+    fn log_book(&mut self) -> &mut LogBook {
+        &mut self.logs
+    }
+
     /// The server and the load generator, the lab's two nodes, up or not.
     fn selectable(&self) -> Vec<u64> {
         vec![SERVER, LOAD]
-    }
-
-    /// The nodes' log lines so far: the tail of each `node-N.log`.
-    fn attached(&mut self, sup: &Supervisor, now_ms: u64) {
-        for id in sup.ids() {
-            let path = sup.run_dir().join(format!("node-{id}.log"));
-            if let Some(text) = log_tail(&path, LOG_BACKFILL_BYTES) {
-                self.backfill_logs(id, &text, now_ms);
-            }
-        }
     }
 
     /// A slowloris flood's start goes on the timeline.
@@ -160,27 +155,6 @@ impl Dashboard<ForgeModel> {
 }
 
 const NODE_KEYS: [Key; 2] = [Key::Char('1'), Key::Char('2')];
-
-/// How much of each node's log file the dashboard reads back when it attaches.
-const LOG_BACKFILL_BYTES: u64 = 64 * 1024;
-
-/// The last `max` bytes of the file at `path`, from its first whole line.
-fn log_tail(path: &std::path::Path, max: u64) -> Option<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path).ok()?;
-    let len = f.metadata().ok()?.len();
-    let start = len.saturating_sub(max);
-    f.seek(SeekFrom::Start(start)).ok()?;
-    let mut buf = Vec::new();
-    f.take(max).read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    Some(if start > 0 {
-        text.split_once('\n')
-            .map_or(String::new(), |(_, rest)| rest.to_string())
-    } else {
-        text
-    })
-}
 
 #[cfg(test)]
 mod tests {

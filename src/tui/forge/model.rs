@@ -22,10 +22,8 @@ use super::series::{self, Second};
 use super::timeline::{self, EventKind, Timeline, rejection_text, thousands};
 use crate::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
 use crate::forge::lab::{LOAD, SERVER};
-use crate::tui::lab::model::LogLine;
+use crate::tui::lab::logbook::LogBook;
 
-/// Log lines kept (both nodes).
-pub const LOG_CAPACITY: usize = 5000;
 /// Server processes tracked at once (more would only come from a runaway of reloads).
 const MAX_SERVER_PIDS: usize = 8;
 /// How long after the old server exited a reload's failed-request count is taken (the load
@@ -114,7 +112,7 @@ pub struct ForgeModel {
     /// The timeline, oldest first.
     pub timeline: Timeline,
     /// Both nodes' log lines, oldest first.
-    pub logs: VecDeque<LogLine>,
+    pub logs: LogBook,
     /// Bumped on every change the view should show.
     pub version: u64,
     status: BTreeMap<u64, NodeStatus>,
@@ -125,15 +123,7 @@ pub struct ForgeModel {
     /// When the load node last reported.
     load_at_ms: u64,
     announced: bool,
-    /// Lines read back from the log files at attach, with the time they were read: their
-    /// events may still be on the way (the supervisor writes a line, then publishes it), and
-    /// an event for one of them must not show it twice.
-    backfilled: Vec<(u64, String, String)>,
-    backfilled_at_ms: u64,
 }
-
-/// How long after the backfill an event may still repeat a backfilled line.
-const BACKFILL_OVERLAP_MS: u64 = 2_000;
 
 fn num(f: &Map<String, Value>, k: &str) -> u64 {
     f.get(k).and_then(Value::as_u64).unwrap_or(0)
@@ -171,31 +161,7 @@ impl ForgeModel {
     }
 
     fn log(&mut self, at_ms: u64, node: u64, level: &str, msg: String) {
-        if !self.backfilled.is_empty() {
-            if at_ms > self.backfilled_at_ms + BACKFILL_OVERLAP_MS {
-                self.backfilled.clear();
-            } else if let Some(i) = self
-                .backfilled
-                .iter()
-                .position(|(n, l, m)| *n == node && l == level && *m == msg)
-            {
-                self.backfilled.remove(i);
-                return;
-            }
-        }
-        self.push_log(at_ms, node, level, msg);
-    }
-
-    fn push_log(&mut self, at_ms: u64, node: u64, level: &str, msg: String) {
-        self.logs.push_back(LogLine {
-            at_ms,
-            node,
-            level: level.to_string(),
-            msg,
-        });
-        while self.logs.len() > LOG_CAPACITY {
-            self.logs.pop_front();
-        }
+        self.logs.push(at_ms, node, level, msg);
     }
 
     fn name(n: u64) -> &'static str {
@@ -592,28 +558,6 @@ impl ForgeModel {
         self.version += 1;
     }
 
-    /// Adds the lines a node logged before the dashboard subscribed to its events, from the
-    /// text of its `node-N.log` (`MS LEVEL MESSAGE` per line) read at `now_ms`, after
-    /// subscribing; lines that do not parse are skipped. A line that also arrives as an event
-    /// shortly after shows once.
-    pub fn backfill_logs(&mut self, node: u64, text: &str, now_ms: u64) {
-        self.backfilled_at_ms = now_ms;
-        for line in text.lines() {
-            let Some((ms, rest)) = line.split_once(' ') else {
-                continue;
-            };
-            let (Ok(at_ms), Some((level, msg))) = (ms.parse::<u64>(), rest.split_once(' ')) else {
-                continue;
-            };
-            let msg = msg.trim_start().to_string();
-            // Only recent lines can still have their event in flight.
-            if at_ms + BACKFILL_OVERLAP_MS >= now_ms {
-                self.backfilled.push((node, level.to_string(), msg.clone()));
-            }
-            self.push_log(at_ms, node, level, msg);
-        }
-    }
-
     /// Forgets a stopped lab (the timeline, logs and charts stay).
     pub fn detach(&mut self, at_ms: u64) {
         if !self.nodes.is_empty() {
@@ -808,65 +752,6 @@ mod tests {
         // No report for over a second (the load node paused): nothing is being answered.
         m.refresh(Vec::new(), 4200);
         assert_eq!(m.load.rps, 0.0);
-    }
-
-    #[test]
-    fn node_log_files_backfill_the_log_pane() {
-        let mut m = ForgeModel::new();
-        m.backfill_logs(
-            SERVER,
-            "1700 info  serving the forge demo app\ngarbage\n1701 stderr oops  \n",
-            1800,
-        );
-        let got: Vec<(u64, &str, &str)> = m
-            .logs
-            .iter()
-            .map(|l| (l.at_ms, l.level.as_str(), l.msg.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                (1700, "info", "serving the forge demo app"),
-                (1701, "stderr", "oops  ")
-            ]
-        );
-    }
-
-    fn log_event(node: u64, at_ms: u64, msg: &str) -> SupEvent {
-        SupEvent {
-            node,
-            at_ms,
-            kind: SupEventKind::Node {
-                event: NodeEvent::Log {
-                    level: "info".into(),
-                    msg: msg.into(),
-                },
-            },
-        }
-    }
-
-    #[test]
-    fn a_backfilled_line_whose_event_follows_shows_once() {
-        // The dashboard subscribes, then reads the log file: a line written just before the
-        // read may still arrive as an event.
-        let mut m = ForgeModel::new();
-        m.backfill_logs(SERVER, "1000 info  old\n5000 info  ready\n", 5001);
-        m.on_event(&log_event(SERVER, 5002, "ready"));
-        m.on_event(&log_event(SERVER, 5003, "next"));
-        // The same text later is a new line; so is one that was too old to be in flight.
-        m.on_event(&log_event(SERVER, 5004, "ready"));
-        m.on_event(&log_event(SERVER, 5005, "old"));
-        let msgs: Vec<&str> = m.logs.iter().map(|l| l.msg.as_str()).collect();
-        assert_eq!(msgs, ["old", "ready", "next", "ready", "old"]);
-    }
-
-    #[test]
-    fn the_backfill_overlap_ends_after_a_while() {
-        let mut m = ForgeModel::new();
-        m.backfill_logs(SERVER, "5000 info  ready\n", 5001);
-        m.on_event(&log_event(SERVER, 5001 + BACKFILL_OVERLAP_MS + 1, "ready"));
-        let msgs: Vec<&str> = m.logs.iter().map(|l| l.msg.as_str()).collect();
-        assert_eq!(msgs, ["ready", "ready"]);
     }
 
     #[test]

@@ -545,7 +545,7 @@ fn draw_logs(
         f,
         area,
         &mut v.logs,
-        &v.model.logs,
+        v.model.logs.lines(),
         &ids,
         v.selected,
         theme,

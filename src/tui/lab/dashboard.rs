@@ -6,6 +6,7 @@
 use tokio::sync::broadcast;
 
 use super::CommandRecord;
+use super::logbook::LogBook;
 use super::logs::LogPane;
 use super::shared;
 use crate::cluster::{NodeInfo, NodeStatus, SupEvent, Supervisor};
@@ -27,14 +28,18 @@ pub trait DashModel: Default {
     fn forget(&mut self, now_ms: u64);
     /// The nodes as last snapshotted.
     fn nodes(&self) -> &[NodeInfo];
+    /// The node log lines.
+    fn log_book(&mut self) -> &mut LogBook;
 
     /// The ids Up/Down step through and a digit key may select (default: the nodes known).
     fn selectable(&self) -> Vec<u64> {
         self.nodes().iter().map(|n| n.id).collect()
     }
     /// Called once the dashboard has subscribed to a lab's events, to read back what happened
-    /// before (default: nothing).
-    fn attached(&mut self, _sup: &Supervisor, _now_ms: u64) {}
+    /// before (default: the tail of each node's log file).
+    fn attached(&mut self, sup: &Supervisor, now_ms: u64) {
+        self.log_book().backfill_from(sup, now_ms);
+    }
     /// A command of the dashboard was queued (default: nothing).
     fn command_queued(&mut self, _cmd: &str, _now_ms: u64) {}
     /// A command of the dashboard finished (default: nothing).

@@ -5,6 +5,7 @@
 //! - [`model`]: supervisor events and node snapshots → table, timeline, logs, series.
 //! - [`view`]: drawing the tabs (overview, logs, timeline, commands);
 //!   [`scope`]: the RaftScope-like view and the charts.
+//! - [`logbook`]: the log lines, with those logged before the dashboard attached.
 //! - [`logs`]: the log pane (follow, search highlighting, level filter, merged view).
 //! - [`dashboard`]: the frame every lab dashboard is built on ([`Dashboard`] over a model that
 //!   is a [`DashModel`]): tab, selection, log pane, command log, the attached lab's events.
@@ -12,6 +13,7 @@
 //!   they do, and the command log's bookkeeping.
 
 pub mod dashboard;
+pub mod logbook;
 pub mod logs;
 pub mod model;
 pub mod scope;
@@ -23,6 +25,7 @@ use std::time::{Duration, Instant};
 use super::keys::{Action, Cmd, Key};
 use crate::cluster::{NodeInfo, SupEvent};
 pub use dashboard::{DashModel, Dashboard};
+use logbook::LogBook;
 use model::LabModel;
 
 /// The dashboard's tabs.
@@ -70,6 +73,10 @@ impl DashModel for LabModel {
 
     fn nodes(&self) -> &[NodeInfo] {
         &self.nodes
+    }
+
+    fn log_book(&mut self) -> &mut LogBook {
+        &mut self.logs
     }
 }
 

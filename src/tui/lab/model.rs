@@ -8,9 +8,8 @@ use serde_json::Value;
 
 use crate::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
 use crate::raft::load::LoadSnapshot;
+use crate::tui::lab::logbook::LogBook;
 
-/// Log lines kept (all nodes).
-pub const LOG_CAPACITY: usize = 5000;
 /// Timeline entries kept.
 pub const TIMELINE_CAPACITY: usize = 500;
 /// Chart points kept per node.
@@ -69,7 +68,7 @@ pub struct LabModel {
     /// Event timeline, oldest first.
     pub timeline: VecDeque<TimelineEntry>,
     /// Merged log lines, oldest first.
-    pub logs: VecDeque<LogLine>,
+    pub logs: LogBook,
     /// Commit index per node over time.
     pub commits: BTreeMap<u64, VecDeque<u64>>,
     /// The workload's metrics.
@@ -99,15 +98,7 @@ impl LabModel {
     }
 
     fn log(&mut self, at_ms: u64, node: u64, level: &str, msg: String) {
-        self.logs.push_back(LogLine {
-            at_ms,
-            node,
-            level: level.to_string(),
-            msg,
-        });
-        while self.logs.len() > LOG_CAPACITY {
-            self.logs.pop_front();
-        }
+        self.logs.push(at_ms, node, level, msg);
     }
 
     /// Folds one supervisor event in.

@@ -420,7 +420,7 @@ fn draw_logs(
         f,
         area,
         &mut lab.logs,
-        &lab.model.logs,
+        lab.model.logs.lines(),
         &ids,
         lab.selected,
         theme,

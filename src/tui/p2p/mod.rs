@@ -14,6 +14,7 @@ pub mod report;
 pub mod view;
 
 use super::keys::{Action, Cmd, Key};
+use super::lab::logbook::LogBook;
 use super::lab::shared;
 use super::lab::{DashModel, Dashboard};
 use super::shell_worker::ShellDone;
@@ -45,6 +46,10 @@ impl DashModel for P2pModel {
 
     fn nodes(&self) -> &[NodeInfo] {
         &self.nodes
+    }
+
+    fn log_book(&mut self) -> &mut LogBook {
+        &mut self.logs
     }
 
     /// A successful `p2p corrupt` goes on the timeline: only the command knows it happened.

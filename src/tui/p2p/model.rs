@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 
 pub use super::report::{PeerState, TrackerState};
 use crate::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
-use crate::tui::lab::model::{LOG_CAPACITY, LogLine, SERIES_CAPACITY, TIMELINE_CAPACITY};
+use crate::tui::lab::logbook::LogBook;
+use crate::tui::lab::model::{SERIES_CAPACITY, TIMELINE_CAPACITY};
 
 /// Op log lines kept per tracker.
 pub const OP_LOG_CAPACITY: usize = 50;
@@ -55,7 +56,7 @@ pub struct P2pModel {
     /// Timeline, oldest first.
     pub timeline: VecDeque<Entry>,
     /// Merged log lines, oldest first.
-    pub logs: VecDeque<LogLine>,
+    pub logs: LogBook,
     /// The latest op log lines of each tracker, oldest first.
     pub op_logs: BTreeMap<u64, VecDeque<String>>,
     /// Aggregate download rate (bytes/s) per refresh.
@@ -89,15 +90,7 @@ impl P2pModel {
     }
 
     fn log(&mut self, at_ms: u64, node: u64, level: &str, msg: String) {
-        self.logs.push_back(LogLine {
-            at_ms,
-            node,
-            level: level.to_string(),
-            msg,
-        });
-        while self.logs.len() > LOG_CAPACITY {
-            self.logs.pop_front();
-        }
+        self.logs.push(at_ms, node, level, msg);
     }
 
     /// Adds what a command of the dashboard did to the timeline (a corruption is no process
