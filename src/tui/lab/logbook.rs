@@ -83,9 +83,16 @@ impl LogBook {
     }
 
     /// Adds the lines of a node's log file (`MS LEVEL MESSAGE` per line) read at `now_ms`;
-    /// lines that do not parse are skipped.
+    /// lines that do not parse are skipped, and so are lines no newer than the node's newest
+    /// line here (a lab restarted on the same run dir appends to files the book has shown).
     pub fn backfill(&mut self, node: u64, text: &str, now_ms: u64) {
         self.backfilled_at_ms = now_ms;
+        let seen = self
+            .lines
+            .iter()
+            .filter(|l| l.node == node)
+            .map(|l| l.at_ms)
+            .max();
         for line in text.lines() {
             let Some((ms, rest)) = line.split_once(' ') else {
                 continue;
@@ -93,6 +100,9 @@ impl LogBook {
             let (Ok(at_ms), Some((level, msg))) = (ms.parse::<u64>(), rest.split_once(' ')) else {
                 continue;
             };
+            if seen.is_some_and(|seen| at_ms <= seen) {
+                continue;
+            }
             let msg = msg.trim_start().to_string();
             // Only recent lines can still have their event in flight.
             if at_ms + BACKFILL_OVERLAP_MS >= now_ms {
@@ -176,6 +186,25 @@ mod tests {
         b.push(5004, 1, "info", "ready".into());
         b.push(5005, 1, "info", "old".into());
         assert_eq!(msgs(&b), ["old", "ready", "next", "ready", "old"]);
+    }
+
+    #[test]
+    fn reading_back_again_adds_only_what_is_newer() {
+        // A lab stopped and started again on its run dir: the files still hold the first
+        // run's lines, which the book already shows.
+        let mut b = LogBook::default();
+        b.backfill(1, "1000 info  first run\n", 1001);
+        b.push(9000, 1, "info", "stopping".into());
+        b.backfill(
+            1,
+            "1000 info  first run\n8999 info  stopping\n20000 info  second run\n",
+            20001,
+        );
+        b.backfill(2, "1000 info  other node\n", 20001);
+        assert_eq!(
+            msgs(&b),
+            ["first run", "stopping", "second run", "other node"]
+        );
     }
 
     #[test]
