@@ -20,6 +20,8 @@
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
 //!   command language of the product, extended with lab builtins.
 
+#![deny(missing_docs)]
+
 pub mod check;
 pub mod check_cli;
 pub mod cli;

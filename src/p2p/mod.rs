@@ -11,7 +11,7 @@
 //! - [`peer`]: the peer wire protocol, the piece picker, the swarm engine, the lab's peer node.
 //! - [`lab`]: `labs/p2p/lab.toml`, the generated file, node specs, launching.
 //! - [`cli`]: `wirelab p2p …` and the shell's `p2p` builtin; [`corrupt`]: `p2p corrupt`;
-//!   [`wait`]: `p2p wait …` for scripts; [`transfer`]: `share` and `get`; [`bench`]:
+//!   [`wait`]: `p2p wait …` for scripts; [`transfer`]: `share` and `get`; [`bench`](mod@bench):
 //!   `wirelab p2p bench`.
 
 pub mod bench;

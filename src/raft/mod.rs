@@ -19,7 +19,7 @@
 //! - [`sim`]: a deterministic simulated cluster (lossy, reordering network; slow disks;
 //!   crashes) that checks the Raft safety properties; the core's tests run on it.
 //! - [`lab`]: `labs/raft/lab.toml` and the node specs for the supervisor.
-//! - [`cli`], [`bench`], [`chaos`], [`load`], [`nemesis`]: the `wirelab raft …` verbs.
+//! - [`cli`], [`bench`](mod@bench), [`chaos`], [`load`], [`nemesis`]: the `wirelab raft …` verbs.
 
 pub mod bench;
 pub mod chaos;
