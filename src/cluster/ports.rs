@@ -37,14 +37,19 @@ fn reserved() -> MutexGuard<'static, VecDeque<(SocketAddr, TcpSocket)>> {
     RESERVED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A TCP socket of `addr`'s family.
+fn tcp_socket(addr: SocketAddr) -> std::io::Result<TcpSocket> {
+    if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+}
+
 /// Binds a placeholder on `addr`: fails if anything holds the port, including another
 /// process's placeholder.
 fn placeholder(addr: SocketAddr) -> std::io::Result<TcpSocket> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = tcp_socket(addr)?;
     socket.bind(addr)?;
     socket.set_reuseport(true)?;
     Ok(socket)
@@ -117,11 +122,7 @@ pub fn reserve_ports(addrs: &[SocketAddr]) {
 /// in reserve by its supervisor's process or not. (`SO_REUSEPORT` also lets a new server
 /// process bind the port while the old one still serves, for a reload without a gap.)
 pub fn listen_reserved(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = tcp_socket(addr)?;
     socket.set_reuseaddr(true)?;
     socket.set_reuseport(true)?;
     socket.bind(addr)?;
