@@ -416,6 +416,12 @@ impl Supervisor {
         }
     }
 
+    /// Whether both handles are the same supervisor (not merely the same run dir: a lab
+    /// restarted on its run dir is a new supervisor).
+    pub fn same(&self, other: &Supervisor) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// A handle that does not keep the cluster alive.
     pub fn downgrade(&self) -> WeakSupervisor {
         WeakSupervisor {

@@ -102,11 +102,21 @@ impl<M: DashModel> Dashboard<M> {
     }
 
     /// Follows the lab hosted as `lab` ([`crate::labs::LabHost::global`]): attaches it once
-    /// up, detaches after it stopped.
+    /// up, detaches after it stopped, and moves to a new one that replaced it between two
+    /// looks (`raft stop; raft up`).
     pub fn follow_hosted(&mut self, lab: &str) {
-        match (self.sup.is_some(), crate::labs::LabHost::global().get(lab)) {
-            (false, Some(sup)) => self.attach(sup),
-            (true, None) => self.detach(),
+        self.follow(crate::labs::LabHost::global().get(lab));
+    }
+
+    /// Follows `hosted`, the lab running now if any (see [`Dashboard::follow_hosted`]).
+    pub fn follow(&mut self, hosted: Option<Supervisor>) {
+        match (&self.sup, hosted) {
+            (None, Some(sup)) => self.attach(sup),
+            (Some(_), None) => self.detach(),
+            (Some(cur), Some(sup)) if !cur.same(&sup) => {
+                self.detach();
+                self.attach(sup);
+            }
             _ => {}
         }
     }
@@ -208,5 +218,37 @@ impl<M: DashModel> Dashboard<M> {
         self.commands
             .iter()
             .any(|c| c.cmd.starts_with(prefix) && c.status.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::lab::model::LabModel;
+
+    fn empty_lab(dir: &std::path::Path) -> Supervisor {
+        Supervisor::launch_with_exe("raft", dir, Vec::new(), "/bin/true".into())
+            .expect("a lab without nodes")
+    }
+
+    #[test]
+    fn a_dashboard_follows_the_hosted_lab_and_one_that_replaced_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = empty_lab(&dir.path().join("a"));
+        let second = empty_lab(&dir.path().join("b"));
+        let mut d: Dashboard<LabModel> = Dashboard::new();
+        d.follow(Some(first.clone()));
+        assert!(d.sup.as_ref().is_some_and(|s| s.same(&first)));
+        d.follow(Some(first.clone()));
+        assert!(d.sup.as_ref().is_some_and(|s| s.same(&first)));
+        // Stopped and started again between two looks: the new lab, not the old one.
+        d.follow(Some(second.clone()));
+        assert!(
+            d.sup
+                .as_ref()
+                .is_some_and(|s| s.same(&second) && !s.same(&first))
+        );
+        d.follow(None);
+        assert!(d.sup.is_none());
     }
 }
