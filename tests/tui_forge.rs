@@ -665,3 +665,20 @@ fn wirelab_lab_forge_in_a_terminal_loads_smuggles_reloads_and_quits_clean() {
         "nodes outlived wirelab"
     );
 }
+
+#[test]
+fn opening_the_dashboard_starts_the_lab_unless_it_runs_or_is_starting() {
+    let mut a = app(Mode::Explorer);
+    let up = Some(Effect::Run("forge up".into(), "lab".into()));
+    assert_eq!(a.open_forge_lab(), up);
+    a.record_command(7, "forge up", "lab");
+    assert_eq!(a.open_forge_lab(), None, "forge up is queued");
+    // It failed (a port taken, say): opening the dashboard again tries again.
+    a.finish_command(&ShellDone {
+        id: 7,
+        status: 1,
+        output: "forge: cannot start node 1".into(),
+        elapsed: Duration::from_millis(30),
+    });
+    assert_eq!(a.open_forge_lab(), up);
+}

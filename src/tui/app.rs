@@ -189,19 +189,25 @@ impl App {
 
     /// Shows a dashboard; the effect is `LAB up` when its lab neither runs nor is starting.
     fn open_dashboard(&mut self, screen: Screen) -> Option<Effect> {
-        let (lab, running, commands) = match screen {
+        let (up, running, starting) = match screen {
             Screen::ForgeLab => (
-                "forge",
+                "forge up",
                 self.forge_lab.sup.is_some(),
-                &self.forge_lab.commands,
+                self.forge_lab.running("forge up"),
             ),
-            Screen::P2pLab => ("p2p", self.p2p_lab.sup.is_some(), &self.p2p_lab.commands),
-            _ => ("raft", self.lab.sup.is_some(), &self.lab.commands),
+            Screen::P2pLab => (
+                "p2p up",
+                self.p2p_lab.sup.is_some(),
+                self.p2p_lab.running("p2p up"),
+            ),
+            _ => (
+                "raft up",
+                self.lab.sup.is_some(),
+                self.lab.running("raft up"),
+            ),
         };
-        let up = format!("{lab} up");
-        let starting = commands.iter().any(|c| c.cmd.starts_with(&up));
         self.push(screen);
-        (!running && !starting).then(|| Effect::Run(up, "lab".into()))
+        (!running && !starting).then(|| Effect::Run(up.into(), "lab".into()))
     }
 
     /// The log pane of the shown dashboard (the Raft one's elsewhere).
