@@ -16,11 +16,11 @@ use super::timeline::{EventKind, status_name, thousands};
 use super::{ForgeView, TABS};
 use crate::cluster::{NodeInfo, NodeStatus};
 use crate::forge::lab::{LOAD, SERVER};
+use crate::tui::Hits;
 use crate::tui::lab::view::{
     draw_command_log, draw_event_list, draw_log_panes, draw_tab_bar, process_cells,
 };
 use crate::tui::theme::Theme;
-use crate::tui::{Click, Hits};
 
 /// Draws the dashboard into `area`.
 pub fn draw(
@@ -261,20 +261,7 @@ fn draw_table(
             .block(Block::bordered().title(title)),
         area,
     );
-    for (i, n) in v.model.nodes.iter().enumerate() {
-        let y = area.y + 2 + i as u16;
-        if y < area.bottom().saturating_sub(1) {
-            hits.push((
-                Rect {
-                    x: area.x,
-                    y,
-                    width: area.width,
-                    height: 1,
-                },
-                Click::Node(n.id),
-            ));
-        }
-    }
+    crate::tui::lab::view::row_hits(hits, area, v.model.nodes.iter().map(|n| n.id));
 }
 
 /// req/s and open connections | latency chart | status counts.

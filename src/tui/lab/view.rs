@@ -26,6 +26,25 @@ fn show(v: Option<u64>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
 
+/// Makes each row of a bordered node table (one header line) a click target selecting its
+/// node; rows below the table's bottom border are not.
+pub fn row_hits(hits: &mut Hits, area: Rect, ids: impl Iterator<Item = u64>) {
+    for (i, id) in ids.enumerate() {
+        let y = area.y + 2 + i as u16;
+        if y < area.bottom().saturating_sub(1) {
+            hits.push((
+                Rect {
+                    x: area.x,
+                    y,
+                    width: area.width,
+                    height: 1,
+                },
+                Click::Node(id),
+            ));
+        }
+    }
+}
+
 /// Draws the dashboard into `area`.
 pub fn draw(
     f: &mut Frame,
@@ -272,20 +291,7 @@ fn draw_table(
             .block(Block::bordered().title(title)),
         area,
     );
-    for (i, n) in lab.model.nodes.iter().enumerate() {
-        let y = area.y + 2 + i as u16;
-        if y < area.bottom().saturating_sub(1) {
-            hits.push((
-                Rect {
-                    x: area.x,
-                    y,
-                    width: area.width,
-                    height: 1,
-                },
-                Click::Node(n.id),
-            ));
-        }
-    }
+    row_hits(hits, area, lab.model.nodes.iter().map(|n| n.id));
 }
 
 fn draw_timeline(

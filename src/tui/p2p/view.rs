@@ -275,20 +275,7 @@ fn draw_table(
             .block(Block::bordered().title(title)),
         area,
     );
-    for (i, n) in m.nodes.iter().enumerate() {
-        let y = area.y + 2 + i as u16;
-        if y < area.bottom().saturating_sub(1) {
-            hits.push((
-                Rect {
-                    x: area.x,
-                    y,
-                    width: area.width,
-                    height: 1,
-                },
-                Click::Node(n.id),
-            ));
-        }
-    }
+    crate::tui::lab::view::row_hits(hits, area, m.nodes.iter().map(|n| n.id));
 }
 
 fn role_of(m: &P2pModel, n: &NodeInfo) -> String {
