@@ -185,16 +185,9 @@ fn shell_builtin_hosts_the_forge_lab_in_process() {
         "set -e\nforge up --run-dir {} > /dev/null\nforge load start --connections 2\nforge status | grep -c forge-\nforge smuggle | grep -q '400 Bad Request'\nforge stop\n",
         run_dir.display()
     );
-    let o = Command::new(exe())
-        .args(["shell", "-c", &script])
-        .env("XDG_STATE_HOME", state.path())
-        .output()
-        .expect("run wirelab shell");
-    let out = stdout(&o);
-    assert!(
-        o.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
+    let out = ok(
+        wirelab(state.path(), &["shell", "-c", &script]),
+        "the script",
     );
     assert!(
         out.contains("load started: 2 keep-alive connections"),
@@ -223,16 +216,9 @@ fn kill_pause_resume_and_restart_act_on_one_node_of_the_forge_lab() {
          forge stop\n",
         run_dir.display()
     );
-    let o = Command::new(exe())
-        .args(["shell", "-c", &script])
-        .env("XDG_STATE_HOME", state.path())
-        .output()
-        .expect("run wirelab shell");
-    let out = stdout(&o);
-    assert!(
-        o.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
+    let out = ok(
+        wirelab(state.path(), &["shell", "-c", &script]),
+        "the script",
     );
     for want in [
         "node 2 (forge-load) paused (SIGSTOP)",
