@@ -20,9 +20,10 @@ fn shell(state: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-#[test]
-fn every_raft_scenario_script_passes() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/raft");
+/// The scenario scripts of `labs/LAB/` (at least 4), sorted; each is also embedded in the
+/// binary (`embedded`).
+fn lab_scripts(lab: &str, embedded: &[(&str, &str)]) -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs").join(lab);
     let mut scripts: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -30,17 +31,20 @@ fn every_raft_scenario_script_passes() {
         .filter(|p| p.extension().is_some_and(|x| x == "sh"))
         .collect();
     scripts.sort();
-    assert!(scripts.len() >= 4);
-    // Every script on disk is also embedded in the binary.
+    assert!(scripts.len() >= 4, "{scripts:?}");
     for s in &scripts {
         let name = s.file_stem().unwrap().to_str().unwrap();
         assert!(
-            wirelab::raft::lab::SCENARIOS
-                .iter()
-                .any(|(n, _)| *n == name),
-            "{name}.sh is not embedded in raft::lab::SCENARIOS"
+            embedded.iter().any(|(n, _)| *n == name),
+            "{name}.sh is not embedded in the {lab} lab's SCENARIOS"
         );
     }
+    scripts
+}
+
+#[test]
+fn every_raft_scenario_script_passes() {
+    let scripts = lab_scripts("raft", wirelab::raft::lab::SCENARIOS);
     std::thread::scope(|scope| {
         for script in &scripts {
             scope.spawn(move || {
@@ -54,21 +58,9 @@ fn every_raft_scenario_script_passes() {
 
 #[test]
 fn every_p2p_scenario_script_passes_on_a_small_file() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/p2p");
-    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sh"))
-        .collect();
-    scripts.sort();
-    assert!(scripts.len() >= 4);
+    let scripts = lab_scripts("p2p", wirelab::p2p::lab::SCENARIOS);
     for s in &scripts {
         let name = s.file_stem().unwrap().to_str().unwrap();
-        assert!(
-            wirelab::p2p::lab::SCENARIOS.iter().any(|(n, _)| *n == name),
-            "{name}.sh is not embedded in p2p::lab::SCENARIOS"
-        );
         let text = std::fs::read_to_string(s).unwrap();
         assert!(
             !text.contains("sleep") && !text.contains("wirelab p2p"),
