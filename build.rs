@@ -1,4 +1,8 @@
-//! Link options of the `wirelab` executable.
+//! Build steps of the `wirelab` package: the lab data embedded in the binary, and link options.
+//!
+//! Lab data: every `labs/NAME/*.sh` scenario script is listed in `$OUT_DIR/scenarios.rs`
+//! (`include_str!` of each), so a new script is one new file, not a new line in a hand-kept
+//! list; `crate::lab::scenario` includes that file.
 //!
 //! Packed relative relocations (`-z pack-relative-relocs`, DT_RELR): the executable is a PIE with
 //! about 12,000 relative relocations (vtables, string tables). As 24-byte RELA records they make
@@ -11,13 +15,67 @@ use std::env;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    embed_scenarios();
     let host = env::var("HOST").unwrap_or_default();
+    // Link options below apply to native builds on glibc only.
     let target = env::var("TARGET").unwrap_or_default();
     if host != target || !target.ends_with("-linux-gnu") {
         return;
     }
     if glibc_at_least(2, 36) {
         println!("cargo::rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+/// Writes `$OUT_DIR/scenarios.rs`: `(lab, name, text)` for every `labs/*/*.sh`, sorted by lab
+/// then name.
+fn embed_scenarios() {
+    let root = std::path::PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let labs = root.join("labs");
+    println!("cargo::rerun-if-changed={}", labs.display());
+    let mut found: Vec<(String, String, std::path::PathBuf)> = Vec::new();
+    let mut lab_dirs: Vec<_> = std::fs::read_dir(&labs)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    lab_dirs.sort();
+    for dir in lab_dirs.iter().filter(|d| d.is_dir()) {
+        println!("cargo::rerun-if-changed={}", dir.display());
+        let lab = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        for f in files {
+            if f.extension().and_then(|e| e.to_str()) != Some("sh") {
+                continue;
+            }
+            println!("cargo::rerun-if-changed={}", f.display());
+            let name = f
+                .file_stem()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_string();
+            found.push((lab.clone(), name, f));
+        }
+    }
+    let mut out = String::from(
+        "/// Every scenario script: (lab, name, text).\npub static SCENARIOS: &[(&str, &str, &str)] = &[\n",
+    );
+    for (lab, name, path) in found {
+        out.push_str(&format!(
+            "    ({lab:?}, {name:?}, include_str!({:?})),\n",
+            path.display().to_string()
+        ));
+    }
+    out.push_str("];\n");
+    let dest =
+        std::path::PathBuf::from(env::var("OUT_DIR").unwrap_or_default()).join("scenarios.rs");
+    if let Err(e) = std::fs::write(&dest, out) {
+        panic!("cannot write {}: {e}", dest.display());
     }
 }
 

@@ -8,13 +8,17 @@
 //!   and a control socket in the run dir.
 //! - [`check`]: the linearizability checker (Wing–Gong–Lowe search, as in Porcupine) and the
 //!   histories (wirelab JSON lines, Jepsen register logs, EDN); [`check_cli`] is `wirelab check`.
-//! - [`cli`]: the command-line definitions.
+//! - [`cli`]: the top-level command line (the fixed commands, plus one per registered lab).
 //! - [`raft`]: the Raft KV store: the deterministic core, durable log storage, the node runtime,
 //!   the client, and the bench and chaos commands.
 //! - [`forge`]: the HTTP/1.1 framework (strict parser, radix router, middleware, static files,
 //!   WebSocket, SSE, TLS) behind `wirelab forge serve`.
-//! - [`labs`]: clusters hosted by this process and the shell's lab builtins (`raft`, `labs`,
-//!   `logs`, `scenario`, `forge`, `p2p`).
+//! - [`lab`]: the lab contract ([`lab::Lab`]) every system implements, and what is built on it
+//!   once for all labs: the common verbs, the in-process host, the shell's lab builtins and
+//!   completion, the scenario scripts.
+//! - [`registry`]: the one list of the labs; everything that enumerates labs reads it.
+//! - [`pingpong`]: a two-node lab used only by the tests, to prove a lab is one folder and
+//!   one registry line.
 //! - [`portfolio`]: the portfolio content (`assets/portfolio.toml`) and claims vs measured.
 //! - [`tui`]: the explorer, the lab dashboards (Raft, forge, P2P) and the tour (ratatui).
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
@@ -27,10 +31,12 @@ pub mod check_cli;
 pub mod cli;
 pub mod cluster;
 pub mod forge;
-pub mod labs;
+pub mod lab;
 pub mod p2p;
+pub mod pingpong;
 pub mod portfolio;
 pub mod raft;
+pub mod registry;
 pub mod shell;
 pub mod tui;
 pub mod wire;

@@ -1,8 +1,9 @@
-//! The `wirelab` executable: command-line dispatch only; everything lives in the library.
+//! The `wirelab` executable: command-line dispatch only; everything lives in the library, and
+//! the labs come from the registry.
 
-use clap::Parser;
-use wirelab::cli::{Cli, Command, NodeRole, RaftVerb};
-use wirelab::forge::cli::ForgeVerb;
+use clap::FromArgMatches;
+use wirelab::cli::{Cli, Fixed};
+use wirelab::lab::CommonVerb;
 
 /// Restores the default SIGPIPE action, so that `wirelab check … | head` ends quietly like any
 /// Unix filter instead of panicking on a closed stdout. Only for commands that merely print:
@@ -23,47 +24,66 @@ fn main() {
     if let Some(args) = wirelab::p2p::peer::args::parse_peer_node_args(&argv) {
         std::process::exit(wirelab::p2p::peer::node::run_cli(args));
     }
-    let cli = Cli::parse_from(argv);
-    match &cli.command {
-        Some(Command::Check(_)) => die_quietly_on_closed_stdout(),
-        Some(Command::Forge {
-            verb: ForgeVerb::Status { .. },
-        }) => die_quietly_on_closed_stdout(),
-        Some(Command::Raft { verb })
-            if !matches!(
-                verb,
-                RaftVerb::Up { .. } | RaftVerb::Bench(_) | RaftVerb::Chaos(_)
-            ) =>
-        {
-            die_quietly_on_closed_stdout()
-        }
-        _ => {}
-    }
-    let code = match cli.command {
+    let labs = wirelab::registry::labs();
+    let matches = wirelab::cli::command(labs).get_matches_from(&argv);
+    let code = match matches.subcommand() {
         None => wirelab::tui::run_explorer(),
-        Some(Command::Lab { lab }) => wirelab::tui::run_lab(&lab),
-        Some(Command::Tour { auto }) => wirelab::tui::run_tour(auto),
-        Some(Command::Raft { verb }) => wirelab::raft::cli::run(verb),
-        Some(Command::P2p { verb }) => wirelab::p2p::cli::run(verb),
-        Some(Command::Check(args)) => wirelab::check_cli::run(args),
-        Some(Command::Forge { verb }) => wirelab::forge::cli::run(verb),
-        Some(Command::Shell(args)) => {
-            let host = wirelab::labs::LabHost::global().clone();
-            let code = wirelab::shell::run_cli_with(
-                args,
-                vec![std::sync::Arc::new(
-                    wirelab::labs::builtins::LabBuiltins::new(host.clone()),
-                )],
-            );
-            host.stop_all();
-            code
+        Some(("node", node)) => {
+            let Some((name, args)) = node.subcommand() else {
+                std::process::exit(2);
+            };
+            let role = labs
+                .iter()
+                .flat_map(|l| l.roles())
+                .find(|r| r.name() == name);
+            match role {
+                Some(role) => role.run(args),
+                None => 2,
+            }
         }
-        Some(Command::Node { role }) => match role {
-            NodeRole::Raft(a) => wirelab::raft::node::run_cli(a),
-            NodeRole::ForgeServer(a) => wirelab::forge::lab::server_node::run_cli(a),
-            NodeRole::ForgeLoad(a) => wirelab::forge::lab::load_node::run_cli(a),
-            NodeRole::P2pTracker(a) => wirelab::p2p::cli::run_tracker_node(a),
-            NodeRole::P2pPeer(a) => wirelab::p2p::peer::node::run_cli(a),
+        Some((name, lab_matches)) if wirelab::registry::lab(name).is_some() => {
+            let Some(lab) = wirelab::registry::lab(name) else {
+                std::process::exit(2);
+            };
+            // The common verbs other than `up` only print.
+            if let Some(verb) = lab_matches.subcommand_name()
+                && lab
+                    .common_verbs()
+                    .iter()
+                    .any(|v| v.name() == verb && *v != CommonVerb::Up)
+            {
+                die_quietly_on_closed_stdout();
+            }
+            let strings: Vec<String> = argv
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let after = strings
+                .iter()
+                .position(|a| a == name)
+                .map_or(&strings[..0], |i| &strings[i + 1..]);
+            wirelab::lab::run_cli(lab, lab_matches, after)
+        }
+        Some(_) => match Cli::from_arg_matches(&matches).map(|c| c.command) {
+            Ok(Some(Fixed::Check(args))) => {
+                die_quietly_on_closed_stdout();
+                wirelab::check_cli::run(args)
+            }
+            Ok(Some(Fixed::Lab { lab })) => wirelab::tui::run_lab(&lab),
+            Ok(Some(Fixed::Tour { auto })) => wirelab::tui::run_tour(auto),
+            Ok(Some(Fixed::Shell(args))) => {
+                let host = wirelab::lab::LabHost::global().clone();
+                let code = wirelab::shell::run_cli_with(
+                    args,
+                    vec![std::sync::Arc::new(
+                        wirelab::lab::builtins::LabBuiltins::new(host.clone(), labs),
+                    )],
+                );
+                host.stop_all();
+                code
+            }
+            Ok(None) => wirelab::tui::run_explorer(),
+            Err(e) => e.exit(),
         },
     };
     std::process::exit(code);

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::{alive, exe};
 use wirelab::cluster::NodeStatus;
-use wirelab::labs::LabHost;
-use wirelab::p2p::lab::{LabConfig, LabPlan};
+use wirelab::lab::{LabHost, up_matches};
 use wirelab::tui::p2p::P2pLabView;
 use wirelab::tui::p2p::model::EventKind;
 
@@ -17,10 +16,10 @@ use wirelab::tui::p2p::model::EventKind;
 fn every_leechers_piece_map_fills_from_real_events_and_no_process_outlives_the_lab() {
     let dir = tempfile::tempdir().expect("tempdir");
     let host = LabHost::new();
-    let mut plan = LabPlan::from_config(&LabConfig::builtin().expect("lab.toml")).expect("plan");
-    plan.size = 6 << 20;
+    let p2p = wirelab::registry::lab("p2p").expect("p2p is registered");
+    let up = up_matches(p2p, &["--size", "6MiB"]).expect("up arguments");
     let sup = host
-        .start_p2p(&plan, Some(dir.path().join("run")), Some(exe()))
+        .start(p2p, &up, Some(dir.path().join("run")), Some(exe()))
         .expect("the lab starts");
     assert_eq!(host.running().len(), 1);
     // Peers run the small dedicated executable built beside `wirelab`; trackers the main one.

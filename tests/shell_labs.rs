@@ -21,8 +21,9 @@ fn shell(state: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 /// The scenario scripts of `labs/LAB/` (at least 4), sorted; each is also embedded in the
-/// binary (`embedded`).
-fn lab_scripts(lab: &str, embedded: &[(&str, &str)]) -> Vec<std::path::PathBuf> {
+/// binary.
+fn lab_scripts(lab: &str) -> Vec<std::path::PathBuf> {
+    let embedded = wirelab::lab::scenario::of(lab);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs").join(lab);
     let mut scripts: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -35,8 +36,8 @@ fn lab_scripts(lab: &str, embedded: &[(&str, &str)]) -> Vec<std::path::PathBuf> 
     for s in &scripts {
         let name = s.file_stem().unwrap().to_str().unwrap();
         assert!(
-            embedded.iter().any(|(n, _)| *n == name),
-            "{name}.sh is not embedded in the {lab} lab's SCENARIOS"
+            embedded.iter().any(|e| e.name == name),
+            "{name}.sh is not embedded in the {lab} lab's scenarios"
         );
     }
     scripts
@@ -44,7 +45,7 @@ fn lab_scripts(lab: &str, embedded: &[(&str, &str)]) -> Vec<std::path::PathBuf> 
 
 #[test]
 fn every_raft_scenario_script_passes() {
-    let scripts = lab_scripts("raft", wirelab::raft::lab::SCENARIOS);
+    let scripts = lab_scripts("raft");
     std::thread::scope(|scope| {
         for script in &scripts {
             scope.spawn(move || {
@@ -58,7 +59,7 @@ fn every_raft_scenario_script_passes() {
 
 #[test]
 fn every_p2p_scenario_script_passes_on_a_small_file() {
-    let scripts = lab_scripts("p2p", wirelab::p2p::lab::SCENARIOS);
+    let scripts = lab_scripts("p2p");
     for s in &scripts {
         let name = s.file_stem().unwrap().to_str().unwrap();
         let text = std::fs::read_to_string(s).unwrap();

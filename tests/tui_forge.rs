@@ -19,7 +19,7 @@ use ratatui::backend::TestBackend;
 use serde_json::{Value, json};
 use views::{SIZES, app, click_on, ev, key, node_ev, render};
 use wirelab::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
-use wirelab::labs::LabHost;
+use wirelab::lab::{LabHost, up_matches};
 use wirelab::portfolio::Portfolio;
 use wirelab::tui::app::{App, Effect, Screen};
 use wirelab::tui::forge::ForgeView;
@@ -462,8 +462,14 @@ fn run_until(
 fn the_dashboard_follows_a_real_forge_lab_through_load_attacks_and_a_reload() {
     let dir = tempfile::tempdir().expect("tempdir");
     let host = LabHost::new();
+    let forge = wirelab::registry::lab("forge").expect("forge is registered");
     let sup = host
-        .start_forge(Some(dir.path().join("run")), Some(common::cluster::exe()))
+        .start(
+            forge,
+            &up_matches(forge, &[]).expect("up"),
+            Some(dir.path().join("run")),
+            Some(common::cluster::exe()),
+        )
         .expect("the forge lab starts");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut shell = ShellWorker::start(host.clone(), tx).expect("shell worker");

@@ -1,9 +1,12 @@
-//! A supervisor in the foreground: what `wirelab raft up` and `wirelab p2p up` share.
+//! A supervisor in the foreground: what every lab's `wirelab NAME up` shares.
 //!
 //! Serves the control socket, waits for the nodes, prints a banner, then prints one line per
 //! node event until Ctrl-C, SIGTERM, SIGHUP or a `stop` request, and stops every node.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use serde_json::{Map, Value};
 
 use super::control;
 use super::event::NodeEvent;
@@ -29,18 +32,30 @@ pub fn describe(kind: &SupEventKind) -> Option<String> {
             _ => "ended".into(),
         }),
         SupEventKind::Faults { rules } if rules.is_clear() => Some("network healed".into()),
-        SupEventKind::Faults { rules } => Some(format!("fault rules: cut from {:?}", rules.cut)),
+        SupEventKind::Faults { rules } => Some(format!("network: {rules}")),
     }
 }
 
-/// Runs `sup` in the foreground: serves its control socket, waits up to `ready_timeout` for
-/// every node, calls `banner`, prints node events until Ctrl-C, SIGTERM, SIGHUP or `stop`,
-/// then stops every node. Returns the exit code.
-pub fn run(
-    sup: Supervisor,
-    ready_timeout: Duration,
-    banner: impl FnOnce(&Supervisor),
-) -> anyhow::Result<i32> {
+/// How a lab runs in the foreground: what it waits for, what it prints first, and the live
+/// line it prints each second.
+pub struct Foreground<'a> {
+    /// How long to wait for the nodes and for `ready`.
+    pub ready_timeout: Duration,
+    /// What `ready` waits for, for the error when it does not come.
+    pub ready_what: &'a str,
+    /// Whether the lab is up.
+    pub ready: &'a dyn Fn(&[NodeInfo]) -> bool,
+    /// Printed once the lab is up.
+    pub banner: &'a dyn Fn(&Supervisor),
+    /// A line of live figures from each node's latest metrics, printed (with the time) each
+    /// second when it changed; `None` prints nothing.
+    pub live: &'a dyn Fn(&BTreeMap<u64, Map<String, Value>>) -> Option<String>,
+}
+
+/// Runs `sup` in the foreground: serves its control socket, waits until every node is ready
+/// and `fg.ready` holds, prints the banner, then node events (and the live line) until
+/// Ctrl-C, SIGTERM, SIGHUP or `stop`, then stops every node. Returns the exit code.
+pub fn run(sup: Supervisor, fg: Foreground<'_>) -> anyhow::Result<i32> {
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let stop_tx = std::sync::Mutex::new(stop_tx);
     // A `stop` request's connection stays open until every node is down, so `… stop` returns
@@ -56,11 +71,14 @@ pub fn run(
         let _ = cvar.wait_timeout_while(guard, Duration::from_secs(15), |done| !*done);
     })?;
     let mut events = sup.subscribe();
-    if let Err(e) = sup.wait_ready(ready_timeout) {
+    if let Err(e) = sup
+        .wait_ready(fg.ready_timeout)
+        .and_then(|_| sup.wait_until(fg.ready_timeout, fg.ready_what, |n| (fg.ready)(n)))
+    {
         sup.shutdown(Duration::from_secs(1));
         anyhow::bail!("{e}");
     }
-    banner(&sup);
+    (fg.banner)(&sup);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -74,18 +92,35 @@ pub fn run(
                 let _ = stop_async_tx.send(());
             }
         });
+        let mut latest: BTreeMap<u64, Map<String, Value>> = BTreeMap::new();
+        let mut printed: Option<String> = None;
+        let mut every_second = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = sigterm.recv() => break,
                 _ = sighup.recv() => break,
                 _ = stop_async.recv() => break,
-                ev = events.recv() => match ev {
-                    Ok(ev) => {
-                        if let Some(line) = describe(&ev.kind) {
-                            println!("node {} | {line}", ev.node);
+                _ = every_second.tick() => {
+                    let line = (fg.live)(&latest);
+                    if line.is_some() && line != printed {
+                        if let Some(l) = &line {
+                            println!("{} | {l}", wall_clock());
                         }
+                        printed = line;
                     }
+                }
+                ev = events.recv() => match ev {
+                    Ok(ev) => match &ev.kind {
+                        SupEventKind::Node { event: NodeEvent::Metrics { fields } } => {
+                            latest.insert(ev.node, fields.clone());
+                        }
+                        kind => {
+                            if let Some(line) = describe(kind) {
+                                println!("node {} | {line}", ev.node);
+                            }
+                        }
+                    },
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         println!("({n} events skipped)");
                     }
@@ -96,11 +131,20 @@ pub fn run(
         anyhow::Ok(())
     })?;
     println!("stopping every node…");
-    sup.shutdown(Duration::from_secs(2));
+    sup.shutdown(Duration::from_secs(6));
     let (lock, cvar) = &*stopped;
     *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
     cvar.notify_all();
     Ok(0)
+}
+
+/// `HH:MM:SS` (UTC) now.
+fn wall_clock() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let s = ms / 1000;
+    format!("{:02}:{:02}:{:02}", s / 3600 % 24, s / 60 % 60, s % 60)
 }
 
 /// Starts `wirelab ARGS…` (a foreground `up` of some lab, with `--run-dir run_dir` among the

@@ -1,48 +1,28 @@
-//! `wirelab forge …`: the command-line face of forge. [`ForgeVerb`] is a clap subcommand enum
-//! the top-level CLI (and the shell's `forge` builtin) embeds; [`run`] executes one, [`run_cli`]
-//! parses and executes standalone arguments. `serve` lives here; the lab verbs (`up`, `status`,
-//! `load`, `slowloris`, `smuggle`, `reload`, `stop`) in [`super::lab::cli`].
+//! `wirelab forge …`: the command-line face of forge. [`ForgeVerb`] is the clap subcommand enum
+//! of forge's own verbs, which the forge lab ([`super::lab::cli::ForgeLab`]) adds to the common
+//! lab verbs; [`run`] executes one, [`run_cli`] parses and executes standalone arguments.
+//! `serve` lives here; the lab verbs (`load`, `slowloris`, `smuggle`, `reload`) in
+//! [`super::lab::cli`].
 
-use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Subcommand};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::demo::{DemoOptions, bare_app, demo_app, demo_token};
 use super::server::{Server, ServerConfig};
 use super::tls;
-use crate::cli::RunDirArg;
+use crate::lab::args::RunDirArg;
 
 /// The forge verbs.
 #[derive(Debug, Subcommand)]
 pub enum ForgeVerb {
     /// Serve the demo app (hello, echo, static files, WebSocket, SSE, JWT, metrics).
     Serve(ServeArgs),
-    /// Start the forge lab (a server node and a load generator node) in the foreground,
-    /// printing req/s, p50/p99, connections and status codes every second (Ctrl-C stops it).
-    Up {
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-        /// Return once both nodes are ready, leaving the lab running in the background (stop
-        /// it with `wirelab forge stop`).
-        #[arg(long)]
-        detach: bool,
-    },
-    /// Show both nodes: pids, connections, requests by status, load req/s and latency.
-    Status {
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-        /// JSON output.
-        #[arg(long)]
-        json: bool,
-    },
     /// Start or stop the load generator.
     Load {
         /// start | stop.
@@ -68,44 +48,6 @@ pub enum ForgeVerb {
     /// Replace the server by a new process on the same port (SO_REUSEPORT) while the old one
     /// drains, under load, and report the load generator's failed requests (exit 1 if any).
     Reload {
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-    },
-    /// SIGKILL a node (1: the server, 2: the load generator).
-    Kill {
-        /// Node id.
-        node: u64,
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-    },
-    /// SIGSTOP a node: it stays in memory but runs no code.
-    Pause {
-        /// Node id.
-        node: u64,
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-    },
-    /// SIGCONT a paused node.
-    Resume {
-        /// Node id.
-        node: u64,
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-    },
-    /// Start a node again (killing it first if it runs); a restarted load generator is idle.
-    Restart {
-        /// Node id.
-        node: u64,
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-    },
-    /// Stop the running lab.
-    Stop {
         /// Run dir.
         #[command(flatten)]
         run: RunDirArg,
@@ -179,35 +121,19 @@ pub struct ServeArgs {
     pub grace: u64,
 }
 
-/// Standalone parser for `forge <verb> …` (used by [`run_cli`]).
-#[derive(Debug, Parser)]
-#[command(name = "forge", about = "forge: the HTTP/1.1 framework")]
-struct ForgeCli {
-    #[command(subcommand)]
-    verb: ForgeVerb,
-}
-
-/// Parses `args` (program name first, then the verb) and runs it; returns the exit code.
-pub fn run_cli<I, T>(args: I) -> i32
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    match ForgeCli::try_parse_from(args) {
-        Ok(cli) => run(cli.verb),
-        Err(e) => {
-            let _ = e.print();
-            e.exit_code()
-        }
-    }
-}
-
 /// Runs one verb to completion; returns the exit code.
 pub fn run(verb: ForgeVerb) -> i32 {
     let args = match verb {
         ForgeVerb::Serve(args) => args,
         ForgeVerb::Bench(args) => return super::lab::bench::run(args),
-        verb => return super::lab::cli::run(verb),
+        verb => {
+            return super::lab::cli::run_verb(
+                verb,
+                crate::lab::Target::RunDir,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+        }
     };
     match serve(args) {
         Ok(()) => 0,

@@ -74,7 +74,7 @@ fn bench(args: &BenchArgs) -> anyhow::Result<Value> {
     let mut plan = LabPlan::from_config(&cfg)?;
     // The lab file slows peers down for the dashboard; a benchmark measures them flat out.
     plan.upload_limit = 0;
-    plan.size = super::cli::parse_size(&args.size)?;
+    plan.size = crate::lab::args::parse_size(&args.size)?;
     plan.leechers = args.leechers.max(1);
     if let Some(m) = args.max_active {
         plan.max_active = m.max(1);

@@ -1,6 +1,6 @@
-//! The `wirelab p2p …` verbs: the trackers, `share` and `get` for anyone, the lab (`up`,
-//! `status`, `kill`, `restart`, `partition`, `heal`, `corrupt`, `wait`, `stop`) and `bench`.
-//! The shell's `p2p` builtin takes the same verbs ([`run_in_shell`]).
+//! The P2P lab ([`P2pLab`], the lab contract) and its own verbs: the trackers, `share` and
+//! `get` for anyone, `corrupt`, `wait` and `bench`. The common verbs (`up`, `status`, `kill`,
+//! `partition`, …) are the lab layer's.
 //!
 //! Exit codes: 0 success; 1 the download did not complete; 2 an error.
 
@@ -9,17 +9,168 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
+use clap::{ArgMatches, Args, Command, FromArgMatches, Subcommand};
 use serde_json::{Value, json};
 
 pub use super::corrupt::{PieceSelection, corrupt};
 use super::lab::{self, LabConfig, LabPlan};
-use crate::cli::RunDirArg;
-use crate::cluster::control::{self, ControlRequest};
-use crate::cluster::rundir::{self, read_cluster_file, resolve_run_dir};
+use crate::cluster::control::ControlRequest;
+use crate::cluster::rundir;
 use crate::cluster::{NodeInfo, Supervisor};
-use crate::labs::LabHost;
-pub use crate::raft::cli::Target;
+use crate::lab::args::{RunDirArg, parse_size};
+use crate::lab::{CommonVerb, Lab, Readiness, Role, Target, VerbCtx};
+
+/// The lab's name.
+pub const NAME: &str = "p2p";
+
+/// The P2P lab: two replicated trackers and a BitTorrent-compatible swarm.
+pub struct P2pLab;
+
+/// `wirelab p2p up` arguments beyond the common ones.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Size of the generated file (e.g. 64MiB, 1GiB).
+    #[arg(long)]
+    pub size: Option<String>,
+    /// Leechers.
+    #[arg(long)]
+    pub leechers: Option<usize>,
+    /// Piece data each peer may send per second (e.g. 4MiB; 0: unlimited; default from
+    /// labs/p2p/lab.toml).
+    #[arg(long)]
+    pub upload_limit: Option<String>,
+}
+
+impl UpArgs {
+    /// The lab plan of `lab.toml` with these overrides.
+    pub fn plan(&self) -> anyhow::Result<LabPlan> {
+        let cfg = LabConfig::builtin()?;
+        let mut plan = LabPlan::from_config(&cfg)?;
+        if let Some(u) = &self.upload_limit {
+            plan.upload_limit = parse_size(u)?;
+        }
+        if let Some(s) = &self.size {
+            plan.size = parse_size(s)?;
+        }
+        if let Some(l) = self.leechers {
+            plan.leechers = l;
+        }
+        Ok(plan)
+    }
+}
+
+impl Lab for P2pLab {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "The P2P lab: two replicated trackers and a BitTorrent-compatible swarm."
+    }
+
+    fn noun(&self) -> &'static str {
+        "p2p lab"
+    }
+
+    fn roles(&self) -> Vec<Role> {
+        vec![
+            Role::new(
+                super::tracker::node::ROLE,
+                "A P2P tracker.",
+                run_tracker_node,
+            ),
+            Role::new(
+                super::peer::node::ROLE,
+                "A P2P peer (seeder or leecher).",
+                super::peer::node::run_cli,
+            ),
+        ]
+    }
+
+    fn verb_help(&self, verb: CommonVerb) -> Option<&'static str> {
+        match verb {
+            CommonVerb::Up => Some(
+                "Start the lab in the foreground: 2 trackers, 1 seeder, 4 leechers on a generated file",
+            ),
+            CommonVerb::Status => Some(
+                "Every process: pid, role, progress, peers, tracker in use, RSS; trackers' ops and lag",
+            ),
+            CommonVerb::Kill => Some("SIGKILL a node (1-2 are the trackers)"),
+            CommonVerb::Restart => Some(
+                "Start a node again on its data dir (a leecher resumes from its verified pieces)",
+            ),
+            CommonVerb::Partition => Some("Cut these trackers off from the other"),
+            _ => None,
+        }
+    }
+
+    fn own_verbs(&self, cmd: Command) -> Command {
+        P2pVerb::augment_subcommands(cmd)
+    }
+
+    fn up_args(&self, up: Command) -> Command {
+        UpArgs::augment_args(up)
+    }
+
+    fn check_up(&self, up: &ArgMatches) -> anyhow::Result<()> {
+        UpArgs::from_arg_matches(up)?.plan().map(|_| ())
+    }
+
+    fn launch(
+        &self,
+        up: &ArgMatches,
+        run_dir: &Path,
+        exe: Option<PathBuf>,
+    ) -> anyhow::Result<Supervisor> {
+        let plan = UpArgs::from_arg_matches(up)?.plan()?;
+        Ok(lab::launch(&plan, run_dir, exe)?)
+    }
+
+    fn readiness(&self) -> Readiness {
+        // A seeder re-verifies its whole file before it is ready: allow for a large one.
+        Readiness {
+            timeout: Duration::from_secs(300),
+            what: "every node ready",
+        }
+    }
+
+    fn status_row(&self, n: &NodeInfo) -> Value {
+        status_row(n)
+    }
+
+    fn status_table(&self, nodes: &[NodeInfo]) -> String {
+        format_table(nodes)
+    }
+
+    fn up_hint(&self) -> String {
+        "(Ctrl-C stops every node; `wirelab p2p status`, `p2p kill 1`, … from another terminal)"
+            .into()
+    }
+
+    fn run_own(&self, m: &ArgMatches, cx: &mut VerbCtx<'_>) -> i32 {
+        let verb = match crate::lab::parse_own::<P2pVerb>(m, cx.err) {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
+        let result = match verb {
+            P2pVerb::Wait { until } => wait(cx.target, &until, cx.out, cx.interrupted),
+            verb => run_inner(verb, cx.target, cx.out),
+        };
+        let code = match result {
+            Ok(code) => code,
+            Err(e) => crate::lab::report(NAME, &e, cx.err),
+        };
+        let _ = cx.out.flush();
+        code
+    }
+
+    fn complete(&self, words: &[&str]) -> Vec<String> {
+        match words {
+            ["corrupt", ..] => vec!["--piece".into()],
+            _ => Vec::new(),
+        }
+    }
+}
 
 /// `wirelab p2p …`
 #[derive(Debug, Subcommand)]
@@ -55,66 +206,6 @@ pub enum P2pVerb {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
-    /// Start the lab in the foreground: 2 trackers, 1 seeder, 4 leechers on a generated file.
-    Up {
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-        /// Size of the generated file (e.g. 64MiB, 1GiB).
-        #[arg(long)]
-        size: Option<String>,
-        /// Leechers.
-        #[arg(long)]
-        leechers: Option<usize>,
-        /// Piece data each peer may send per second (e.g. 4MiB; 0: unlimited; default from
-        /// labs/p2p/lab.toml).
-        #[arg(long)]
-        upload_limit: Option<String>,
-        /// Return once every node is ready, leaving the lab running in the background (stop it
-        /// with `wirelab p2p stop`).
-        #[arg(long)]
-        detach: bool,
-    },
-    /// Every process: pid, role, progress, peers, tracker in use, RSS; trackers' ops and lag.
-    Status {
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-        /// JSON output.
-        #[arg(long)]
-        json: bool,
-    },
-    /// SIGKILL a node (1-2 are the trackers).
-    Kill {
-        /// Node id.
-        node: u64,
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-    },
-    /// Start a node again on its data dir (a leecher resumes from its verified pieces).
-    Restart {
-        /// Node id.
-        node: u64,
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-    },
-    /// Cut these trackers off from the other.
-    Partition {
-        /// Node ids.
-        #[arg(required = true)]
-        nodes: Vec<u64>,
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-    },
-    /// Remove every partition.
-    Heal {
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
-    },
     /// Overwrite pieces of a peer's file with garbage (the peer keeps serving them).
     Corrupt {
         /// Node id.
@@ -132,12 +223,6 @@ pub enum P2pVerb {
         /// The condition.
         #[command(subcommand)]
         until: super::wait::Condition,
-    },
-    /// Stop a running lab.
-    Stop {
-        /// Run dir.
-        #[command(flatten)]
-        run: RunDirArg,
     },
     /// Measure a swarm transfer: time, aggregate rate, peak RSS of every process.
     Bench(super::bench::BenchArgs),
@@ -165,7 +250,7 @@ pub struct TrackerNodeArgs {
 
 /// Runs a tracker node; returns the exit code.
 pub fn run_tracker_node(a: TrackerNodeArgs) -> i32 {
-    let peers = match crate::raft::node::parse_peers(&a.peers) {
+    let peers = match crate::lab::args::parse_peers(&a.peers) {
         Ok(p) => p,
         Err(msg) => {
             crate::cluster::event::Emitter::new().emit(&crate::cluster::NodeEvent::Fatal { msg });
@@ -179,107 +264,6 @@ pub fn run_tracker_node(a: TrackerNodeArgs) -> i32 {
         peers,
     };
     super::tracker::node::run(cfg)
-}
-
-/// Runs a `wirelab p2p` verb; returns the exit code.
-pub fn run(verb: P2pVerb) -> i32 {
-    run_with(verb, &mut std::io::stdout(), &mut std::io::stderr())
-}
-
-/// Runs a verb writing its answer to `out` and errors to `err`, on the lab `--run-dir` (or
-/// the newest run) names. Long-running verbs (`trackers`, `up` in the foreground, `share`,
-/// `get`, `bench`) write their progress to the process's own stdout and stderr.
-pub fn run_with(verb: P2pVerb, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    run_target(verb, Target::RunDir, out, err)
-}
-
-/// `p2p …` as a shell builtin: `up` hosts the lab in this process ([`LabHost::start_p2p`];
-/// `--detach` starts a background supervisor instead, as the CLI does), `stop` stops it, and
-/// the other verbs act on the hosted lab: directly, or through its control socket from a
-/// forked pipeline child (whose copy of the supervisor has no threads). `p2p wait` ends with
-/// status 130 once `interrupted` says so (Ctrl-C in the shell).
-pub fn run_in_shell(
-    host: &LabHost,
-    verb: P2pVerb,
-    in_child: bool,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-    interrupted: &dyn Fn() -> bool,
-) -> i32 {
-    let hosted = host.get("p2p");
-    if let P2pVerb::Wait { until } = verb {
-        let target = match &hosted {
-            Some(sup) if !in_child => Target::InProcess(sup),
-            Some(sup) => Target::Dir(sup.run_dir()),
-            None => Target::RunDir,
-        };
-        return finish(wait(target, &until, out, interrupted), out, err);
-    }
-    match (verb, hosted) {
-        (
-            P2pVerb::Up {
-                run,
-                size,
-                leechers,
-                upload_limit,
-                detach: false,
-            },
-            _,
-        ) => {
-            if in_child {
-                let _ = writeln!(
-                    err,
-                    "p2p up: cannot start a lab inside a pipeline or subshell (or use --detach)"
-                );
-                return 2;
-            }
-            let started = plan(size, leechers, upload_limit)
-                .and_then(|p| host.start_p2p(&p, run.run_dir, None));
-            match started {
-                Ok(sup) => {
-                    let _ = writeln!(out, "p2p lab up in {}", sup.run_dir().display());
-                    let _ = write!(out, "{}", format_table(&sup.nodes()));
-                    let _ = out.flush();
-                    0
-                }
-                Err(e) => {
-                    let _ = writeln!(err, "p2p up: {}", crate::error_chain(&e));
-                    2
-                }
-            }
-        }
-        (P2pVerb::Stop { run }, Some(_)) if run.run_dir.is_none() && !in_child => {
-            host.stop("p2p");
-            let _ = writeln!(out, "lab stopped");
-            0
-        }
-        (verb, Some(sup)) if !in_child => run_target(verb, Target::InProcess(&sup), out, err),
-        (verb, Some(sup)) => run_target(verb, Target::Dir(sup.run_dir()), out, err),
-        (verb, None) => run_target(verb, Target::RunDir, out, err),
-    }
-}
-
-/// Runs a verb on `target`; returns the exit code.
-pub fn run_target(
-    verb: P2pVerb,
-    target: Target<'_>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
-    finish(run_inner(verb, target, out), out, err)
-}
-
-/// The exit code of a verb's result, its error written to `err`.
-fn finish(result: anyhow::Result<i32>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let code = match result {
-        Ok(code) => code,
-        Err(e) => {
-            let _ = writeln!(err, "p2p: {}", crate::error_chain(&e));
-            2
-        }
-    };
-    let _ = out.flush();
-    code
 }
 
 /// `p2p wait …` on `target`.
@@ -298,109 +282,20 @@ fn wait(
     )
 }
 
-/// Parses `64MiB`, `1GiB`, `200MB`, `4096`.
-pub fn parse_size(s: &str) -> anyhow::Result<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| anyhow::anyhow!("bad size {s:?}"))?;
-    let mult = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "kb" => 1000,
-        "m" | "mib" => 1 << 20,
-        "mb" => 1_000_000,
-        "g" | "gib" => 1 << 30,
-        "gb" => 1_000_000_000,
-        _ => anyhow::bail!("bad size unit in {s:?}"),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| anyhow::anyhow!("size {s:?} too large"))
-}
-
-/// The run dir a verb acts on.
-fn target_dir(target: Target<'_>, run: &RunDirArg) -> anyhow::Result<PathBuf> {
-    let dir = match (target, &run.run_dir) {
-        (Target::InProcess(sup), None) => sup.run_dir().to_path_buf(),
-        (Target::Dir(dir), None) => dir.to_path_buf(),
-        _ => resolve_run_dir("p2p", run.run_dir.as_deref())?,
-    };
-    // Another lab's run answers the same control protocol: refuse it by name.
-    if let Ok(cf) = read_cluster_file(&dir)
-        && cf.lab != "p2p"
-    {
-        anyhow::bail!("{} is a {} run, not a p2p lab", dir.display(), cf.lab);
-    }
-    Ok(dir)
-}
-
 fn ctl(
     target: Target<'_>,
     run: &RunDirArg,
     req: ControlRequest,
-) -> anyhow::Result<control::ControlResponse> {
-    match (target, &run.run_dir) {
-        (Target::InProcess(sup), None) => {
-            let resp = control::handle(sup, &req);
-            match resp.error {
-                Some(e) if !resp.ok => Err(anyhow::anyhow!(e)),
-                _ => Ok(resp),
-            }
-        }
-        _ => Ok(control::request(&target_dir(target, run)?, "p2p", &req)?),
-    }
-}
-
-/// The lab plan of `lab.toml` with the command line's overrides.
-fn plan(
-    size: Option<String>,
-    leechers: Option<usize>,
-    upload_limit: Option<String>,
-) -> anyhow::Result<LabPlan> {
-    let cfg = LabConfig::builtin()?;
-    let mut plan = LabPlan::from_config(&cfg)?;
-    if let Some(u) = upload_limit {
-        plan.upload_limit = parse_size(&u)?;
-    }
-    if let Some(s) = size {
-        plan.size = parse_size(&s)?;
-    }
-    if let Some(l) = leechers {
-        plan.leechers = l;
-    }
-    Ok(plan)
+) -> anyhow::Result<crate::cluster::control::ControlResponse> {
+    target.request(NAME, run, req)
 }
 
 fn run_inner(verb: P2pVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow::Result<i32> {
     match verb {
         P2pVerb::Trackers { run } => {
-            let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
+            let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir(NAME));
             let sup = lab::launch_trackers(&dir, None)?;
-            foreground(sup, "trackers")
-        }
-        P2pVerb::Up {
-            run,
-            size,
-            leechers,
-            upload_limit,
-            detach: true,
-        } => {
-            // Checked here, so a bad value is an error now rather than in the background.
-            plan(size.clone(), leechers, upload_limit.clone())?;
-            let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
-            up_detached(&dir, size, leechers, upload_limit, out)
-        }
-        P2pVerb::Up {
-            run,
-            size,
-            leechers,
-            upload_limit,
-            detach: false,
-        } => {
-            let plan = plan(size, leechers, upload_limit)?;
-            let dir = run.run_dir.unwrap_or_else(|| rundir::new_run_dir("p2p"));
-            let sup = lab::launch(&plan, &dir, None)?;
-            foreground(sup, "lab")
+            foreground(sup)
         }
         P2pVerb::Share {
             file,
@@ -413,48 +308,8 @@ fn run_inner(verb: P2pVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow::
             out,
             listen,
         } => super::transfer::get(&torrent, &out, listen),
-        P2pVerb::Status { run, json } => {
-            let resp = ctl(target, &run, ControlRequest::Status)?;
-            if json {
-                let rows: Vec<Value> = resp.nodes.iter().map(status_row).collect();
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&json!({ "nodes": rows }))?
-                )?;
-            } else {
-                write!(out, "{}", format_table(&resp.nodes))?;
-            }
-            Ok(0)
-        }
-        P2pVerb::Kill { node, run } => {
-            ctl(target, &run, ControlRequest::Kill { node })?;
-            writeln!(out, "node {node} killed (SIGKILL)")?;
-            Ok(0)
-        }
-        P2pVerb::Restart { node, run } => {
-            ctl(target, &run, ControlRequest::Restart { node })?;
-            writeln!(out, "node {node} restarted from its data dir")?;
-            Ok(0)
-        }
-        P2pVerb::Partition { nodes, run } => {
-            ctl(
-                target,
-                &run,
-                ControlRequest::Partition {
-                    nodes: nodes.clone(),
-                },
-            )?;
-            writeln!(out, "node(s) {nodes:?} cut off from the others")?;
-            Ok(0)
-        }
-        P2pVerb::Heal { run } => {
-            ctl(target, &run, ControlRequest::Heal)?;
-            writeln!(out, "network healed")?;
-            Ok(0)
-        }
         P2pVerb::Corrupt { node, piece, run } => {
-            let dir = target_dir(target, &run)?;
+            let dir = target.run_dir(NAME, &run)?;
             let path = corrupt(&dir, node, piece)?;
             writeln!(
                 out,
@@ -464,66 +319,27 @@ fn run_inner(verb: P2pVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow::
             Ok(0)
         }
         P2pVerb::Wait { until } => wait(target, &until, out, &|| false),
-        P2pVerb::Stop { run } => {
-            ctl(target, &run, ControlRequest::Stop)?;
-            writeln!(out, "lab stopped")?;
-            Ok(0)
-        }
         P2pVerb::Bench(args) => Ok(super::bench::run(args)),
     }
 }
 
-/// Starts `wirelab p2p up` as a background process of its own and returns once every node is
-/// ready.
-fn up_detached(
-    run_dir: &Path,
-    size: Option<String>,
-    leechers: Option<usize>,
-    upload_limit: Option<String>,
-    out: &mut dyn Write,
-) -> anyhow::Result<i32> {
-    let mut args: Vec<String> = vec![
-        "p2p".into(),
-        "up".into(),
-        "--run-dir".into(),
-        run_dir.display().to_string(),
-    ];
-    if let Some(s) = size {
-        args.extend(["--size".into(), s]);
-    }
-    if let Some(l) = leechers {
-        args.extend(["--leechers".into(), l.to_string()]);
-    }
-    if let Some(u) = upload_limit {
-        args.extend(["--upload-limit".into(), u]);
-    }
-    // A seeder re-verifies its whole file before it is ready: allow for a large one.
-    let (pid, nodes) = crate::cluster::foreground::detach(
-        &args,
-        run_dir,
-        "p2p",
-        Duration::from_secs(300),
-        crate::cluster::foreground::all_ready,
-    )?;
-    writeln!(
-        out,
-        "p2p lab up in {} (supervisor pid {pid})",
-        run_dir.display()
-    )?;
-    write!(out, "{}", format_table(&nodes))?;
-    Ok(0)
-}
-
-/// Runs a supervisor in the foreground until Ctrl-C, SIGTERM, SIGHUP or `p2p stop`.
-fn foreground(sup: Supervisor, what: &str) -> anyhow::Result<i32> {
-    // A seeder re-verifies its whole file before it is ready: allow for a large one.
-    crate::cluster::foreground::run(sup, Duration::from_secs(300), |sup| {
-        println!("p2p {what} up in {}", sup.run_dir().display());
+/// Runs the trackers' supervisor in the foreground until Ctrl-C, SIGTERM, SIGHUP or `stop`.
+fn foreground(sup: Supervisor) -> anyhow::Result<i32> {
+    let banner = |sup: &Supervisor| {
+        println!("p2p trackers up in {}", sup.run_dir().display());
         print!("{}", format_table(&sup.nodes()));
-        println!(
-            "(Ctrl-C stops every node; `wirelab p2p status`, `p2p kill 1`, … from another terminal)"
-        );
-    })
+        println!("{}", P2pLab.up_hint());
+    };
+    crate::cluster::foreground::run(
+        sup,
+        crate::cluster::foreground::Foreground {
+            ready_timeout: Duration::from_secs(30),
+            ready_what: "every tracker ready",
+            ready: &crate::cluster::foreground::all_ready,
+            banner: &banner,
+            live: &|_| None,
+        },
+    )
 }
 
 /// One row of `p2p status`.
@@ -612,17 +428,4 @@ pub fn format_table(nodes: &[NodeInfo]) -> String {
         ));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse_with_binary_and_decimal_units() {
-        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
-        assert_eq!(parse_size("200MB").unwrap(), 200_000_000);
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert!(parse_size("12XB").is_err());
-    }
 }

@@ -13,26 +13,6 @@ use crate::cluster::{self, NodeSpec, Supervisor, SupervisorError};
 /// The text of `labs/p2p/lab.toml`, as built into the binary.
 pub const LAB_TOML: &str = include_str!("../../labs/p2p/lab.toml");
 
-/// The lab's scenario scripts (`labs/p2p/*.sh`), by name.
-pub const SCENARIOS: &[(&str, &str)] = &[
-    (
-        "tracker-failover",
-        include_str!("../../labs/p2p/tracker-failover.sh"),
-    ),
-    (
-        "tracker-partition",
-        include_str!("../../labs/p2p/tracker-partition.sh"),
-    ),
-    (
-        "corrupt-seeder",
-        include_str!("../../labs/p2p/corrupt-seeder.sh"),
-    ),
-    (
-        "leecher-restart",
-        include_str!("../../labs/p2p/leecher-restart.sh"),
-    ),
-];
-
 /// The parsed lab file.
 #[derive(Clone, Debug, Deserialize)]
 pub struct LabConfig {
@@ -113,7 +93,7 @@ pub fn tracker_specs(rpc: &[SocketAddr], http: &[SocketAddr]) -> Vec<NodeSpec> {
         .enumerate()
         .map(|(i, (a, h))| NodeSpec {
             id: i as u64 + 1,
-            role: "p2p-tracker".into(),
+            role: super::tracker::node::ROLE.into(),
             addr: a.to_string(),
             args: vec![
                 "--listen".into(),
@@ -156,7 +136,7 @@ pub fn peer_spec(
     }
     NodeSpec {
         id,
-        role: "p2p-peer".into(),
+        role: super::peer::node::ROLE.into(),
         addr: listen.to_string(),
         args,
     }
@@ -181,7 +161,7 @@ impl LabPlan {
     /// The plan of the lab file.
     pub fn from_config(cfg: &LabConfig) -> anyhow::Result<LabPlan> {
         let upload_limit = match &cfg.swarm.upload_limit {
-            Some(s) => super::cli::parse_size(s)?,
+            Some(s) => crate::lab::args::parse_size(s)?,
             None => 0,
         };
         Ok(LabPlan {

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::cli::RunDirArg;
 use crate::cluster::NodeInfo;
+use crate::lab::args::RunDirArg;
 
 /// The options every condition takes.
 #[derive(Debug, Clone, Args)]
 pub struct WaitOpts {
     /// Give up after this long (`500ms`, `30s`, `2m`).
-    #[arg(long, default_value = "60s", value_parser = crate::raft::bench::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = crate::lab::args::parse_duration)]
     pub timeout: Duration,
     /// Run dir.
     #[command(flatten)]

@@ -21,6 +21,7 @@ use super::client::{Client, ClientOptions};
 use super::codec::{Op, Reply};
 use super::lab::{self, LabConfig};
 use crate::cluster::{NodeStatus, Supervisor};
+use crate::lab::args::parse_duration;
 
 /// Options of `wirelab raft bench`.
 #[derive(Debug, Args, Clone)]
@@ -49,27 +50,6 @@ pub struct BenchArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Parses `10s`, `500ms`, `2m`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("bad duration unit in {s:?} (use ms, s, m or h)")),
-    };
-    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
-        return Err(format!("duration {s:?} out of range"));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// The percentile `p` (0–100) of sorted samples, in milliseconds.
@@ -397,17 +377,6 @@ pub async fn failover_phase(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_in_every_unit() {
-        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5y").is_err());
-        assert!(parse_duration("1e30").is_err());
-    }
 
     #[test]
     fn percentiles_use_nearest_rank() {

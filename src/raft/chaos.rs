@@ -20,12 +20,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use super::bench::{addrs_of, parse_duration, start_cluster};
+use super::bench::{addrs_of, start_cluster};
 use super::cli::current_leader;
 use super::client::{Client, ClientOptions};
 use super::codec::{Op, Reply};
 use crate::check::{self, Call, Completion, Event, History, HistoryWriter, OpName, Verdict};
 use crate::cluster::{NodeEvent, NodeStatus, SupEventKind, Supervisor};
+use crate::lab::args::parse_duration;
 
 /// Options of `wirelab raft chaos`.
 #[derive(Debug, Args, Clone)]

@@ -1,4 +1,7 @@
-//! The `wirelab raft …` verbs: start a cluster, act on a running one, talk to it as a client.
+//! The `wirelab raft …` verbs: the Raft KV lab ([`RaftLab`], the lab contract) and its own
+//! verbs: client operations (`put`, `get`, `del`, `cas`), `leader`, `faults`, `load`,
+//! `nemesis`, `bench` and `chaos`. The common verbs (`up`, `status`, `kill`, …) are the lab
+//! layer's ([`crate::lab::common`]).
 //!
 //! Exit codes (other tools script against them): 0 success; 1 not found or a failed compare;
 //! 2 an error (including an unknown outcome: the write may or may not have happened).
@@ -8,62 +11,215 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::{ArgMatches, Args, Command, FromArgMatches, Subcommand};
 use serde_json::{Value, json};
 
 use super::client::{Client, ClientError, ClientOptions};
 use super::codec::{Op, Reply};
 use super::lab::{self, LabConfig};
-use crate::cli::{RaftVerb, RunDirArg};
-use crate::cluster::control::{self, ControlRequest};
-use crate::cluster::rundir::{self, read_cluster_file, resolve_run_dir};
-use crate::cluster::{NodeInfo, Supervisor, foreground};
+use crate::cluster::control::ControlRequest;
+use crate::cluster::rundir::read_cluster_file;
+use crate::cluster::{NodeInfo, Supervisor};
+use crate::lab::args::{RunDirArg, parse_duration};
+use crate::lab::{Lab, Readiness, Role, Target, VerbCtx};
 
-/// Where the cluster a verb acts on lives.
-#[derive(Clone, Copy)]
-pub enum Target<'a> {
-    /// A cluster supervised by this very process (the shell or the dashboard started it).
-    InProcess(&'a Supervisor),
-    /// A cluster in this run dir unless `--run-dir` says otherwise, reached through its control
-    /// socket (a forked shell child must not touch its parent's supervisor threads' locks).
-    Dir(&'a Path),
-    /// Whatever `--run-dir` (or the newest run) says: reached through its control socket.
-    RunDir,
+/// The Raft KV lab.
+pub struct RaftLab;
+
+/// The lab's name: its subcommand, builtin, `labs/raft/` and run-dir prefix.
+pub const NAME: &str = "raft";
+
+/// `wirelab raft up` arguments beyond the common ones.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Number of nodes.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
 }
 
-impl Target<'_> {
-    fn run_dir(&self, run: &RunDirArg) -> Result<PathBuf, rundir::RunDirError> {
-        match (self, &run.run_dir) {
-            (Target::InProcess(sup), None) => Ok(sup.run_dir().to_path_buf()),
-            (Target::Dir(dir), None) => Ok(dir.to_path_buf()),
-            _ => resolve_run_dir("raft", run.run_dir.as_deref()),
+/// The Raft lab's own verbs (the common ones come from the lab layer).
+#[derive(Debug, Subcommand)]
+pub enum RaftVerb {
+    /// Print the current leader's id (exit 1 when there is none).
+    Leader {
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Store a value (exit 0 when committed).
+    Put {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Print a value (linearizable read; exit 1 when absent).
+    Get {
+        /// Key.
+        key: String,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Delete a key (exit 1 when absent).
+    Del {
+        /// Key.
+        key: String,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Compare-and-set: store NEW only if the key holds OLD (exit 1 when it does not).
+    Cas {
+        /// Key.
+        key: String,
+        /// Expected value.
+        old: String,
+        /// New value.
+        new: String,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Degrade a node's links: drop a fraction of its peer frames and/or delay them
+    /// (partitions set with `partition` stay in force; `heal` clears everything).
+    Faults {
+        /// Node id.
+        node: u64,
+        /// Fraction of frames to and from its peers dropped at random (0 to 1).
+        #[arg(long, default_value_t = 0.0)]
+        drop: f64,
+        /// Delay added to each frame it sends to a peer, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Measure durable write throughput, latency and failover time on a fresh cluster.
+    Bench(super::bench::BenchArgs),
+    /// Inject kills, pauses and partitions under load, then check linearizability.
+    Chaos(super::chaos::ChaosArgs),
+    /// A background write workload on this shell's cluster: start, stop (reads every key back
+    /// and checks no acknowledged write was lost) or status.
+    Load {
+        /// start, stop or status.
+        #[arg(value_parser = ["start", "stop", "status"], default_value = "status")]
+        action: String,
+        /// Concurrent clients (start).
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+    },
+    /// A burst of random kills, pauses and partitions against the RUNNING cluster, each undone
+    /// before the next.
+    Nemesis {
+        /// How long.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        duration: std::time::Duration,
+        /// Fault kinds: kill,pause,partition.
+        #[arg(long, default_value = "kill,pause,partition")]
+        faults: String,
+        /// Random seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+}
+
+impl Lab for RaftLab {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "The Raft KV lab: a 3-process, fsync-durable Raft cluster you can kill -9."
+    }
+
+    fn noun(&self) -> &'static str {
+        "raft cluster"
+    }
+
+    fn roles(&self) -> Vec<Role> {
+        vec![Role::new(
+            super::node::ROLE,
+            "A Raft KV node.",
+            super::node::run_cli,
+        )]
+    }
+
+    fn own_verbs(&self, cmd: Command) -> Command {
+        RaftVerb::augment_subcommands(cmd)
+    }
+
+    fn up_args(&self, up: Command) -> Command {
+        UpArgs::augment_args(up)
+    }
+
+    fn check_up(&self, up: &ArgMatches) -> anyhow::Result<()> {
+        let args = UpArgs::from_arg_matches(up)?;
+        if args.nodes == 0 || args.nodes > 9 {
+            anyhow::bail!("--nodes must be between 1 and 9 (got {})", args.nodes);
+        }
+        Ok(())
+    }
+
+    fn launch(
+        &self,
+        up: &ArgMatches,
+        run_dir: &Path,
+        exe: Option<PathBuf>,
+    ) -> anyhow::Result<Supervisor> {
+        let args = UpArgs::from_arg_matches(up)?;
+        let cfg = LabConfig::builtin()?;
+        Ok(lab::launch(&cfg, args.nodes, run_dir, exe)?)
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness {
+            timeout: Duration::from_secs(10),
+            what: "a leader",
         }
     }
-}
 
-/// Runs a `wirelab raft` verb and returns the process exit code.
-pub fn run(verb: RaftVerb) -> i32 {
-    let mut out = std::io::stdout();
-    let mut err = std::io::stderr();
-    run_with(verb, Target::RunDir, &mut out, &mut err)
-}
+    fn is_ready(&self, nodes: &[NodeInfo]) -> bool {
+        crate::cluster::foreground::all_ready(nodes) && current_leader(nodes).is_some()
+    }
 
-/// Runs a verb against `target`, writing to `out` and `err`; returns the exit code. `up` here
-/// is the foreground supervisor of the CLI; a shell starts in-process clusters itself.
-pub fn run_with(
-    verb: RaftVerb,
-    target: Target<'_>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
-    let code = match run_inner(verb, target, out, err) {
-        Ok(code) => code,
-        Err(e) => {
-            let _ = writeln!(err, "raft: {e}");
-            2
+    fn leader(&self, nodes: &[NodeInfo]) -> Option<u64> {
+        current_leader(nodes)
+    }
+
+    fn status_row(&self, node: &NodeInfo) -> Value {
+        status_row(node)
+    }
+
+    fn status_table(&self, nodes: &[NodeInfo]) -> String {
+        format_table(nodes)
+    }
+
+    fn up_hint(&self) -> String {
+        "(Ctrl-C stops every node; act on it from another terminal with `wirelab raft kill 2`, `raft status`, …)".into()
+    }
+
+    fn run_own(&self, m: &ArgMatches, cx: &mut VerbCtx<'_>) -> i32 {
+        let verb = match crate::lab::parse_own::<RaftVerb>(m, cx.err) {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
+        match run_verb(verb, cx.target, cx.out, cx.err) {
+            Ok(code) => code,
+            Err(e) => crate::lab::report(NAME, &e, cx.err),
         }
-    };
-    let _ = out.flush();
-    code
+    }
+
+    fn on_stop(&self) {
+        super::load::abandon();
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -73,16 +229,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn run_inner(
+fn run_verb(
     verb: RaftVerb,
     target: Target<'_>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    let ctl = |run: &RunDirArg, req: ControlRequest| control_request(target, run, req);
+    let ctl = |run: &RunDirArg, req: ControlRequest| target.request(NAME, run, req);
     match verb {
-        RaftVerb::Up { nodes, run, detach } => up(nodes, run.run_dir, detach),
-        RaftVerb::Status { run, json } => status(ctl(&run, ControlRequest::Status)?, json, out),
         RaftVerb::Leader { run } => {
             // An election may be under way: give it a moment before saying "none".
             let deadline = std::time::Instant::now() + Duration::from_secs(3);
@@ -122,32 +276,6 @@ fn run_inner(
             out,
             err,
         ),
-        RaftVerb::Kill { node, run } => {
-            ctl(&run, ControlRequest::Kill { node })?;
-            writeln!(out, "node {node} killed (SIGKILL)")?;
-            Ok(0)
-        }
-        RaftVerb::Pause { node, run } => {
-            ctl(&run, ControlRequest::Pause { node })?;
-            writeln!(out, "node {node} paused (SIGSTOP)")?;
-            Ok(0)
-        }
-        RaftVerb::Resume { node, run } => {
-            ctl(&run, ControlRequest::Resume { node })?;
-            writeln!(out, "node {node} resumed (SIGCONT)")?;
-            Ok(0)
-        }
-        RaftVerb::Restart { node, run } => {
-            ctl(&run, ControlRequest::Restart { node })?;
-            writeln!(out, "node {node} restarted from its data dir")?;
-            Ok(0)
-        }
-        RaftVerb::Partition { nodes, run } => {
-            let names: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
-            ctl(&run, ControlRequest::Partition { nodes })?;
-            writeln!(out, "node(s) {} cut off from the rest", names.join(","))?;
-            Ok(0)
-        }
         RaftVerb::Faults {
             node,
             drop,
@@ -174,16 +302,6 @@ fn run_inner(
                 "node {node}: dropping {:.0}% of peer frames, delaying each by {delay_ms} ms",
                 drop * 100.0
             )?;
-            Ok(0)
-        }
-        RaftVerb::Heal { run } => {
-            ctl(&run, ControlRequest::Heal)?;
-            writeln!(out, "network healed")?;
-            Ok(0)
-        }
-        RaftVerb::Stop { run } => {
-            ctl(&run, ControlRequest::Stop)?;
-            writeln!(out, "cluster stopped")?;
             Ok(0)
         }
         RaftVerb::Bench(args) => Ok(super::bench::run(args)),
@@ -231,27 +349,6 @@ fn load_verb(
     }
 }
 
-/// Sends a control request to the target cluster.
-pub fn control_request(
-    target: Target<'_>,
-    run: &RunDirArg,
-    req: ControlRequest,
-) -> anyhow::Result<control::ControlResponse> {
-    match (target, &run.run_dir) {
-        (Target::InProcess(sup), None) => {
-            let resp = control::handle(sup, &req);
-            match resp.error {
-                Some(e) if !resp.ok => Err(anyhow::anyhow!(e)),
-                _ => Ok(resp),
-            }
-        }
-        _ => {
-            let dir = target.run_dir(run)?;
-            Ok(control::request(&dir, "raft", &req)?)
-        }
-    }
-}
-
 /// The client addresses of the cluster in `run_dir`, from `cluster.json`.
 pub fn cluster_addrs(run_dir: &Path) -> anyhow::Result<Vec<(u64, SocketAddr)>> {
     let cf = read_cluster_file(run_dir)?;
@@ -273,7 +370,7 @@ fn client_op(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    let dir = target.run_dir(run)?;
+    let dir = target.run_dir(NAME, run)?;
     let nodes = cluster_addrs(&dir)?;
     let rt = runtime()?;
     let mut client = Client::new(nodes, ClientOptions::default());
@@ -361,33 +458,6 @@ pub fn current_leader(nodes: &[NodeInfo]) -> Option<u64> {
         .map(|n| n.id)
 }
 
-fn status(
-    resp: control::ControlResponse,
-    as_json: bool,
-    out: &mut dyn Write,
-) -> anyhow::Result<i32> {
-    let leader = current_leader(&resp.nodes);
-    if as_json {
-        let rows: Vec<Value> = resp.nodes.iter().map(status_row).collect();
-        let run_dir = resp
-            .nodes
-            .first()
-            .and_then(|n| n.data_dir.parent().map(|p| p.to_path_buf()));
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "run_dir": run_dir,
-                "leader": leader,
-                "nodes": rows,
-            }))?
-        )?;
-    } else {
-        write!(out, "{}", format_table(&resp.nodes))?;
-    }
-    Ok(0)
-}
-
 /// The node table as text.
 pub fn format_table(nodes: &[NodeInfo]) -> String {
     let mut out = format!(
@@ -421,45 +491,4 @@ pub fn format_table(nodes: &[NodeInfo]) -> String {
         ));
     }
     out
-}
-
-fn up(nodes: usize, run_dir: Option<PathBuf>, detach: bool) -> anyhow::Result<i32> {
-    if nodes == 0 || nodes > 9 {
-        anyhow::bail!("--nodes must be between 1 and 9 (got {nodes})");
-    }
-    let run_dir = run_dir.unwrap_or_else(|| rundir::new_run_dir("raft"));
-    if detach {
-        return up_detached(nodes, &run_dir);
-    }
-    let cfg = LabConfig::builtin()?;
-    let sup = lab::launch(&cfg, nodes, &run_dir, None)?;
-    foreground::run(sup, Duration::from_secs(10), |sup| {
-        println!("raft cluster up in {}", sup.run_dir().display());
-        print!("{}", format_table(&sup.nodes()));
-        println!(
-            "(Ctrl-C stops every node; act on it from another terminal with `wirelab raft kill 2`, `raft status`, …)"
-        );
-    })
-}
-
-/// Starts `wirelab raft up` as a background process of its own and returns once the cluster
-/// has a leader.
-fn up_detached(nodes: usize, run_dir: &Path) -> anyhow::Result<i32> {
-    let args: Vec<String> = vec![
-        "raft".into(),
-        "up".into(),
-        "--nodes".into(),
-        nodes.to_string(),
-        "--run-dir".into(),
-        run_dir.display().to_string(),
-    ];
-    let (pid, nodes) = foreground::detach(&args, run_dir, "raft", Duration::from_secs(15), |n| {
-        current_leader(n).is_some()
-    })?;
-    println!(
-        "raft cluster up in {} (supervisor pid {pid})",
-        run_dir.display()
-    );
-    print!("{}", format_table(&nodes));
-    Ok(0)
 }

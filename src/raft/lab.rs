@@ -10,23 +10,6 @@ use crate::cluster::{self, NodeSpec, Supervisor, SupervisorError};
 /// The text of `labs/raft/lab.toml`, as built into the binary.
 pub const LAB_TOML: &str = include_str!("../../labs/raft/lab.toml");
 
-/// The lab's scenario scripts (`labs/raft/*.sh`, in the shell's dialect), by name.
-pub const SCENARIOS: &[(&str, &str)] = &[
-    ("failover", include_str!("../../labs/raft/failover.sh")),
-    ("partition", include_str!("../../labs/raft/partition.sh")),
-    ("pause", include_str!("../../labs/raft/pause.sh")),
-    ("crash-all", include_str!("../../labs/raft/crash-all.sh")),
-];
-
-/// The first comment line of a script: what it shows.
-pub fn scenario_summary(script: &str) -> &str {
-    script
-        .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("# "))
-        .unwrap_or("")
-}
-
 /// The parsed lab file.
 #[derive(Clone, Debug, Deserialize)]
 pub struct LabConfig {
@@ -47,8 +30,6 @@ pub struct LabInfo {
     pub name: String,
     /// One-line title.
     pub title: String,
-    /// Node role.
-    pub role: String,
 }
 
 /// `[topology]`.
@@ -106,7 +87,7 @@ pub fn node_specs(cfg: &LabConfig, addrs: &[SocketAddr], http: &[SocketAddr]) ->
         .enumerate()
         .map(|(i, addr)| NodeSpec {
             id: i as u64 + 1,
-            role: cfg.lab.role.clone(),
+            role: super::node::ROLE.into(),
             addr: addr.to_string(),
             args: http
                 .get(i)

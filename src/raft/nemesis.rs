@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::cli::{Target, control_request};
-use crate::cli::RunDirArg;
 use crate::cluster::control::ControlRequest;
+use crate::lab::Target;
+use crate::lab::args::RunDirArg;
 
 /// The faults the nemesis may inject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +52,8 @@ pub fn run(
     let faults = parse_faults(faults)?;
     let seed = seed.unwrap_or_else(rand::random);
     let mut rng = StdRng::seed_from_u64(seed);
-    let ids: Vec<u64> = control_request(target, run, ControlRequest::Status)?
+    let ids: Vec<u64> = target
+        .request(super::cli::NAME, run, ControlRequest::Status)?
         .nodes
         .iter()
         .map(|n| n.id)
@@ -86,15 +87,15 @@ pub fn run(
                 "partition / heal",
             ),
         };
-        control_request(target, run, inject)?;
+        target.request(super::cli::NAME, run, inject)?;
         std::thread::sleep(hold);
-        control_request(target, run, undo)?;
+        target.request(super::cli::NAME, run, undo)?;
         count += 1;
         writeln!(out, "  {t:5.1}s  node {node}: {what} after {hold:?}")?;
         out.flush()?;
         std::thread::sleep(Duration::from_millis(300));
     }
-    control_request(target, run, ControlRequest::Heal)?;
+    target.request(super::cli::NAME, run, ControlRequest::Heal)?;
     writeln!(
         out,
         "nemesis: {count} faults in {:.1}s; every node running, network healed",

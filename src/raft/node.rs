@@ -74,19 +74,7 @@ pub struct NodeArgs {
 
 /// Parses `1=127.0.0.1:4001,2=…`.
 pub fn parse_peers(s: &str) -> Result<Vec<(NodeId, SocketAddr)>, String> {
-    s.split(',')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (id, addr) = p
-                .split_once('=')
-                .ok_or_else(|| format!("peer {p:?} is not ID=ADDR"))?;
-            let id: NodeId = id.parse().map_err(|_| format!("bad peer id in {p:?}"))?;
-            let addr: SocketAddr = addr
-                .parse()
-                .map_err(|_| format!("bad peer address in {p:?}"))?;
-            Ok((id, addr))
-        })
-        .collect()
+    crate::lab::args::parse_peers(s)
 }
 
 /// Most requests one client connection may have in flight; past it the node stops reading
@@ -1067,8 +1055,52 @@ async fn peer_sender(
     }
 }
 
+/// The role's name: the supervisor starts nodes as `wirelab node raft …`.
+pub const ROLE: &str = "raft";
+
+/// Arguments of a Raft node.
+#[derive(Debug, clap::Args)]
+pub struct RaftNodeArgs {
+    /// Node id.
+    #[arg(long)]
+    pub id: u64,
+    /// Data dir.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Listen address.
+    #[arg(long)]
+    pub listen: std::net::SocketAddr,
+    /// Members: `1=ADDR,2=ADDR,…`.
+    #[arg(long)]
+    pub peers: String,
+    /// HTTP gateway address (KV over HTTP, /status, /metrics, /healthz).
+    #[arg(long)]
+    pub http: Option<std::net::SocketAddr>,
+    /// Every member's HTTP gateway: `1=ADDR,2=ADDR,…` (for redirects to the leader).
+    #[arg(long)]
+    pub http_peers: Option<String>,
+    /// Logical clock period.
+    #[arg(long, default_value_t = 10)]
+    pub tick_ms: u64,
+    /// Minimum election timeout.
+    #[arg(long, default_value_t = 200)]
+    pub election_ms: u64,
+    /// Heartbeat interval.
+    #[arg(long, default_value_t = 40)]
+    pub heartbeat_ms: u64,
+    /// Snapshot threshold in entries.
+    #[arg(long, default_value_t = 20000)]
+    pub snapshot_entries: u64,
+    /// Entries per AppendEntries.
+    #[arg(long, default_value_t = 512)]
+    pub max_append_entries: usize,
+    /// Pipelined AppendEntries per follower.
+    #[arg(long, default_value_t = 64)]
+    pub max_inflight: usize,
+}
+
 /// Entry point of `wirelab node raft …`: runs the node and returns the exit code.
-pub fn run_cli(a: crate::cli::RaftNodeArgs) -> i32 {
+pub fn run_cli(a: RaftNodeArgs) -> i32 {
     let peers = match parse_peers(&a.peers) {
         Ok(p) => p,
         Err(e) => {

@@ -416,12 +416,12 @@ impl App {
                 return self.open_p2p_lab();
             }
             Action::Scenarios
-                if crate::labs::scenarios()
+                if crate::lab::scenario::all()
                     .iter()
                     .any(|s| Some(s.lab) == pj.lab.as_deref()) =>
             {
                 let mut text = String::new();
-                for s in crate::labs::scenarios() {
+                for s in crate::lab::scenario::all() {
                     if Some(s.lab) != pj.lab.as_deref() {
                         continue;
                     }

@@ -382,7 +382,7 @@ pub fn draw_project(
     ];
     lines.push(match (&pj.lab, lab_running) {
         (Some(l), true) => Line::styled(format!("▶ lab `{l}` is running: l opens its dashboard"), theme.fg(theme.good)),
-        (Some(l), false) if crate::labs::scenarios().iter().any(|s| s.lab == l) => Line::styled(format!("▶ lab `{l}`: l launches a real local cluster; s shows its scenario scripts"), theme.fg(theme.good)),
+        (Some(l), false) if crate::lab::scenario::all().iter().any(|s| s.lab == l) => Line::styled(format!("▶ lab `{l}`: l launches a real local cluster; s shows its scenario scripts"), theme.fg(theme.good)),
         (Some(l), false) => Line::styled(format!("▶ lab `{l}`: l launches a real local cluster and its live dashboard (`wirelab lab {l}`)"), theme.fg(theme.good)),
         (None, _) => match &pj.try_it {
             Some(cmd) => Line::styled(format!("No dashboard for this project yet; it runs from a terminal: `{cmd}`"), theme.fg(theme.warn)),

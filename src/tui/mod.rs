@@ -39,7 +39,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 pub use clock::redact;
 
-use crate::labs::LabHost;
+use crate::lab::LabHost;
 use crate::portfolio::Portfolio;
 use app::{App, Effect, Screen};
 use shell_worker::ShellWorker;

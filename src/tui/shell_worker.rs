@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::labs::LabHost;
-use crate::labs::builtins::LabBuiltins;
+use crate::lab::LabHost;
+use crate::lab::builtins::LabBuiltins;
 use crate::shell::Shell;
 
 /// A finished command.
@@ -47,7 +47,10 @@ pub fn single_quote(s: &str) -> String {
 
 fn new_shell(host: &LabHost) -> Shell {
     let mut sh = Shell::new("wirelab");
-    sh.add_provider(Arc::new(LabBuiltins::new(host.clone())));
+    sh.add_provider(Arc::new(LabBuiltins::new(
+        host.clone(),
+        crate::registry::labs(),
+    )));
     sh
 }
 

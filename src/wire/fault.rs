@@ -32,6 +32,31 @@ impl FaultRules {
     }
 }
 
+impl std::fmt::Display for FaultRules {
+    /// For people: "cut off from nodes 1, 3; drops 10% of peer frames; delays each by 50 ms".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_clear() {
+            return f.write_str("no faults");
+        }
+        let mut parts = Vec::new();
+        if !self.cut.is_empty() {
+            let ids: Vec<String> = self.cut.iter().map(u64::to_string).collect();
+            let noun = if ids.len() == 1 { "node" } else { "nodes" };
+            parts.push(format!("cut off from {noun} {}", ids.join(", ")));
+        }
+        if self.drop_rate > 0.0 {
+            parts.push(format!(
+                "drops {:.0}% of peer frames",
+                self.drop_rate * 100.0
+            ));
+        }
+        if self.delay_ms > 0 {
+            parts.push(format!("delays each peer frame by {} ms", self.delay_ms));
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
 /// What to do with one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {

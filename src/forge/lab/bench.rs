@@ -25,7 +25,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
     /// How long to measure (after a one-second warm-up), e.g. `10s`, `500ms`.
-    #[arg(long, default_value = "10s", value_parser = crate::raft::bench::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::lab::args::parse_duration)]
     pub duration: Duration,
     /// Request path on the demo app.
     #[arg(long, default_value = "/")]

@@ -1,46 +1,146 @@
-//! The forge lab verbs: `wirelab forge up|status|load|slowloris|smuggle|reload|kill|pause|
-//! resume|restart|stop`, from the command line (through the run dir's control socket) or from
-//! the shell's `forge` builtin (on the cluster the shell hosts).
+//! The forge lab ([`ForgeLab`], the lab contract) and its own verbs: `wirelab forge
+//! load|slowloris|smuggle|reload` (and `serve` and `bench`, which need no lab), from the
+//! command line (through the run dir's control socket) or from the shell's `forge` builtin (on
+//! the lab the shell hosts). The common verbs (`up`, `status`, `kill`, …) are the lab layer's.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use clap::{ArgMatches, Command, Subcommand};
 use serde_json::{Map, Value, json};
 
 use super::attacks;
 use super::{LOAD, SERVER};
-use crate::cli::RunDirArg;
-use crate::cluster::control::{self, ControlRequest, ControlResponse};
-use crate::cluster::rundir::{self, resolve_run_dir};
+use crate::cluster::control::{ControlRequest, ControlResponse};
 use crate::cluster::{ControlCommand, NodeInfo, Supervisor};
 use crate::forge::cli::{ForgeVerb, LoadAction};
-use crate::labs::LabHost;
+use crate::lab::args::RunDirArg;
+use crate::lab::{CommonVerb, Lab, Role, Target, VerbCtx};
 
-/// Where the lab a verb acts on lives.
-#[derive(Clone, Copy)]
-pub enum Target<'a> {
-    /// A lab supervised by this very process (the shell started it).
-    InProcess(&'a Supervisor),
-    /// The lab in this run dir unless `--run-dir` says otherwise, through its control socket.
-    Dir(&'a Path),
-    /// Whatever `--run-dir` (or the newest forge run) says, through its control socket.
-    RunDir,
+/// The lab's name.
+pub const NAME: &str = "forge";
+
+/// The forge lab: the demo app under load, attacked and reloaded.
+pub struct ForgeLab;
+
+impl Lab for ForgeLab {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "forge, the HTTP/1.1 framework: serve the demo app, or run the forge lab (load, slowloris, smuggling, graceful reload)."
+    }
+
+    fn noun(&self) -> &'static str {
+        "forge lab"
+    }
+
+    fn roles(&self) -> Vec<Role> {
+        vec![
+            Role::new(
+                super::server_node::ROLE,
+                "The forge lab's HTTP server.",
+                super::server_node::run_cli,
+            ),
+            Role::new(
+                super::load_node::ROLE,
+                "The forge lab's load generator.",
+                super::load_node::run_cli,
+            ),
+        ]
+    }
+
+    fn common_verbs(&self) -> &'static [CommonVerb] {
+        &[
+            CommonVerb::Up,
+            CommonVerb::Status,
+            CommonVerb::Kill,
+            CommonVerb::Pause,
+            CommonVerb::Resume,
+            CommonVerb::Restart,
+            CommonVerb::Stop,
+        ]
+    }
+
+    fn verb_help(&self, verb: CommonVerb) -> Option<&'static str> {
+        match verb {
+            CommonVerb::Up => Some(
+                "Start the forge lab (a server node and a load generator node) in the foreground, printing req/s, p50/p99, connections and status codes every second (Ctrl-C stops it)",
+            ),
+            CommonVerb::Status => Some(
+                "Show both nodes: pids, connections, requests by status, load req/s and latency",
+            ),
+            CommonVerb::Kill => Some("SIGKILL a node (1: the server, 2: the load generator)"),
+            CommonVerb::Restart => Some(
+                "Start a node again (killing it first if it runs); a restarted load generator is idle",
+            ),
+            _ => None,
+        }
+    }
+
+    fn own_verbs(&self, cmd: Command) -> Command {
+        ForgeVerb::augment_subcommands(cmd)
+    }
+
+    fn launch(
+        &self,
+        _up: &ArgMatches,
+        run_dir: &Path,
+        exe: Option<PathBuf>,
+    ) -> anyhow::Result<Supervisor> {
+        let cfg = super::LabConfig::builtin()?;
+        Ok(super::launch(&cfg, run_dir, exe)?)
+    }
+
+    fn status_row(&self, n: &NodeInfo) -> Value {
+        status_row(n)
+    }
+
+    fn status_table(&self, nodes: &[NodeInfo]) -> String {
+        format_table(nodes)
+    }
+
+    fn node_name(&self, n: &NodeInfo) -> String {
+        format!("node {} ({})", n.id, n.role)
+    }
+
+    fn up_hint(&self) -> String {
+        "(Ctrl-C stops it; from another terminal: `wirelab forge load start`, `forge slowloris`, `forge smuggle`, `forge reload`, …)".into()
+    }
+
+    fn live_line(&self, latest: &BTreeMap<u64, Map<String, Value>>) -> Option<String> {
+        if latest.is_empty() {
+            return None;
+        }
+        let lines: Vec<String> = latest.iter().map(|(id, f)| summary(*id, f)).collect();
+        Some(lines.join(" | "))
+    }
+
+    fn run_own(&self, m: &ArgMatches, cx: &mut VerbCtx<'_>) -> i32 {
+        let verb = match crate::lab::parse_own::<ForgeVerb>(m, cx.err) {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
+        if matches!(verb, ForgeVerb::Serve(_)) && !matches!(cx.target, Target::RunDir) {
+            let _ = writeln!(
+                cx.err,
+                "forge serve: run it as `wirelab forge serve`, outside the shell"
+            );
+            return 2;
+        }
+        match verb {
+            ForgeVerb::Serve(_) => crate::forge::cli::run(verb),
+            verb => run_verb(verb, cx.target, cx.out, cx.err),
+        }
+    }
 }
 
-/// Runs a lab verb from the command line; returns the exit code.
-pub fn run(verb: ForgeVerb) -> i32 {
-    run_with(
-        verb,
-        Target::RunDir,
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-    )
-}
-
-/// Runs a lab verb against `target`; returns the exit code.
-pub fn run_with(
+/// Runs one of forge's lab verbs against `target`; returns the exit code.
+pub fn run_verb(
     verb: ForgeVerb,
     target: Target<'_>,
     out: &mut dyn Write,
@@ -48,62 +148,10 @@ pub fn run_with(
 ) -> i32 {
     let code = match run_inner(verb, target, out) {
         Ok(code) => code,
-        Err(e) => {
-            let _ = writeln!(err, "forge: {}", crate::error_chain(&e));
-            2
-        }
+        Err(e) => crate::lab::report(NAME, &e, err),
     };
     let _ = out.flush();
     code
-}
-
-/// The shell's `forge` builtin: `up` starts the lab inside the shell process (not in a
-/// pipeline's child), `stop` stops it, the rest act on it (or on `--run-dir`).
-pub fn run_in_shell(
-    host: &LabHost,
-    verb: ForgeVerb,
-    in_child: bool,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
-    let hosted = host.get("forge");
-    match (verb, hosted) {
-        (ForgeVerb::Serve(_), _) => {
-            let _ = writeln!(
-                err,
-                "forge serve: run it as `wirelab forge serve`, outside the shell"
-            );
-            2
-        }
-        (ForgeVerb::Up { run, .. }, _) => {
-            if in_child {
-                let _ = writeln!(
-                    err,
-                    "forge up: cannot start a lab inside a pipeline or subshell"
-                );
-                return 2;
-            }
-            match host.start_forge(run.run_dir, None) {
-                Ok(sup) => {
-                    let _ = writeln!(out, "forge lab up in {}", sup.run_dir().display());
-                    let _ = write!(out, "{}", format_table(&sup.nodes()));
-                    0
-                }
-                Err(e) => {
-                    let _ = writeln!(err, "forge up: {}", crate::error_chain(&e));
-                    2
-                }
-            }
-        }
-        (ForgeVerb::Stop { run }, Some(_)) if run.run_dir.is_none() && !in_child => {
-            host.stop("forge");
-            let _ = writeln!(out, "forge lab stopped");
-            0
-        }
-        (verb, Some(sup)) if !in_child => run_with(verb, Target::InProcess(&sup), out, err),
-        (verb, Some(sup)) => run_with(verb, Target::Dir(sup.run_dir()), out, err),
-        (verb, None) => run_with(verb, Target::RunDir, out, err),
-    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -118,26 +166,7 @@ fn ctl(
     run: &RunDirArg,
     req: ControlRequest,
 ) -> anyhow::Result<ControlResponse> {
-    match (target, &run.run_dir) {
-        (Target::InProcess(sup), None) => {
-            let resp = control::handle(sup, &req);
-            match resp.error {
-                Some(e) if !resp.ok => Err(anyhow::anyhow!(e)),
-                _ => Ok(resp),
-            }
-        }
-        (Target::Dir(dir), None) => Ok(control::request(dir, "forge", &req)?),
-        _ => {
-            let dir = resolve_run_dir("forge", run.run_dir.as_deref())?;
-            // Another lab's run answers the same control protocol: refuse it by name.
-            if let Ok(cf) = rundir::read_cluster_file(&dir)
-                && cf.lab != "forge"
-            {
-                anyhow::bail!("{} is a {} run, not a forge lab", dir.display(), cf.lab);
-            }
-            Ok(control::request(&dir, "forge", &req)?)
-        }
-    }
+    target.request(NAME, run, req)
 }
 
 fn lab_command(action: &str, args: Value) -> ControlCommand {
@@ -152,14 +181,6 @@ fn node(resp: &ControlResponse, id: u64) -> anyhow::Result<&NodeInfo> {
         .iter()
         .find(|n| n.id == id)
         .ok_or_else(|| anyhow::anyhow!("this run has no node {id}: is it a forge lab?"))
-}
-
-/// `node 1 (forge-server)`.
-fn node_name(resp: &ControlResponse, id: u64) -> String {
-    match node(resp, id) {
-        Ok(n) => format!("node {id} ({})", n.role),
-        Err(_) => format!("node {id}"),
-    }
 }
 
 fn server_addr(resp: &ControlResponse) -> anyhow::Result<SocketAddr> {
@@ -198,22 +219,7 @@ fn load_counters(resp: &ControlResponse) -> anyhow::Result<LoadCounters> {
 
 fn run_inner(verb: ForgeVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow::Result<i32> {
     match verb {
-        ForgeVerb::Serve(_) => anyhow::bail!("`serve` is not a lab verb"),
         ForgeVerb::Bench(args) => super::bench::run_with(args, out),
-        ForgeVerb::Up { run, detach } => super::up::up(run.run_dir, detach, out),
-        ForgeVerb::Status { run, json } => {
-            let resp = ctl(target, &run, ControlRequest::Status)?;
-            if json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&status_json(&resp.nodes))?
-                )?;
-            } else {
-                write!(out, "{}", format_table(&resp.nodes))?;
-            }
-            Ok(0)
-        }
         ForgeVerb::Load {
             action:
                 LoadAction::Start {
@@ -320,54 +326,8 @@ fn run_inner(verb: ForgeVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow
             })
         }
         ForgeVerb::Reload { run } => reload(target, &run, out),
-        ForgeVerb::Kill { node: id, run } => {
-            let resp = ctl(target, &run, ControlRequest::Kill { node: id })?;
-            writeln!(out, "{} killed (SIGKILL)", node_name(&resp, id))?;
-            Ok(0)
-        }
-        ForgeVerb::Pause { node: id, run } => {
-            let resp = ctl(target, &run, ControlRequest::Pause { node: id })?;
-            writeln!(out, "{} paused (SIGSTOP)", node_name(&resp, id))?;
-            Ok(0)
-        }
-        ForgeVerb::Resume { node: id, run } => {
-            let resp = ctl(target, &run, ControlRequest::Resume { node: id })?;
-            writeln!(out, "{} resumed (SIGCONT)", node_name(&resp, id))?;
-            Ok(0)
-        }
-        ForgeVerb::Restart { node: id, run } => {
-            let resp = ctl(target, &run, ControlRequest::Restart { node: id })?;
-            let n = node(&resp, id)?;
-            writeln!(
-                out,
-                "{} restarted (pid {}){}",
-                node_name(&resp, id),
-                n.pid.map_or("?".into(), |p| p.to_string()),
-                if id == LOAD { ", idle" } else { "" }
-            )?;
-            Ok(0)
-        }
-        ForgeVerb::Stop { run } => {
-            let resp = ctl(target, &run, ControlRequest::Stop)?;
-            // The supervisor stops its nodes after answering; return once they are gone, so
-            // that a script may start the next lab right away.
-            let pids: Vec<u32> = resp.nodes.iter().filter_map(|n| n.pid).collect();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while pids.iter().any(|p| process_exists(*p)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            writeln!(out, "forge lab stopped")?;
-            Ok(0)
-        }
+        ForgeVerb::Serve(_) => anyhow::bail!("`serve` is not a lab verb"),
     }
-}
-
-/// Whether a (non-zombie) process `pid` exists.
-fn process_exists(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-    })
 }
 
 /// Polls fresh status until the load node's counters satisfy `pred` (10 s at most).
@@ -499,30 +459,22 @@ fn print_slowloris(r: &attacks::SlowlorisReport, out: &mut dyn Write) -> std::io
     }
 }
 
-fn status_json(nodes: &[NodeInfo]) -> Value {
-    let run_dir = nodes
-        .first()
-        .and_then(|n| n.data_dir.parent().map(Path::to_path_buf));
-    let rows: Vec<Value> = nodes
-        .iter()
-        .map(|n| {
-            json!({
-                "id": n.id,
-                "role": n.role,
-                "pid": n.pid,
-                "state": n.status.as_str(),
-                "ready": n.ready,
-                "addr": n.addr,
-                "http": n.http,
-                "rss_bytes": n.rss_bytes,
-                "cpu_percent": (n.cpu_percent * 10.0).round() / 10.0,
-                "uptime_ms": n.uptime_ms,
-                "incarnation": n.incarnation,
-                "metrics": if n.status.is_alive() { Value::Object(n.state.clone()) } else { Value::Null },
-            })
-        })
-        .collect();
-    json!({ "run_dir": run_dir, "nodes": rows })
+/// One row of `forge status --json`.
+pub fn status_row(n: &NodeInfo) -> Value {
+    json!({
+        "id": n.id,
+        "role": n.role,
+        "pid": n.pid,
+        "state": n.status.as_str(),
+        "ready": n.ready,
+        "addr": n.addr,
+        "http": n.http,
+        "rss_bytes": n.rss_bytes,
+        "cpu_percent": (n.cpu_percent * 10.0).round() / 10.0,
+        "uptime_ms": n.uptime_ms,
+        "incarnation": n.incarnation,
+        "metrics": if n.status.is_alive() { Value::Object(n.state.clone()) } else { Value::Null },
+    })
 }
 
 fn statuses(v: Option<&Value>) -> String {

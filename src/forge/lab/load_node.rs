@@ -17,6 +17,9 @@ use crate::cluster::event::{
     ControlCommand, Emitter, NodeEvent, NodeRuntime, run_node, watch_stdin,
 };
 
+/// The role's name: the supervisor starts this node as `wirelab node forge-load …`.
+pub const ROLE: &str = "forge-load";
+
 /// Arguments of `wirelab node forge-load`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadNodeArgs {

@@ -13,8 +13,8 @@
 //! - [`load`]: the load generator engine (connections, latency histogram, counters).
 //! - [`server_node`] / [`load_node`]: the two node roles.
 //! - [`attacks`]: slowloris and CL.TE smuggling clients.
-//! - [`cli`]: the `wirelab forge status|load|slowloris|smuggle|reload|stop` verbs.
-//! - [`up`]: `wirelab forge up`, the foreground (or `--detach`ed) supervisor.
+//! - [`cli`]: [`cli::ForgeLab`], the lab contract, and its own verbs `load|slowloris|smuggle|
+//!   reload` (the common ones, `up`, `status`, `kill`…, are the lab layer's).
 
 pub mod attacks;
 pub mod bench;
@@ -22,7 +22,6 @@ pub mod cli;
 pub mod load;
 pub mod load_node;
 pub mod server_node;
-pub mod up;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -62,8 +61,6 @@ pub struct LabInfo {
 /// `[server]`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct ServerConfig {
-    /// Node role.
-    pub role: String,
     /// Header read timeout (slowloris guard).
     pub header_timeout_ms: u64,
     /// Lame-duck time of idle keep-alive connections on shutdown.
@@ -77,8 +74,6 @@ pub struct ServerConfig {
 /// `[load]`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct LoadConfig {
-    /// Node role.
-    pub role: String,
     /// Default connection count.
     pub connections: usize,
     /// Request path.
@@ -101,7 +96,7 @@ pub fn node_specs(cfg: &LabConfig, server_addr: SocketAddr) -> Vec<NodeSpec> {
     vec![
         NodeSpec {
             id: SERVER,
-            role: s.role.clone(),
+            role: server_node::ROLE.into(),
             addr: server_addr.to_string(),
             args: vec![
                 "--listen".into(),
@@ -118,7 +113,7 @@ pub fn node_specs(cfg: &LabConfig, server_addr: SocketAddr) -> Vec<NodeSpec> {
         },
         NodeSpec {
             id: LOAD,
-            role: l.role.clone(),
+            role: load_node::ROLE.into(),
             addr: "-".into(),
             args: vec![
                 "--target".into(),

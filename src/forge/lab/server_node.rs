@@ -23,6 +23,9 @@ use crate::forge::demo::{DemoOptions, demo_app};
 use crate::forge::layers::Metrics;
 use crate::forge::server::{ServerConfig, bind_reuseport};
 
+/// The role's name: the supervisor starts this node as `wirelab node forge-server …`.
+pub const ROLE: &str = "forge-server";
+
 /// Arguments of `wirelab node forge-server`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerNodeArgs {

@@ -19,7 +19,7 @@ pub fn parse_peer_node_args(argv: &[OsString]) -> Option<PeerNodeArgs> {
     let [_, node, role, rest @ ..] = argv else {
         return None;
     };
-    if node.to_str()? != "node" || role.to_str()? != "p2p-peer" {
+    if node.to_str()? != "node" || role.to_str()? != super::node::ROLE {
         return None;
     }
     let mut id = None;

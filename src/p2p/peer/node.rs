@@ -20,6 +20,9 @@ use super::swarm::{Progress, Swarm, SwarmConfig};
 use crate::cluster::event::{ControlCommand, Emitter, NodeEvent, watch_stdin};
 use crate::p2p::torrent::Torrent;
 
+/// The role's name: the supervisor starts this node as `wirelab node p2p-peer …`.
+pub const ROLE: &str = "p2p-peer";
+
 /// Arguments of a peer node.
 #[derive(Debug, clap::Args)]
 pub struct PeerNodeArgs {

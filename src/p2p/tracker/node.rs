@@ -29,6 +29,9 @@ use crate::wire::FaultFilter;
 use crate::wire::fault::Verdict;
 use crate::wire::frame::{read_frame, write_frame};
 
+/// The role's name: the supervisor starts this node as `wirelab node p2p-tracker …`.
+pub const ROLE: &str = "p2p-tracker";
+
 /// Ops kept for catching the other tracker up before it needs a snapshot.
 const LOG_LIMIT: usize = 4096;
 

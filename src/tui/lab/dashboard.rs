@@ -101,11 +101,11 @@ impl<M: DashModel> Dashboard<M> {
         self.model.forget(crate::tui::clock::now_ms());
     }
 
-    /// Follows the lab hosted as `lab` ([`crate::labs::LabHost::global`]): attaches it once
+    /// Follows the lab hosted as `lab` ([`crate::lab::LabHost::global`]): attaches it once
     /// up, detaches after it stopped, and moves to a new one that replaced it between two
     /// looks (`raft stop; raft up`).
     pub fn follow_hosted(&mut self, lab: &str) {
-        self.follow(crate::labs::LabHost::global().get(lab));
+        self.follow(crate::lab::LabHost::global().get(lab));
     }
 
     /// Follows `hosted`, the lab running now if any (see [`Dashboard::follow_hosted`]).
