@@ -19,6 +19,10 @@
 //! - [`registry`]: the one list of the labs; everything that enumerates labs reads it.
 //! - [`pingpong`]: a two-node lab used only by the tests, to prove a lab is one folder and
 //!   one registry line.
+//! - [`kdc`], [`chat`], [`uav`]: the protocol cores of three labs to come: FROST(Ed25519)
+//!   threshold signing with DKG and refresh; a Noise PSK handshake with its transport; the drone
+//!   link's ElGamal/Schnorr handshake over RFC 3526 group 14, AES-GCM records and MAVLink 2
+//!   signing.
 //! - [`portfolio`]: the portfolio content (`assets/portfolio.toml`) and claims vs measured.
 //! - [`tui`]: the explorer, the lab dashboards (Raft, forge, P2P) and the tour (ratatui).
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
@@ -26,11 +30,13 @@
 
 #![deny(missing_docs)]
 
+pub mod chat;
 pub mod check;
 pub mod check_cli;
 pub mod cli;
 pub mod cluster;
 pub mod forge;
+pub mod kdc;
 pub mod lab;
 pub mod p2p;
 pub mod pingpong;
@@ -39,6 +45,7 @@ pub mod raft;
 pub mod registry;
 pub mod shell;
 pub mod tui;
+pub mod uav;
 pub mod wire;
 
 /// An error and its causes on one line, `outer: cause: root`, like anyhow's `{:#}` but without

@@ -35,6 +35,12 @@ pub fn labs() -> &'static [&'static dyn Lab] {
     })
 }
 
+/// Every lab, the test-only ones included, whatever `WIRELAB_TEST_LABS` says (the test suite
+/// walks them all, running the binary with `WIRELAB_TEST_LABS` set).
+pub fn all_with_test_labs() -> Vec<&'static dyn Lab> {
+    LABS.iter().chain(TEST_LABS).copied().collect()
+}
+
 /// The lab called `name` (any case).
 pub fn lab(name: &str) -> Option<&'static dyn Lab> {
     labs()

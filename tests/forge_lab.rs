@@ -224,9 +224,8 @@ fn kill_pause_resume_and_restart_act_on_one_node_of_the_forge_lab() {
         "node 2 (forge-load) paused (SIGSTOP)",
         "node 2 (forge-load) resumed (SIGCONT)",
         "node 1 (forge-server) killed (SIGKILL)",
-        "node 1 (forge-server) restarted (pid ",
-        "node 2 (forge-load) restarted (pid ",
-        ", idle",
+        "node 1 (forge-server) restarted from its data dir (pid ",
+        "node 2 (forge-load) restarted from its data dir (pid ",
         "load started: 2 keep-alive connections",
     ] {
         assert!(out.contains(want), "lacks {want:?}:\n{out}");

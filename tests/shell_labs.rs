@@ -137,8 +137,8 @@ fn a_hosted_p2p_lab_shows_in_labs_and_its_nodes_logs_are_readable() {
             "1",
             "1",
             "1",
-            "lab stopped",
-            "no lab is running (start one with `raft up`)"
+            "p2p lab stopped",
+            "no lab is running (start one with `raft up`, `forge up`, `p2p up`)"
         ],
         "{err}"
     );
@@ -173,7 +173,7 @@ fn lab_builtins_work_in_pipelines_and_redirections() {
             "3",
             "missing: status 1",
             "1",
-            "cluster stopped"
+            "raft cluster stopped"
         ],
         "{err}"
     );

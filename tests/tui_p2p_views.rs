@@ -365,7 +365,8 @@ fn the_explorer_launches_the_p2p_dashboard_from_its_project_page() {
     );
     assert_eq!(a.screen(), Screen::P2pLab);
     a.act(Action::Back);
-    a.act(Action::Scenarios);
+    // Through the key, as a user presses it (the page's hint promises `s`).
+    assert_eq!(a.on_key(&views::key('s')), None);
     let popup = a.popup.clone().expect("the scenario scripts");
     assert!(popup.text.contains("scenario run p2p/tracker-failover"));
     assert!(!popup.text.contains("raft/"));

@@ -36,6 +36,9 @@ pub fn describe(kind: &SupEventKind) -> Option<String> {
     }
 }
 
+/// Each node's latest metrics fields, by node id.
+pub type LatestMetrics = BTreeMap<u64, Map<String, Value>>;
+
 /// How a lab runs in the foreground: what it waits for, what it prints first, and the live
 /// line it prints each second.
 pub struct Foreground<'a> {
@@ -49,7 +52,7 @@ pub struct Foreground<'a> {
     pub banner: &'a dyn Fn(&Supervisor),
     /// A line of live figures from each node's latest metrics, printed (with the time) each
     /// second when it changed; `None` prints nothing.
-    pub live: &'a dyn Fn(&BTreeMap<u64, Map<String, Value>>) -> Option<String>,
+    pub live: &'a dyn Fn(&LatestMetrics) -> Option<String>,
 }
 
 /// Runs `sup` in the foreground: serves its control socket, waits until every node is ready
@@ -92,7 +95,7 @@ pub fn run(sup: Supervisor, fg: Foreground<'_>) -> anyhow::Result<i32> {
                 let _ = stop_async_tx.send(());
             }
         });
-        let mut latest: BTreeMap<u64, Map<String, Value>> = BTreeMap::new();
+        let mut latest: LatestMetrics = BTreeMap::new();
         let mut printed: Option<String> = None;
         let mut every_second = tokio::time::interval(Duration::from_secs(1));
         loop {

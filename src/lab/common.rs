@@ -290,10 +290,18 @@ pub fn run(
             Ok(0)
         }
         Verb::Restart { node, run } => {
-            let resp = target.request(name, &run, ControlRequest::Restart { node })?;
+            target.request(name, &run, ControlRequest::Restart { node })?;
+            // The answer holds the node as it was asked; its new pid is in a fresh status.
+            let resp = target.request(name, &run, ControlRequest::Status)?;
+            let pid = resp
+                .nodes
+                .iter()
+                .find(|n| n.id == node)
+                .and_then(|n| n.pid)
+                .map_or_else(|| "?".to_string(), |p| p.to_string());
             writeln!(
                 cx.out,
-                "{} restarted from its data dir",
+                "{} restarted from its data dir (pid {pid})",
                 node_line(&resp, node)
             )?;
             Ok(0)

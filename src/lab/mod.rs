@@ -216,6 +216,12 @@ pub trait Lab: Send + Sync {
 
     /// Called when a lab hosted by this process stops (to end its background work).
     fn on_stop(&self) {}
+
+    /// Arguments of the quickest `up` that still shows the lab (a small file, few nodes): what
+    /// the test suite's walk over every lab starts it with.
+    fn quick_up_args(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// The clap command of a lab's verbs: the common verbs it offers, then its own.

@@ -164,6 +164,10 @@ impl Lab for P2pLab {
         code
     }
 
+    fn quick_up_args(&self) -> &'static [&'static str] {
+        &["--size", "4MiB"]
+    }
+
     fn complete(&self, words: &[&str]) -> Vec<String> {
         match words {
             ["corrupt", ..] => vec!["--piece".into()],

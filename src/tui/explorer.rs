@@ -69,7 +69,8 @@ pub fn home_commands() -> Vec<Cmd> {
 /// The commands of a project page.
 pub fn project_commands(p: &Project) -> Vec<Cmd> {
     let mut c = Vec::new();
-    if p.lab.is_some() {
+    let lab = p.lab.as_deref().and_then(crate::registry::lab);
+    if lab.is_some() {
         c.push(Cmd::new(
             &[Key::Char('l')],
             "lab",
@@ -77,7 +78,7 @@ pub fn project_commands(p: &Project) -> Vec<Cmd> {
             Action::LaunchLab,
         ));
     }
-    if p.lab.as_deref() == Some("raft") {
+    if lab.is_some_and(|l| !crate::lab::scenario::of(l.name()).is_empty()) {
         c.push(Cmd::new(
             &[Key::Char('s')],
             "scenarios",

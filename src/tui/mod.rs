@@ -84,14 +84,23 @@ pub fn run_explorer() -> i32 {
     run(Mode::Explorer)
 }
 
-/// `wirelab lab LAB`.
+/// `wirelab lab LAB` (any case: `wirelab lab RAFT`).
 pub fn run_lab(lab: &str) -> i32 {
-    match lab {
+    let Some(found) = crate::registry::lab(lab) else {
+        eprintln!(
+            "wirelab lab: no lab {lab:?} (there are: {})",
+            crate::registry::names()
+        );
+        return 2;
+    };
+    match found.name() {
         "raft" => run(Mode::Lab),
         "forge" => run(Mode::ForgeLab),
         "p2p" => run(Mode::P2pLab),
-        _ => {
-            eprintln!("wirelab lab: no lab {lab:?} yet (there are: raft, forge, p2p)");
+        name => {
+            eprintln!(
+                "wirelab lab: the {name} lab has no dashboard; run it with `wirelab {name} up`"
+            );
             2
         }
     }
@@ -165,7 +174,7 @@ pub fn run(mode: Mode) -> i32 {
         }
     };
     terminal::leave();
-    crate::raft::load::abandon();
+    // Each hosted lab's `on_stop` ends its background work (a workload) before its nodes go.
     LabHost::global().stop_all();
     drop(rt);
     code
