@@ -56,6 +56,18 @@ impl CommonVerb {
         CommonVerb::Stop,
     ];
 
+    /// Every common verb but `partition` and `heal`: for labs whose nodes have no links to
+    /// each other that a fault rule could cut.
+    pub const NO_NETWORK: &'static [CommonVerb] = &[
+        CommonVerb::Up,
+        CommonVerb::Status,
+        CommonVerb::Kill,
+        CommonVerb::Pause,
+        CommonVerb::Resume,
+        CommonVerb::Restart,
+        CommonVerb::Stop,
+    ];
+
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
         match self {

@@ -95,15 +95,7 @@ impl Lab for PingPongLab {
 
     fn common_verbs(&self) -> &'static [CommonVerb] {
         // The nodes have no links to each other: nothing to partition.
-        &[
-            CommonVerb::Up,
-            CommonVerb::Status,
-            CommonVerb::Kill,
-            CommonVerb::Pause,
-            CommonVerb::Resume,
-            CommonVerb::Restart,
-            CommonVerb::Stop,
-        ]
+        CommonVerb::NO_NETWORK
     }
 
     fn own_verbs(&self, cmd: Command) -> Command {

@@ -55,15 +55,7 @@ impl Lab for ForgeLab {
     }
 
     fn common_verbs(&self) -> &'static [CommonVerb] {
-        &[
-            CommonVerb::Up,
-            CommonVerb::Status,
-            CommonVerb::Kill,
-            CommonVerb::Pause,
-            CommonVerb::Resume,
-            CommonVerb::Restart,
-            CommonVerb::Stop,
-        ]
+        CommonVerb::NO_NETWORK
     }
 
     fn verb_help(&self, verb: CommonVerb) -> Option<&'static str> {
