@@ -23,7 +23,9 @@ use wirelab::lab::{LabHost, up_matches};
 use wirelab::portfolio::Portfolio;
 use wirelab::tui::app::{App, Effect, Screen};
 use wirelab::tui::forge::ForgeView;
+use wirelab::tui::forge::model::ForgeModel;
 use wirelab::tui::keys::Action;
+use wirelab::tui::lab::model::LabModel;
 use wirelab::tui::shell_worker::{ShellDone, ShellWorker};
 use wirelab::tui::theme::Theme;
 use wirelab::tui::{Click, Mode, new_app};
@@ -100,8 +102,8 @@ fn info(id: u64, pid: u32) -> NodeInfo {
 /// A dashboard after: the lab up, 30 s of load, a slowloris flood, a smuggling attempt and a
 /// reload under load (server pid 4101 → 4102) with zero failed requests.
 fn forge_app() -> App {
-    let mut app = app(Mode::ForgeLab);
-    let v = &mut app.forge_lab;
+    let mut app = app(Mode::Lab("forge"));
+    let v = &mut app.dash::<ForgeModel>().expect("the forge dashboard");
     v.model.refresh(vec![info(1, 4101), info(2, 4200)], T0);
     v.model.on_event(&node_ev(
         2,
@@ -202,7 +204,7 @@ fn forge_app() -> App {
 #[test]
 fn forge_dashboard_shows_traffic_statuses_attacks_and_the_reload() {
     let mut a = forge_app();
-    assert_eq!(a.screen(), Screen::ForgeLab);
+    assert_eq!(a.screen(), Screen::Dashboard("forge"));
     let text = render(&mut a, 120, 40);
     for want in [
         "req/s 45,210",
@@ -232,7 +234,7 @@ fn forge_dashboard_shows_traffic_statuses_attacks_and_the_reload() {
 #[test]
 fn forge_timeline_tells_the_story_in_order() {
     let mut a = forge_app();
-    a.forge_lab.tab = 2;
+    a.dash::<ForgeModel>().expect("the forge dashboard").tab = 2;
     let text = render(&mut a, 160, 50);
     let order = [
         "lab up: server pid <pid>",
@@ -262,7 +264,11 @@ fn every_forge_key_runs_its_shell_command() {
         run(&mut a, 'w'),
         Some(Effect::Run("forge load stop".into(), "key w".into()))
     );
-    a.forge_lab.model.load.running = false;
+    a.dash::<ForgeModel>()
+        .expect("the forge dashboard")
+        .model
+        .load
+        .running = false;
     assert_eq!(
         run(&mut a, 'w'),
         Some(Effect::Run("forge load start".into(), "key w".into()))
@@ -288,7 +294,12 @@ fn every_forge_key_runs_its_shell_command() {
         Some(Effect::Run("forge kill 1".into(), "key k".into()))
     );
     assert_eq!(run(&mut a, '2'), None);
-    assert_eq!(a.forge_lab.selected, 2);
+    assert_eq!(
+        a.dash::<ForgeModel>()
+            .expect("the forge dashboard")
+            .selected,
+        2
+    );
     assert_eq!(
         run(&mut a, 'p'),
         Some(Effect::Run("forge pause 2".into(), "key p".into()))
@@ -303,7 +314,7 @@ fn every_forge_key_runs_its_shell_command() {
 
 #[test]
 fn keys_wait_for_the_lab_and_say_so() {
-    let mut a = app(Mode::ForgeLab);
+    let mut a = app(Mode::Lab("forge"));
     assert_eq!(a.on_key(&key('x')), None);
     let text = render(&mut a, 80, 24);
     assert!(text.contains("the forge lab is not up"), "{text}");
@@ -313,11 +324,11 @@ fn keys_wait_for_the_lab_and_say_so() {
 #[test]
 fn wirelab_lab_forge_starts_the_lab_with_forge_up() {
     let a = new_app(
-        Mode::ForgeLab,
+        Mode::Lab("forge"),
         Portfolio::builtin().expect("portfolio"),
         Theme::dark(),
     );
-    assert_eq!(a.screens, vec![Screen::ForgeLab]);
+    assert_eq!(a.screens, vec![Screen::Dashboard("forge")]);
     assert_eq!(a.queued, vec![Effect::Run("forge up".into(), "lab".into())]);
 }
 
@@ -338,7 +349,7 @@ fn l_on_the_forge_project_page_opens_the_forge_dashboard() {
         a.on_key(&key('l')),
         Some(Effect::Run("forge up".into(), "lab".into()))
     );
-    assert_eq!(a.screen(), Screen::ForgeLab);
+    assert_eq!(a.screen(), Screen::Dashboard("forge"));
     let text = render(&mut a, 120, 40);
     assert!(text.contains("forge lab"), "{text}");
     // q goes back to the project page (the lab keeps running, as the Raft one does).
@@ -368,23 +379,44 @@ fn forge_mouse_selects_tabs_and_nodes() {
     render(&mut a, 120, 40);
     let click = click_on(&a, Click::Node(2));
     a.on_mouse(&click);
-    assert_eq!(a.forge_lab.selected, 2);
+    assert_eq!(
+        a.dash::<ForgeModel>()
+            .expect("the forge dashboard")
+            .selected,
+        2
+    );
     let click = click_on(&a, Click::Tab(2));
     a.on_mouse(&click);
-    assert_eq!(a.forge_lab.tab, 2);
-    assert_eq!(a.lab.tab, 0, "the Raft dashboard is untouched");
+    assert_eq!(a.dash::<ForgeModel>().expect("the forge dashboard").tab, 2);
+    assert_eq!(
+        a.dash::<LabModel>().expect("the raft dashboard").tab,
+        0,
+        "the Raft dashboard is untouched"
+    );
 }
 
 #[test]
 fn forge_log_search_and_themes() {
     let mut a = forge_app();
-    a.forge_lab.tab = 1;
+    a.dash::<ForgeModel>().expect("the forge dashboard").tab = 1;
     for c in "/load".chars() {
         a.on_key(&key(c));
     }
     a.on_key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!(a.forge_lab.logs.query, "load");
-    assert!(a.lab.logs.query.is_empty());
+    assert_eq!(
+        a.dash::<ForgeModel>()
+            .expect("the forge dashboard")
+            .logs
+            .query,
+        "load"
+    );
+    assert!(
+        a.dash::<LabModel>()
+            .expect("the raft dashboard")
+            .logs
+            .query
+            .is_empty()
+    );
     let dark = render(&mut a, 120, 40);
     assert!(dark.contains("/load"), "{dark}");
     a.theme = Theme::light();
@@ -392,7 +424,14 @@ fn forge_log_search_and_themes() {
     a.theme = Theme::no_color();
     assert_eq!(render(&mut a, 120, 40), dark);
     a.on_key(&KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
-    assert!(a.forge_lab.logs.query.is_empty(), "Esc clears the search");
+    assert!(
+        a.dash::<ForgeModel>()
+            .expect("the forge dashboard")
+            .logs
+            .query
+            .is_empty(),
+        "Esc clears the search"
+    );
 }
 
 #[test]
@@ -405,7 +444,7 @@ fn tiny_terminals_do_not_panic_on_the_forge_dashboard() {
         }
         a.act(Action::Help);
         render(&mut a, w, h);
-        let mut empty = app(Mode::ForgeLab);
+        let mut empty = app(Mode::Lab("forge"));
         render(&mut empty, w, h);
     }
 }
@@ -676,9 +715,9 @@ fn wirelab_lab_forge_in_a_terminal_loads_smuggles_reloads_and_quits_clean() {
 fn opening_the_dashboard_starts_the_lab_unless_it_runs_or_is_starting() {
     let mut a = app(Mode::Explorer);
     let up = Some(Effect::Run("forge up".into(), "lab".into()));
-    assert_eq!(a.open_forge_lab(), up);
+    assert_eq!(a.open_dashboard("forge"), up);
     a.record_command(7, "forge up", "lab");
-    assert_eq!(a.open_forge_lab(), None, "forge up is queued");
+    assert_eq!(a.open_dashboard("forge"), None, "forge up is queued");
     // It failed (a port taken, say): opening the dashboard again tries again.
     a.finish_command(&ShellDone {
         id: 7,
@@ -686,5 +725,5 @@ fn opening_the_dashboard_starts_the_lab_unless_it_runs_or_is_starting() {
         output: "forge: cannot start node 1".into(),
         elapsed: Duration::from_millis(30),
     });
-    assert_eq!(a.open_forge_lab(), up);
+    assert_eq!(a.open_dashboard("forge"), up);
 }

@@ -13,6 +13,7 @@ use wirelab::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
 use wirelab::portfolio::Portfolio;
 use wirelab::tui::app::{App, Effect, Screen};
 use wirelab::tui::keys::Action;
+use wirelab::tui::p2p::model::P2pModel;
 use wirelab::tui::shell_worker::ShellDone;
 use wirelab::tui::theme::Theme;
 use wirelab::tui::{Mode, new_app};
@@ -93,8 +94,8 @@ fn info(id: u64, status: NodeStatus, cut: &[u64], state: &Value) -> NodeInfo {
 /// restarted, the trackers partitioned and diverged, leecher 7 detecting bad pieces and banning
 /// the seeder, leecher 5 killed.
 fn p2p_app() -> App {
-    let mut app = app(Mode::P2pLab);
-    let lab = &mut app.p2p_lab;
+    let mut app = app(Mode::Lab("p2p"));
+    let lab = &mut app.dash::<P2pModel>().expect("the p2p dashboard");
     let m = &mut lab.model;
     for i in 1..=7 {
         m.on_event(&ev(
@@ -231,7 +232,7 @@ fn p2p_app() -> App {
 #[test]
 fn overview_shows_table_piece_maps_trackers_and_timeline() {
     let mut a = p2p_app();
-    assert_eq!(a.screen(), Screen::P2pLab);
+    assert_eq!(a.screen(), Screen::Dashboard("p2p"));
     let text = render(&mut a, 120, 40);
     for want in [
         "tracker",
@@ -363,7 +364,7 @@ fn the_explorer_launches_the_p2p_dashboard_from_its_project_page() {
         a.act(Action::LaunchLab),
         Some(Effect::Run("p2p up".into(), "lab".into()))
     );
-    assert_eq!(a.screen(), Screen::P2pLab);
+    assert_eq!(a.screen(), Screen::Dashboard("p2p"));
     a.act(Action::Back);
     // Through the key, as a user presses it (the page's hint promises `s`).
     assert_eq!(a.on_key(&views::key('s')), None);

@@ -15,6 +15,7 @@ use wirelab::raft::load::{LoadSecond, LoadSnapshot};
 use wirelab::tui::Mode;
 use wirelab::tui::app::{App, Screen};
 use wirelab::tui::keys::Action;
+use wirelab::tui::lab::model::LabModel;
 use wirelab::tui::shell_worker::ShellDone;
 use wirelab::tui::theme::Theme;
 use wirelab::wire::FaultRules;
@@ -70,8 +71,8 @@ fn state_ev(node: u64, at_ms: u64, role: &str, term: u64) -> SupEvent {
 /// A dashboard after: start, election, a kill of the leader, re-election, a restart, a pause
 /// and a partition.
 fn lab_app() -> App {
-    let mut app = app(Mode::Lab);
-    let lab = &mut app.lab;
+    let mut app = app(Mode::Lab("raft"));
+    let lab = &mut app.dash::<LabModel>().expect("the raft dashboard");
     let t = 1_795_000_000_000;
     for i in 1..=3 {
         lab.model.on_event(&ev(
@@ -255,7 +256,7 @@ fn lab_dashboard_tabs() {
 #[test]
 fn log_panes_per_node() {
     let mut a = lab_app();
-    a.lab.tab = 2;
+    a.dash::<LabModel>().expect("the raft dashboard").tab = 2;
     a.act(Action::Merged);
     let text = render(&mut a, 120, 40);
     assert!(text.contains(" node 2 "), "{text}");
@@ -265,9 +266,9 @@ fn log_panes_per_node() {
 #[test]
 fn log_search_highlights_and_filters_levels() {
     let mut a = lab_app();
-    a.lab.tab = 2;
-    a.lab.logs.query = "elected".into();
-    a.lab.logs.level = 2;
+    a.dash::<LabModel>().expect("the raft dashboard").tab = 2;
+    a.dash::<LabModel>().expect("the raft dashboard").logs.query = "elected".into();
+    a.dash::<LabModel>().expect("the raft dashboard").logs.level = 2;
     let text = render(&mut a, 120, 40);
     assert!(text.contains("leader 1 unreachable"), "{text}");
     assert!(!text.contains("candidate in term 2"), "{text}");
@@ -312,11 +313,14 @@ fn mouse_clicks_select_tabs_and_nodes_and_the_wheel_scrolls() {
     render(&mut a, 120, 40);
     let click = click_on(&a, Click::Node(3));
     a.on_mouse(&click);
-    assert_eq!(a.lab.selected, 3);
+    assert_eq!(
+        a.dash::<LabModel>().expect("the raft dashboard").selected,
+        3
+    );
     let click = click_on(&a, Click::Tab(3));
     a.on_mouse(&click);
-    assert_eq!(a.lab.tab, 3);
-    a.lab.tab = 2;
+    assert_eq!(a.dash::<LabModel>().expect("the raft dashboard").tab, 3);
+    a.dash::<LabModel>().expect("the raft dashboard").tab = 2;
     render(&mut a, 120, 40);
     a.on_mouse(&MouseEvent {
         kind: MouseEventKind::ScrollUp,
@@ -324,7 +328,13 @@ fn mouse_clicks_select_tabs_and_nodes_and_the_wheel_scrolls() {
         row: 10,
         modifiers: KeyModifiers::NONE,
     });
-    assert!(!a.lab.logs.follow, "the wheel scrolls the logs up");
+    assert!(
+        !a.dash::<LabModel>()
+            .expect("the raft dashboard")
+            .logs
+            .follow,
+        "the wheel scrolls the logs up"
+    );
     let mut home = app(Mode::Explorer);
     render(&mut home, 80, 24);
     let click = click_on(&home, Click::Project(2));

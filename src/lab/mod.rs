@@ -107,6 +107,36 @@ pub struct Readiness {
     pub what: &'static str,
 }
 
+/// One step of the guided tour on a lab's dashboard: data, so the tour stays generic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TourStep {
+    /// What the narration says.
+    pub caption: &'static str,
+    /// The shell command the step runs on arrival.
+    pub command: Option<&'static str>,
+    /// How long `tour --auto` stays after the command finished, in seconds.
+    pub hold_secs: u64,
+    /// The dashboard tab to show (index into the dashboard's tabs).
+    pub tab: usize,
+}
+
+impl TourStep {
+    /// A step on the first tab.
+    pub const fn new(caption: &'static str, command: Option<&'static str>, hold_secs: u64) -> Self {
+        TourStep {
+            caption,
+            command,
+            hold_secs,
+            tab: 0,
+        }
+    }
+
+    /// The same step on tab `tab`.
+    pub const fn on_tab(self, tab: usize) -> Self {
+        TourStep { tab, ..self }
+    }
+}
+
 /// One system of the portfolio, as a lab. Object-safe: the registry holds `&'static dyn Lab`.
 pub trait Lab: Send + Sync {
     /// The lab's name: its CLI subcommand, shell builtin, `labs/NAME/` folder and run-dir
@@ -216,6 +246,12 @@ pub trait Lab: Send + Sync {
 
     /// Called when a lab hosted by this process stops (to end its background work).
     fn on_stop(&self) {}
+
+    /// The lab's steps in the guided tour, shown on its dashboard after its project page, in
+    /// portfolio order (none: the tour shows only its page).
+    fn tour_steps(&self) -> &'static [TourStep] {
+        &[]
+    }
 
     /// Arguments of the quickest `up` that still shows the lab (a small file, few nodes): what
     /// the test suite's walk over every lab starts it with.

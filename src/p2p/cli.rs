@@ -18,7 +18,7 @@ use crate::cluster::control::ControlRequest;
 use crate::cluster::rundir;
 use crate::cluster::{NodeInfo, Supervisor};
 use crate::lab::args::{RunDirArg, parse_size};
-use crate::lab::{CommonVerb, Lab, Readiness, Role, Target, VerbCtx};
+use crate::lab::{CommonVerb, Lab, Readiness, Role, Target, TourStep, VerbCtx};
 
 /// The lab's name.
 pub const NAME: &str = "p2p";
@@ -164,6 +164,10 @@ impl Lab for P2pLab {
         code
     }
 
+    fn tour_steps(&self) -> &'static [TourStep] {
+        TOUR
+    }
+
     fn quick_up_args(&self) -> &'static [&'static str] {
         &["--size", "4MiB"]
     }
@@ -175,6 +179,39 @@ impl Lab for P2pLab {
         }
     }
 }
+
+/// The tour on the P2P dashboard: a tracker killed mid-transfer, every piece verified,
+/// trackers partitioned and healed.
+const TOUR: &[TourStep] = &[
+    TourStep::new(
+        "The P2P lab: two trackers hold only metadata; a seeder and four leechers trade 512 KiB pieces directly. Each piece map fills as pieces pass their SHA-1 check.",
+        Some("p2p wait pieces 4 16 --timeout 60s"),
+        5,
+    ),
+    TourStep::new(
+        "SIGKILL tracker 1 mid-transfer: the clients replay their sessions on tracker 2, and the downloads go on.",
+        Some("p2p kill 1 && p2p wait tracker 2 --timeout 30s"),
+        6,
+    ),
+    TourStep::new(
+        "Every leecher completes, with every piece verified before it was written in place.",
+        Some("p2p wait complete --timeout 120s"),
+        5,
+    ),
+    TourStep::new(
+        "Tracker 1 comes back empty and bootstraps from tracker 2: a snapshot, then the ops after it.",
+        Some("p2p restart 1 && p2p wait converged --timeout 30s"),
+        5,
+    ),
+    TourStep::new(
+        "Partition the trackers, restart a leecher (it resumes from its verified pieces), then heal: the trackers diverge, then converge with no consensus and no acks.",
+        Some(
+            "p2p partition 1 && p2p restart 5 && p2p wait diverged --timeout 30s; p2p heal && p2p wait converged --timeout 30s",
+        ),
+        7,
+    )
+    .on_tab(2),
+];
 
 /// `wirelab p2p …`
 #[derive(Debug, Subcommand)]

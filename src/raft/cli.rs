@@ -21,7 +21,7 @@ use crate::cluster::control::ControlRequest;
 use crate::cluster::rundir::read_cluster_file;
 use crate::cluster::{NodeInfo, Supervisor};
 use crate::lab::args::{RunDirArg, parse_duration};
-use crate::lab::{Lab, Readiness, Role, Target, VerbCtx};
+use crate::lab::{Lab, Readiness, Role, Target, TourStep, VerbCtx};
 
 /// The Raft KV lab.
 pub struct RaftLab;
@@ -220,7 +220,58 @@ impl Lab for RaftLab {
     fn on_stop(&self) {
         super::load::abandon();
     }
+
+    fn tour_steps(&self) -> &'static [TourStep] {
+        TOUR
+    }
 }
+
+/// The tour on the Raft dashboard: write, kill the leader, re-election and the time without a
+/// leader, every acknowledged write intact, pause, partition, heal.
+const TOUR: &[TourStep] = &[
+    TourStep::new(
+        "A real 3-node Raft cluster: three wirelab processes, each with its own disk. Four clients write in the background. Every action here is a shell command; see the command log.",
+        Some("raft load start --clients 4"),
+        6,
+    ),
+    TourStep::new(
+        "A client writes a key; the write is acknowledged only once a majority has it on disk.",
+        Some("raft put greeting hello && raft get greeting"),
+        5,
+    ),
+    TourStep::new(
+        "SIGKILL the leader. Watch the timeline: a new election, and how long the cluster went without a leader.",
+        Some("L=$(raft leader) && raft kill \"$L\""),
+        7,
+    ),
+    TourStep::new(
+        "The old leader restarts from its own disk and catches up as a follower.",
+        Some("raft restart \"$L\" && sleep 1 && raft leader"),
+        6,
+    ),
+    TourStep::new(
+        "Stop the workload: every key is read back. Every acknowledged write is intact.",
+        Some("raft load stop; raft get greeting"),
+        7,
+    )
+    .on_tab(4),
+    TourStep::new(
+        "Pause a follower with SIGSTOP: the other two still form a majority and keep serving.",
+        Some("N=$(( $(raft leader) % 3 + 1 )) && raft pause \"$N\" && raft put during-pause ok"),
+        6,
+    ),
+    TourStep::new(
+        "Resume it, then cut the leader off with a partition: the majority side elects a new leader.",
+        Some("raft resume \"$N\"; raft partition \"$(raft leader)\""),
+        7,
+    ),
+    TourStep::new(
+        "Heal the network: the isolated node hears the higher term, steps down and catches up. The timeline holds the whole story.",
+        Some("raft heal && sleep 1 && raft status"),
+        7,
+    )
+    .on_tab(3),
+];
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()

@@ -10,11 +10,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::explorer::{self, HOME_TABS, VerifyProgress};
-use super::forge::{self, ForgeView};
 use super::keys::{self, Action, Cmd};
 use super::lab::logs::LogPane;
-use super::lab::{self, LabView};
-use super::p2p::{self, P2pLabView};
+use super::lab::{self, DashView, Dashboard, LabDashboard};
 use super::shell_worker::ShellDone;
 use super::theme::Theme;
 use super::tour::Tour;
@@ -29,12 +27,8 @@ pub enum Screen {
     Home,
     /// A project page (index into `portfolio.projects`).
     Project(usize),
-    /// The Raft dashboard.
-    Lab,
-    /// The forge lab dashboard.
-    ForgeLab,
-    /// The P2P dashboard.
-    P2pLab,
+    /// A lab's dashboard, by lab name.
+    Dashboard(&'static str),
 }
 
 /// Something the loop must do after an action.
@@ -79,12 +73,8 @@ pub struct App {
     pub help: bool,
     /// A popup (scenario scripts).
     pub popup: Option<Popup>,
-    /// The dashboard.
-    pub lab: LabView,
-    /// The forge lab dashboard.
-    pub forge_lab: ForgeView,
-    /// The P2P dashboard.
-    pub p2p_lab: P2pLabView,
+    /// The dashboards, one per registered lab that has one.
+    pub dashboards: Vec<Box<dyn LabDashboard>>,
     /// The command bar's text while open.
     pub bar: Option<String>,
     /// Commands run from the bar, oldest first.
@@ -105,6 +95,8 @@ pub struct App {
     pub hits: Hits,
     /// Effects queued by an action, after the one it returned.
     pub queued: Vec<Effect>,
+    /// The log pane keys act on when no dashboard exists.
+    spare_pane: LogPane,
 }
 
 impl App {
@@ -119,9 +111,7 @@ impl App {
             scroll: 0,
             help: false,
             popup: None,
-            lab: LabView::new(),
-            forge_lab: ForgeView::new(),
-            p2p_lab: P2pLabView::new(),
+            dashboards: crate::registry::dashboards(),
             bar: None,
             bar_history: Vec::new(),
             bar_recall: None,
@@ -132,6 +122,7 @@ impl App {
             hide: false,
             hits: Vec::new(),
             queued: Vec::new(),
+            spare_pane: LogPane::default(),
         }
     }
 
@@ -150,9 +141,7 @@ impl App {
                 .get(i)
                 .map(explorer::project_commands)
                 .unwrap_or_default(),
-            Screen::Lab => self.lab.commands(),
-            Screen::ForgeLab => self.forge_lab.commands(),
-            Screen::P2pLab => self.p2p_lab.commands(),
+            Screen::Dashboard(lab) => self.board(lab).map(|d| d.commands()).unwrap_or_default(),
         };
         if let Some(t) = &self.tour {
             c.splice(0..0, t.commands());
@@ -172,87 +161,97 @@ impl App {
         self.scroll = 0;
     }
 
-    /// Opens the Raft dashboard; the effect starts the cluster when none runs.
-    pub fn open_lab(&mut self) -> Option<Effect> {
-        self.open_dashboard(Screen::Lab)
+    /// The dashboard of `lab`.
+    pub fn board(&self, lab: &str) -> Option<&dyn LabDashboard> {
+        self.dashboards
+            .iter()
+            .find(|d| d.lab() == lab)
+            .map(|d| d.as_ref())
     }
 
-    /// Opens the forge dashboard; the effect starts the lab when none runs.
-    pub fn open_forge_lab(&mut self) -> Option<Effect> {
-        self.open_dashboard(Screen::ForgeLab)
+    /// The dashboard of `lab`, to change.
+    pub fn board_mut(&mut self, lab: &str) -> Option<&mut (dyn LabDashboard + 'static)> {
+        self.dashboards
+            .iter_mut()
+            .find(|d| d.lab() == lab)
+            .map(|d| d.as_mut())
     }
 
-    /// Opens the P2P dashboard; the effect starts the lab when none runs.
-    pub fn open_p2p_lab(&mut self) -> Option<Effect> {
-        self.open_dashboard(Screen::P2pLab)
+    /// The dashboard of model `M`, as its concrete type (for code that knows it: tests).
+    pub fn dash<M: DashView>(&mut self) -> Option<&mut Dashboard<M>> {
+        self.board_mut(M::LAB)?
+            .as_any()
+            .downcast_mut::<Dashboard<M>>()
     }
 
-    /// Shows a dashboard; the effect is `LAB up` when its lab neither runs nor is starting.
-    fn open_dashboard(&mut self, screen: Screen) -> Option<Effect> {
-        let (up, running, starting) = match screen {
-            Screen::ForgeLab => (
-                "forge up",
-                self.forge_lab.sup.is_some(),
-                self.forge_lab.running("forge up"),
-            ),
-            Screen::P2pLab => (
-                "p2p up",
-                self.p2p_lab.sup.is_some(),
-                self.p2p_lab.running("p2p up"),
-            ),
-            _ => (
-                "raft up",
-                self.lab.sup.is_some(),
-                self.lab.running("raft up"),
-            ),
-        };
-        self.push(screen);
-        (!running && !starting).then(|| Effect::Run(up.into(), "lab".into()))
+    /// The screen of `lab`'s dashboard, when it has one.
+    pub fn dashboard_screen(&self, lab: &str) -> Option<Screen> {
+        self.board(lab).map(|d| Screen::Dashboard(d.lab()))
     }
 
-    /// The log pane of the shown dashboard (the Raft one's elsewhere).
-    pub fn log_pane(&mut self) -> &mut LogPane {
+    /// The dashboard shown now, if the screen is one.
+    fn shown_board(&mut self) -> Option<&mut (dyn LabDashboard + 'static)> {
         match self.screen() {
-            Screen::ForgeLab => &mut self.forge_lab.logs,
-            Screen::P2pLab => &mut self.p2p_lab.logs,
-            _ => &mut self.lab.logs,
+            Screen::Dashboard(lab) => self.board_mut(lab),
+            _ => None,
         }
     }
 
-    /// Records a command queued for the shell in the command log of the shown dashboard (the
-    /// Raft one's elsewhere: the tour's commands are Raft commands).
+    /// Shows `lab`'s dashboard; the effect is `LAB up` when its lab neither runs nor is
+    /// starting. `None` also when the lab has no dashboard (a flash says so).
+    pub fn open_dashboard(&mut self, lab: &str) -> Option<Effect> {
+        let Some(d) = self.board(lab) else {
+            self.flash = Some(format!(
+                "the {lab} lab has no dashboard: `:` then `{lab} up`"
+            ));
+            return None;
+        };
+        let (name, running, starting) = (d.lab(), d.attached(), d.starting());
+        self.push(Screen::Dashboard(name));
+        (!running && !starting).then(|| Effect::Run(format!("{name} up"), "lab".into()))
+    }
+
+    /// The log pane of the shown dashboard (the first dashboard's elsewhere).
+    pub fn log_pane(&mut self) -> &mut LogPane {
+        let i = match self.screen() {
+            Screen::Dashboard(lab) => self.dashboards.iter().position(|d| d.lab() == lab),
+            _ => None,
+        };
+        match self.dashboards.get_mut(i.unwrap_or(0)) {
+            Some(d) => d.log_pane(),
+            None => &mut self.spare_pane,
+        }
+    }
+
+    /// Records a queued command in the command log of the dashboard it is for: the shown one,
+    /// else the one whose lab the command names, else the first.
     pub fn record_command(&mut self, id: u64, cmd: &str, source: &str) {
-        match self.screen() {
-            Screen::ForgeLab => self.forge_lab.record(id, cmd, source),
-            Screen::P2pLab => self.p2p_lab.record(id, cmd, source),
-            _ => self.lab.record(id, cmd, source),
+        let word = cmd.split_whitespace().next().unwrap_or("");
+        let i = match self.screen() {
+            Screen::Dashboard(lab) => self.dashboards.iter().position(|d| d.lab() == lab),
+            _ => self.dashboards.iter().position(|d| d.lab() == word),
+        };
+        if let Some(d) = self.dashboards.get_mut(i.unwrap_or(0)) {
+            d.record(id, cmd, source);
         }
     }
 
     /// Fills in a finished command in whichever command log holds it.
     pub fn finish_command(&mut self, done: &ShellDone) {
-        if !self.lab.finish(done) && !self.forge_lab.finish(done) {
-            self.p2p_lab.finish(done);
+        for d in &mut self.dashboards {
+            if d.finish(done) {
+                return;
+            }
         }
     }
 
     /// The command the shell is running now (the oldest unfinished one, as the shell runs
     /// them in order), wherever it is logged.
     pub fn running_command(&mut self) -> Option<&mut lab::CommandRecord> {
-        [
-            self.lab.commands.iter_mut().find(|c| c.status.is_none()),
-            self.forge_lab
-                .commands
-                .iter_mut()
-                .find(|c| c.status.is_none()),
-            self.p2p_lab
-                .commands
-                .iter_mut()
-                .find(|c| c.status.is_none()),
-        ]
-        .into_iter()
-        .flatten()
-        .min_by_key(|c| c.id)
+        self.dashboards
+            .iter_mut()
+            .filter_map(|d| d.running_command())
+            .min_by_key(|c| c.id)
     }
 
     /// Handles a key.
@@ -355,10 +354,7 @@ impl App {
             Action::Help => self.help = !self.help,
             Action::ToggleTheme => self.theme = self.theme.toggled(),
             Action::Back => {
-                let dashboard = matches!(
-                    self.screen(),
-                    Screen::Lab | Screen::ForgeLab | Screen::P2pLab
-                );
+                let dashboard = matches!(self.screen(), Screen::Dashboard(_));
                 if dashboard && !self.log_pane().query.is_empty() {
                     self.log_pane().query.clear();
                     return None;
@@ -376,9 +372,7 @@ impl App {
             a => match self.screen() {
                 Screen::Home => return self.home_action(a),
                 Screen::Project(i) => return self.project_action(i, a),
-                Screen::Lab => return self.lab_action(a),
-                Screen::ForgeLab => return self.forge_action(a),
-                Screen::P2pLab => return self.p2p_lab_action(a),
+                Screen::Dashboard(lab) => return self.dashboard_key(lab, a),
             },
         }
         None
@@ -408,12 +402,10 @@ impl App {
         match a {
             Action::Up => self.scroll = self.scroll.saturating_sub(1),
             Action::Down => self.scroll = self.scroll.saturating_add(1).min(60),
-            Action::LaunchLab if pj.lab.as_deref() == Some("raft") => return self.open_lab(),
-            Action::LaunchLab if pj.lab.as_deref() == Some("forge") => {
-                return self.open_forge_lab();
-            }
-            Action::LaunchLab if pj.lab.as_deref() == Some("p2p") => {
-                return self.open_p2p_lab();
+            Action::LaunchLab => {
+                if let Some(lab) = pj.lab.as_deref() {
+                    return self.open_dashboard(lab);
+                }
             }
             Action::Scenarios
                 if crate::lab::scenario::all()
@@ -473,44 +465,16 @@ impl App {
         Some(Effect::Run(cmd, key))
     }
 
-    fn lab_action(&mut self, a: Action) -> Option<Effect> {
+    /// A key on `lab`'s dashboard: the shared keys, else the dashboard's own command, run
+    /// through the shell unless the lab is not up (one rule for every dashboard).
+    fn dashboard_key(&mut self, lab: &str, a: Action) -> Option<Effect> {
         if let Some(effect) = self.dashboard_action(&a) {
             return effect;
         }
-        let cmd = self.lab.act(&a)?;
-        if self.lab.sup.is_none() && cmd.starts_with("raft ") && !cmd.starts_with("raft up") {
-            self.flash = Some("the cluster is not up yet".into());
-            return None;
-        }
-        self.run_for_key(cmd, &a)
-    }
-
-    fn forge_action(&mut self, a: Action) -> Option<Effect> {
-        if let Some(effect) = self.dashboard_action(&a) {
-            return effect;
-        }
-        let cmd = self.forge_lab.act(&a)?;
-        if !self.forge_lab.up() {
-            self.flash = Some(if self.forge_lab.starting() {
-                "the forge lab is starting; try again in a moment".into()
-            } else {
-                "the forge lab is not up: `:` then `forge up`".into()
-            });
-            return None;
-        }
-        self.run_for_key(cmd, &a)
-    }
-
-    fn p2p_lab_action(&mut self, a: Action) -> Option<Effect> {
-        if let Some(effect) = self.dashboard_action(&a) {
-            return effect;
-        }
-        let cmd = self.p2p_lab.act(&a)?;
-        if self.p2p_lab.sup.is_none()
-            && self.p2p_lab.model.nodes.is_empty()
-            && !cmd.starts_with("p2p up")
-        {
-            self.flash = Some("the lab is not up yet".into());
+        let d = self.board_mut(lab)?;
+        let cmd = d.act(&a)?;
+        if let Some(why) = d.refuse(&cmd) {
+            self.flash = Some(why);
             return None;
         }
         self.run_for_key(cmd, &a)
@@ -527,31 +491,16 @@ impl App {
         let screen = tour.screen(&self.portfolio);
         self.tour = Some(tour);
         self.show_tour_screen(screen);
-        if screen == Screen::Lab {
-            self.lab.tab = self
+        if let Screen::Dashboard(lab) = screen {
+            let tab = self
                 .tour
                 .as_ref()
                 .and_then(|t| t.current())
-                .map_or(0, |s| s.tab)
-                .min(lab::TABS.len() - 1);
-            if let Some(e) = self.open_lab() {
-                self.queued.push(e);
+                .map_or(0, |s| s.tab);
+            if let Some(d) = self.board_mut(lab) {
+                d.set_tab(tab);
             }
-        }
-        let tab = self
-            .tour
-            .as_ref()
-            .and_then(|t| t.current())
-            .map_or(0, |s| s.tab);
-        if screen == Screen::ForgeLab {
-            self.forge_lab.tab = tab.min(forge::TABS.len() - 1);
-            if let Some(e) = self.open_forge_lab() {
-                self.queued.push(e);
-            }
-        }
-        if screen == Screen::P2pLab {
-            self.p2p_lab.tab = tab.min(p2p::TABS.len() - 1);
-            if let Some(e) = self.open_p2p_lab() {
+            if let Some(e) = self.open_dashboard(lab) {
                 self.queued.push(e);
             }
         }
@@ -573,9 +522,7 @@ impl App {
                     self.home_sel = pos;
                 }
             }
-            Screen::Lab => self.screens = vec![Screen::Home, Screen::Lab],
-            Screen::ForgeLab => self.screens = vec![Screen::Home, Screen::ForgeLab],
-            Screen::P2pLab => self.screens = vec![Screen::Home, Screen::P2pLab],
+            Screen::Dashboard(lab) => self.screens = vec![Screen::Home, Screen::Dashboard(lab)],
         }
         self.scroll = 0;
     }
@@ -595,15 +542,13 @@ impl App {
                 ev.column >= r.x && ev.column < r.right() && ev.row >= r.y && ev.row < r.bottom()
             })
             .map(|(_, c)| *c)?;
-        let forge = self.screen() == Screen::ForgeLab;
         match hit {
-            Click::Tab(i) if forge => self.forge_lab.tab = i.min(forge::TABS.len() - 1),
-            Click::Node(id) if forge => self.forge_lab.selected = id,
-            Click::Tab(i) if self.screen() == Screen::P2pLab => self.p2p_lab.tab = i,
-            Click::Node(id) if self.screen() == Screen::P2pLab => self.p2p_lab.selected = id,
-            Click::Tab(i) => self.lab.tab = i,
+            Click::Tab(_) | Click::Node(_) => {
+                if let Some(d) = self.shown_board() {
+                    d.click(hit);
+                }
+            }
             Click::HomeTab(i) => self.home_tab = i,
-            Click::Node(id) => self.lab.selected = id,
             Click::Project(pos) => {
                 if self.home_sel == pos {
                     return self.act(Action::Open);
@@ -639,11 +584,11 @@ impl App {
             ),
             Screen::Project(i) => {
                 if let Some(pj) = self.portfolio.projects.get(i) {
-                    let running = match pj.lab.as_deref() {
-                        Some("forge") => self.forge_lab.sup.is_some(),
-                        Some("p2p") => self.p2p_lab.sup.is_some(),
-                        _ => self.lab.sup.is_some(),
-                    };
+                    let running = pj
+                        .lab
+                        .as_deref()
+                        .and_then(|l| self.board(l))
+                        .is_some_and(|d| d.attached());
                     explorer::draw_project(
                         f,
                         main,
@@ -656,25 +601,14 @@ impl App {
                     );
                 }
             }
-            Screen::Lab => {
-                lab::view::draw(f, main, &mut self.lab, &theme, self.hide, &mut self.hits)
+            Screen::Dashboard(lab) => {
+                let hide = self.hide;
+                let mut hits = std::mem::take(&mut self.hits);
+                if let Some(d) = self.board_mut(lab) {
+                    d.draw(f, main, &theme, hide, &mut hits);
+                }
+                self.hits = hits;
             }
-            Screen::ForgeLab => forge::view::draw(
-                f,
-                main,
-                &mut self.forge_lab,
-                &theme,
-                self.hide,
-                &mut self.hits,
-            ),
-            Screen::P2pLab => p2p::view::draw(
-                f,
-                main,
-                &mut self.p2p_lab,
-                &theme,
-                self.hide,
-                &mut self.hits,
-            ),
         }
         if let Some(t) = &self.tour {
             t.draw(f, caption, &theme);
@@ -727,9 +661,7 @@ impl App {
                     .projects
                     .get(*i)
                     .map_or("?".into(), |p| p.name.clone()),
-                Screen::Lab => "raft lab".into(),
-                Screen::ForgeLab => "forge lab".into(),
-                Screen::P2pLab => "p2p lab".into(),
+                Screen::Dashboard(lab) => format!("{lab} lab"),
             });
         }
         parts.join(" › ")

@@ -66,12 +66,8 @@ pub type Hits = Vec<(Rect, Click)>;
 pub enum Mode {
     /// The explorer's Home.
     Explorer,
-    /// The Raft dashboard directly.
-    Lab,
-    /// The forge lab dashboard directly.
-    ForgeLab,
-    /// The P2P dashboard directly.
-    P2pLab,
+    /// A lab's dashboard directly, by lab name.
+    Lab(&'static str),
     /// The tour (`auto`: advances by itself and quits at the end).
     Tour {
         /// Advance by itself.
@@ -93,17 +89,12 @@ pub fn run_lab(lab: &str) -> i32 {
         );
         return 2;
     };
-    match found.name() {
-        "raft" => run(Mode::Lab),
-        "forge" => run(Mode::ForgeLab),
-        "p2p" => run(Mode::P2pLab),
-        name => {
-            eprintln!(
-                "wirelab lab: the {name} lab has no dashboard; run it with `wirelab {name} up`"
-            );
-            2
-        }
+    let name = found.name();
+    if !crate::registry::has_dashboard(name) {
+        eprintln!("wirelab lab: the {name} lab has no dashboard; run it with `wirelab {name} up`");
+        return 2;
     }
+    run(Mode::Lab(name))
 }
 
 /// `wirelab tour [--auto]`.
@@ -116,23 +107,12 @@ pub fn new_app(mode: Mode, portfolio: Portfolio, theme: Theme) -> App {
     let mut app = App::new(portfolio, theme, Screen::Home);
     match mode {
         Mode::Explorer => {}
-        Mode::Lab => {
-            app.screens = vec![Screen::Lab];
-            if app.lab.sup.is_none() {
-                app.queued.push(Effect::Run("raft up".into(), "lab".into()));
+        Mode::Lab(lab) => {
+            if let Some(screen) = app.dashboard_screen(lab) {
+                app.screens = vec![screen];
             }
-        }
-        Mode::ForgeLab => {
-            app.screens = vec![Screen::ForgeLab];
-            if app.forge_lab.sup.is_none() {
-                app.queued
-                    .push(Effect::Run("forge up".into(), "lab".into()));
-            }
-        }
-        Mode::P2pLab => {
-            app.screens = vec![Screen::P2pLab];
-            if app.p2p_lab.sup.is_none() {
-                app.queued.push(Effect::Run("p2p up".into(), "lab".into()));
+            if let Some(effect) = app.open_dashboard(lab) {
+                app.queued.push(effect);
             }
         }
         Mode::Tour { auto } => app.tour = Some(tour::Tour::new(&app.portfolio, auto)),
@@ -249,21 +229,10 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                 None => return Ok(()),
             },
             _ = tick.tick() => {
-                attach_cluster(&mut app);
-                let changed = app.lab.drain_events();
-                if app.screen() == Screen::Lab || changed {
-                    app.lab.refresh(clock::now_ms());
-                    dirty |= app.screen() == Screen::Lab;
-                }
-                let changed = app.forge_lab.drain_events();
-                if app.screen() == Screen::ForgeLab || changed {
-                    app.forge_lab.refresh(clock::now_ms());
-                    dirty |= app.screen() == Screen::ForgeLab;
-                }
-                let changed = app.p2p_lab.drain_events();
-                if app.screen() == Screen::P2pLab || changed {
-                    app.p2p_lab.refresh(clock::now_ms());
-                    dirty |= app.screen() == Screen::P2pLab;
+                let now = clock::now_ms();
+                let shown = app.screen();
+                for d in &mut app.dashboards {
+                    dirty |= d.tick(shown == Screen::Dashboard(d.lab()), now);
                 }
                 if let Some(c) = app.running_command()
                     && let Some(out) = shell.partial_output()
@@ -294,7 +263,9 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                     t.pending = None;
                     t.ready_since = Some(Instant::now());
                 }
-                attach_cluster(&mut app);
+                for d in &mut app.dashboards {
+                    d.tick(false, clock::now_ms());
+                }
                 dirty = true;
             }
             Some(msg) = vrx.recv() => {
@@ -306,12 +277,4 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
             _ = sigint.recv() => return Ok(()),
         }
     }
-}
-
-/// Follows the hosted clusters: attach when `raft up` (`forge up`, `p2p up`) started one,
-/// detach after `raft stop` (`forge stop`, `p2p stop`).
-fn attach_cluster(app: &mut App) {
-    app.lab.follow_hosted("raft");
-    app.forge_lab.follow_hosted("forge");
-    app.p2p_lab.follow_hosted("p2p");
 }

@@ -18,7 +18,7 @@ use crate::cluster::control::{ControlRequest, ControlResponse};
 use crate::cluster::{ControlCommand, NodeInfo, Supervisor};
 use crate::forge::cli::{ForgeVerb, LoadAction};
 use crate::lab::args::RunDirArg;
-use crate::lab::{CommonVerb, Lab, Role, Target, VerbCtx};
+use crate::lab::{CommonVerb, Lab, Role, Target, TourStep, VerbCtx};
 
 /// The lab's name.
 pub const NAME: &str = "forge";
@@ -112,6 +112,10 @@ impl Lab for ForgeLab {
         Some(lines.join(" | "))
     }
 
+    fn tour_steps(&self) -> &'static [TourStep] {
+        TOUR
+    }
+
     fn run_own(&self, m: &ArgMatches, cx: &mut VerbCtx<'_>) -> i32 {
         let verb = match crate::lab::parse_own::<ForgeVerb>(m, cx.err) {
             Ok(v) => v,
@@ -130,6 +134,32 @@ impl Lab for ForgeLab {
         }
     }
 }
+
+/// The tour on the forge dashboard: load, a smuggling attempt, a slowloris flood, a reload
+/// under load.
+const TOUR: &[TourStep] = &[
+    TourStep::new(
+        "The forge lab: the HTTP/1.1 server in one process, a load generator in another, under the same supervisor as the Raft cluster. Load starts: req/s, p50/p99 and status codes are live.",
+        Some("forge load start"),
+        6,
+    ),
+    TourStep::new(
+        "A request-smuggling attempt (Content-Length and Transfer-Encoding together) over raw TCP: the parser answers 400 and closes the connection; no handler sees it.",
+        Some("forge smuggle"),
+        6,
+    ),
+    TourStep::new(
+        "A slowloris flood: 100 connections trickle their headers. The header timeout closes each with 408 while the real clients keep being served.",
+        Some("forge slowloris 100"),
+        6,
+    ),
+    TourStep::new(
+        "A graceful reload under load: a new process takes the port (SO_REUSEPORT) and the old one drains. The load generator counts zero failed requests.",
+        Some("forge reload; forge load stop"),
+        7,
+    )
+    .on_tab(2),
+];
 
 /// Runs one of forge's lab verbs against `target`; returns the exit code.
 pub fn run_verb(

@@ -19,7 +19,7 @@ pub mod view;
 use super::keys::{Action, Cmd, Key};
 use super::lab::logbook::LogBook;
 use super::lab::shared;
-use super::lab::{DashModel, Dashboard};
+use super::lab::{DashModel, DashView, Dashboard};
 use super::shell_worker::ShellDone;
 use crate::cluster::{NodeInfo, SupEvent};
 use crate::forge::lab::{LOAD, SERVER};
@@ -73,6 +73,29 @@ impl DashModel for ForgeModel {
     /// So does an attack's result.
     fn command_done(&mut self, cmd: &str, done: &ShellDone, now_ms: u64) {
         self.on_attack_result(now_ms, cmd, done.status, &done.output);
+    }
+}
+
+impl DashView for ForgeModel {
+    const LAB: &'static str = crate::forge::lab::cli::NAME;
+
+    fn view_commands(d: &Dashboard<Self>) -> Vec<Cmd> {
+        d.commands()
+    }
+
+    fn view_act(d: &mut Dashboard<Self>, action: &Action) -> Option<String> {
+        d.act(action)
+    }
+
+    fn view_draw(
+        f: &mut ratatui::Frame,
+        area: ratatui::layout::Rect,
+        d: &mut Dashboard<Self>,
+        theme: &crate::tui::theme::Theme,
+        hide: bool,
+        hits: &mut crate::tui::Hits,
+    ) {
+        view::draw(f, area, d, theme, hide, hits);
     }
 }
 

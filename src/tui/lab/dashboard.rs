@@ -1,9 +1,20 @@
 //! The frame every lab dashboard (Raft, forge, P2P) is built on: [`Dashboard`] holds a lab's
 //! model with the state around it (tab, selected node, log pane, command log, scroll, the
 //! attached supervisor and its event stream), and [`DashModel`] is what a model offers that
-//! frame. Each lab adds its own commands and `act` in an `impl Dashboard<ItsModel>`.
+//! frame. Each lab adds its own commands, `act` and drawing through [`DashView`].
+//!
+//! [`LabDashboard`] is the object-safe face of any `Dashboard<M>`: the app holds its
+//! dashboards as a list of them (one per registered lab that has one) and never names a lab.
 
+use std::any::Any;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
 use tokio::sync::broadcast;
+
+use crate::tui::Hits;
+use crate::tui::keys::Cmd;
+use crate::tui::theme::Theme;
 
 use super::CommandRecord;
 use super::logbook::LogBook;
@@ -44,6 +55,145 @@ pub trait DashModel: Default {
     fn command_queued(&mut self, _cmd: &str, _now_ms: u64) {}
     /// A command of the dashboard finished (default: nothing).
     fn command_done(&mut self, _cmd: &str, _done: &ShellDone, _now_ms: u64) {}
+}
+
+/// What a lab's dashboard adds to the frame: its lab, its keys, what they do, and how it draws.
+pub trait DashView: DashModel + 'static {
+    /// The lab's name (`raft`): its `LAB up`, its hosted supervisor, its `wirelab lab` name.
+    const LAB: &'static str;
+
+    /// The commands the dashboard offers (keys, hint bar and help come from here).
+    fn view_commands(d: &Dashboard<Self>) -> Vec<Cmd>;
+    /// Handles an action; the shell command to run, if any.
+    fn view_act(d: &mut Dashboard<Self>, action: &Action) -> Option<String>;
+    /// Draws the dashboard in `area`.
+    fn view_draw(
+        f: &mut Frame,
+        area: Rect,
+        d: &mut Dashboard<Self>,
+        theme: &Theme,
+        hide: bool,
+        hits: &mut Hits,
+    );
+}
+
+/// A lab dashboard as the app sees it, whatever its lab.
+pub trait LabDashboard {
+    /// The lab's name.
+    fn lab(&self) -> &'static str;
+    /// The commands it offers.
+    fn commands(&self) -> Vec<Cmd>;
+    /// Handles an action; the shell command to run, if any.
+    fn act(&mut self, action: &Action) -> Option<String>;
+    /// Draws it.
+    fn draw(&mut self, f: &mut Frame, area: Rect, theme: &Theme, hide: bool, hits: &mut Hits);
+    /// Its log pane.
+    fn log_pane(&mut self) -> &mut LogPane;
+    /// Records a queued command in its command log.
+    fn record(&mut self, id: u64, cmd: &str, source: &str);
+    /// Fills in a finished command; true if it was one of its own.
+    fn finish(&mut self, done: &ShellDone) -> bool;
+    /// Its oldest unfinished command.
+    fn running_command(&mut self) -> Option<&mut CommandRecord>;
+    /// Whether its lab is attached (running in this process).
+    fn attached(&self) -> bool;
+    /// Whether its lab's nodes are known (it is up).
+    fn up(&self) -> bool;
+    /// Whether `LAB up` was queued and has not finished.
+    fn starting(&self) -> bool;
+    /// Shows tab `tab` (clamped to its tabs).
+    fn set_tab(&mut self, tab: usize);
+    /// A click on a tab or a node row.
+    fn click(&mut self, click: crate::tui::Click);
+    /// Follows the hosted lab, drains its events and, when `shown` or events arrived, takes
+    /// fresh snapshots; true when something changed on screen.
+    fn tick(&mut self, shown: bool, now_ms: u64) -> bool;
+    /// Why a key's command cannot run now (the lab is not up), or `None`: one rule for every
+    /// dashboard.
+    fn refuse(&self, cmd: &str) -> Option<String> {
+        let lab = self.lab();
+        if self.up() || cmd.starts_with(&format!("{lab} up")) {
+            return None;
+        }
+        Some(if self.starting() {
+            format!("the {lab} lab is starting; try again in a moment")
+        } else {
+            format!("the {lab} lab is not up: `:` then `{lab} up`")
+        })
+    }
+    /// The concrete dashboard, for code (tests) that knows its type.
+    fn as_any(&mut self) -> &mut dyn Any;
+}
+
+impl<M: DashView> LabDashboard for Dashboard<M> {
+    fn lab(&self) -> &'static str {
+        M::LAB
+    }
+
+    fn commands(&self) -> Vec<Cmd> {
+        M::view_commands(self)
+    }
+
+    fn act(&mut self, action: &Action) -> Option<String> {
+        M::view_act(self, action)
+    }
+
+    fn draw(&mut self, f: &mut Frame, area: Rect, theme: &Theme, hide: bool, hits: &mut Hits) {
+        M::view_draw(f, area, self, theme, hide, hits);
+    }
+
+    fn log_pane(&mut self) -> &mut LogPane {
+        &mut self.logs
+    }
+
+    fn record(&mut self, id: u64, cmd: &str, source: &str) {
+        Dashboard::record(self, id, cmd, source);
+    }
+
+    fn finish(&mut self, done: &ShellDone) -> bool {
+        Dashboard::finish(self, done)
+    }
+
+    fn running_command(&mut self) -> Option<&mut CommandRecord> {
+        self.commands.iter_mut().find(|c| c.status.is_none())
+    }
+
+    fn attached(&self) -> bool {
+        self.sup.is_some()
+    }
+
+    fn up(&self) -> bool {
+        Dashboard::up(self)
+    }
+
+    fn starting(&self) -> bool {
+        self.running(&format!("{} up", M::LAB))
+    }
+
+    fn set_tab(&mut self, tab: usize) {
+        self.tab = tab.min(M::TABS.len().saturating_sub(1));
+    }
+
+    fn click(&mut self, click: crate::tui::Click) {
+        match click {
+            crate::tui::Click::Tab(i) => self.set_tab(i),
+            crate::tui::Click::Node(id) => self.selected = id,
+            _ => {}
+        }
+    }
+
+    fn tick(&mut self, shown: bool, now_ms: u64) -> bool {
+        self.follow_hosted(M::LAB);
+        let changed = self.drain_events();
+        if shown || changed {
+            self.refresh(now_ms);
+        }
+        shown
+    }
+
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
 /// A lab dashboard's state: its model and everything around it.

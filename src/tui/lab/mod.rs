@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::keys::{Action, Cmd, Key};
 use crate::cluster::{NodeInfo, SupEvent};
-pub use dashboard::{DashModel, Dashboard};
+pub use dashboard::{DashModel, DashView, Dashboard, LabDashboard};
 use logbook::LogBook;
 use model::LabModel;
 
@@ -77,6 +77,29 @@ impl DashModel for LabModel {
 
     fn log_book(&mut self) -> &mut LogBook {
         &mut self.logs
+    }
+}
+
+impl DashView for LabModel {
+    const LAB: &'static str = crate::raft::cli::NAME;
+
+    fn view_commands(d: &Dashboard<Self>) -> Vec<Cmd> {
+        d.commands()
+    }
+
+    fn view_act(d: &mut Dashboard<Self>, action: &Action) -> Option<String> {
+        d.act(action)
+    }
+
+    fn view_draw(
+        f: &mut ratatui::Frame,
+        area: ratatui::layout::Rect,
+        d: &mut Dashboard<Self>,
+        theme: &crate::tui::theme::Theme,
+        hide: bool,
+        hits: &mut crate::tui::Hits,
+    ) {
+        view::draw(f, area, d, theme, hide, hits);
     }
 }
 

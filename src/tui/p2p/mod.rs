@@ -16,7 +16,7 @@ pub mod view;
 use super::keys::{Action, Cmd, Key};
 use super::lab::logbook::LogBook;
 use super::lab::shared;
-use super::lab::{DashModel, Dashboard};
+use super::lab::{DashModel, DashView, Dashboard};
 use super::shell_worker::ShellDone;
 use crate::cluster::{NodeInfo, SupEvent};
 use model::P2pModel;
@@ -60,6 +60,29 @@ impl DashModel for P2pModel {
             let text = format!("p2p corrupt {rest}: garbage on disk, still served");
             self.note(now_ms, model::EventKind::Fault, text);
         }
+    }
+}
+
+impl DashView for P2pModel {
+    const LAB: &'static str = crate::p2p::cli::NAME;
+
+    fn view_commands(d: &Dashboard<Self>) -> Vec<Cmd> {
+        d.commands()
+    }
+
+    fn view_act(d: &mut Dashboard<Self>, action: &Action) -> Option<String> {
+        d.act(action)
+    }
+
+    fn view_draw(
+        f: &mut ratatui::Frame,
+        area: ratatui::layout::Rect,
+        d: &mut Dashboard<Self>,
+        theme: &crate::tui::theme::Theme,
+        hide: bool,
+        hits: &mut crate::tui::Hits,
+    ) {
+        view::draw(f, area, d, theme, hide, hits);
     }
 }
 
