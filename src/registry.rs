@@ -19,6 +19,8 @@ static LABS: &[&dyn Lab] = &[
     &crate::raft::cli::RaftLab,
     &crate::forge::lab::cli::ForgeLab,
     &crate::p2p::cli::P2pLab,
+    &crate::kdc::cli::KdcLab,
+    &crate::chat::lab::ChatLab,
 ];
 
 /// The dashboards, by lab (a lab without one runs from the shell and the CLI only).
