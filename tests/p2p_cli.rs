@@ -376,3 +376,46 @@ fn a_tracker_whose_port_is_taken_fails_naming_the_address() {
     assert_eq!(fatal["event"], "fatal", "{stdout}");
     assert!(msg.contains(&addr) && msg.contains("in use"), "{msg}");
 }
+
+#[test]
+fn the_lab_runs_as_many_trackers_as_asked_and_every_client_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let state = dir.path().join("state");
+    let _guard = DetachedLab(run.clone(), state.clone());
+    // Three trackers: nodes 1-3; the seeder is 4, the leechers 5 and 6. Tracker 1 is killed,
+    // and the downloads still complete through the other two.
+    let script = format!(
+        "set -e\np2p up --trackers 3 --leechers 2 --size 2MiB --run-dir {r} >/dev/null\n\
+         p2p status --run-dir {r} | awk '$4 == \"tracker\" {{ n++ }} END {{ print n }}'\n\
+         p2p kill 1 --run-dir {r} >/dev/null\n\
+         p2p wait complete --timeout 60s --run-dir {r} >/dev/null\n\
+         p2p status --json --run-dir {r} | grep -c '\"role\": \"leecher\"'\n\
+         p2p stop --run-dir {r} >/dev/null",
+        r = run.display()
+    );
+    let out = wirelab(&state)
+        .args(["shell", "-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text, "3\n2\n", "{text}");
+    let (code, _, err) = {
+        let o = wirelab(&state)
+            .args(["p2p", "up", "--trackers", "9", "--detach"])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::new(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--trackers must be between 1 and 5"), "{err}");
+}

@@ -38,6 +38,7 @@ fn leechers_complete(nodes: &[NodeInfo], first_leecher: u64) -> bool {
 
 fn launch(dir: &Path, size: u64, leechers: usize) -> Lab {
     let plan = LabPlan {
+        trackers: 2,
         size,
         seeders: 1,
         leechers,

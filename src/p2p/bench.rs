@@ -108,8 +108,8 @@ fn bench(args: &BenchArgs) -> anyhow::Result<Value> {
     let mut rss = BTreeMap::new();
     for n in sup.nodes() {
         let name = match n.id {
-            1 | 2 => format!("tracker-{}", n.id),
-            id if id < 3 + plan.seeders as u64 => format!("seeder-{id}"),
+            id if id <= plan.trackers as u64 => format!("tracker-{id}"),
+            id if id <= (plan.trackers + plan.seeders) as u64 => format!("seeder-{id}"),
             id => format!("leecher-{id}"),
         };
         if let Some(kb) = n.pid.and_then(crate::cluster::procstat::peak_rss_kb) {

@@ -29,6 +29,9 @@ pub struct P2pLab;
 /// `wirelab p2p up` arguments beyond the common ones.
 #[derive(Debug, Args)]
 pub struct UpArgs {
+    /// Trackers (nodes 1..=N; default from labs/p2p/lab.toml).
+    #[arg(long)]
+    pub trackers: Option<usize>,
     /// Size of the generated file (e.g. 64MiB, 1GiB).
     #[arg(long)]
     pub size: Option<String>,
@@ -54,6 +57,15 @@ impl UpArgs {
         }
         if let Some(l) = self.leechers {
             plan.leechers = l;
+        }
+        if let Some(t) = self.trackers {
+            if !(1..=lab::MAX_TRACKERS).contains(&t) {
+                anyhow::bail!(
+                    "--trackers must be between 1 and {} (got {t})",
+                    lab::MAX_TRACKERS
+                );
+            }
+            plan.trackers = t;
         }
         Ok(plan)
     }

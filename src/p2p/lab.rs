@@ -142,9 +142,14 @@ pub fn peer_spec(
     }
 }
 
+/// Most trackers a lab runs (each replicates to every other).
+pub const MAX_TRACKERS: usize = 5;
+
 /// What to launch.
 #[derive(Clone, Debug)]
 pub struct LabPlan {
+    /// Trackers (nodes `1..=trackers`).
+    pub trackers: usize,
     /// Size of the generated file in bytes.
     pub size: u64,
     /// Seeders.
@@ -164,7 +169,14 @@ impl LabPlan {
             Some(s) => crate::lab::args::parse_size(s)?,
             None => 0,
         };
+        let trackers = cfg.topology.trackers;
+        if !(1..=MAX_TRACKERS).contains(&trackers) {
+            anyhow::bail!(
+                "labs/p2p/lab.toml: topology.trackers must be between 1 and {MAX_TRACKERS} (got {trackers})"
+            );
+        }
         Ok(LabPlan {
+            trackers,
             size: cfg.file.size_mib << 20,
             seeders: cfg.seeders(),
             leechers: cfg.topology.leechers,
@@ -180,8 +192,8 @@ impl LabConfig {
     }
 }
 
-/// Starts the whole lab in `run_dir`: generates the file, makes `lab.torrent` listing both
-/// trackers, and spawns 2 trackers, the seeders and the leechers.
+/// Starts the whole lab in `run_dir`: generates the file, makes `lab.torrent` listing every
+/// tracker, and spawns the trackers (nodes `1..=T`), the seeders and the leechers.
 pub fn launch(
     plan: &LabPlan,
     run_dir: &Path,
@@ -193,9 +205,10 @@ pub fn launch(
     };
     std::fs::create_dir_all(run_dir).map_err(io("run dir"))?;
     let peers = plan.seeders + plan.leechers;
-    let mut addrs = cluster::free_loopback_addrs(4 + peers).map_err(io("ports"))?;
-    let peer_addrs = addrs.split_off(4);
-    let http = addrs.split_off(2);
+    let trackers = plan.trackers;
+    let mut addrs = cluster::free_loopback_addrs(2 * trackers + peers).map_err(io("ports"))?;
+    let peer_addrs = addrs.split_off(2 * trackers);
+    let http = addrs.split_off(trackers);
     let rpc = addrs;
     let data = run_dir.join("lab-data.bin");
     generate_file(&data, plan.size, 0x5eed).map_err(io("generating the file"))?;
@@ -212,7 +225,7 @@ pub fn launch(
     std::fs::write(&torrent, t.to_bytes()).map_err(io("writing lab.torrent"))?;
     let mut specs = tracker_specs(&rpc, &http);
     for (i, a) in peer_addrs.iter().enumerate() {
-        let id = 3 + i as u64;
+        let id = (trackers + 1 + i) as u64;
         let seed = (i < plan.seeders).then_some(data.as_path());
         specs.push(peer_spec(
             id,
