@@ -242,14 +242,19 @@ pub fn launch(
     }
 }
 
-/// Starts only the two trackers (`wirelab p2p trackers`).
+/// Starts only the trackers (`wirelab p2p trackers`), as many as `labs/p2p/lab.toml` says.
 pub fn launch_trackers(
     run_dir: &Path,
     exe: Option<PathBuf>,
 ) -> Result<Supervisor, SupervisorError> {
-    let mut addrs = cluster::free_loopback_addrs(4)
+    let trackers = LabConfig::builtin()
+        .map_err(|e| SupervisorError::Io(format!("labs/p2p/lab.toml: {e}")))?
+        .topology
+        .trackers
+        .clamp(1, MAX_TRACKERS);
+    let mut addrs = cluster::free_loopback_addrs(2 * trackers)
         .map_err(|e| SupervisorError::Io(format!("cannot allocate ports: {e}")))?;
-    let http = addrs.split_off(2);
+    let http = addrs.split_off(trackers);
     let specs = tracker_specs(&addrs, &http);
     match exe {
         Some(exe) => Supervisor::launch_with_exe("p2p", run_dir, specs, exe),
