@@ -1,6 +1,6 @@
 //! `wirelab forge …`: the command-line face of forge. [`ForgeVerb`] is the clap subcommand enum
 //! of forge's own verbs, which the forge lab ([`super::lab::cli::ForgeLab`]) adds to the common
-//! lab verbs; [`run`] executes one, [`run_cli`] parses and executes standalone arguments.
+//! lab verbs; [`run`] executes one.
 //! `serve` lives here; the lab verbs (`load`, `slowloris`, `smuggle`, `reload`) in
 //! [`super::lab::cli`].
 
