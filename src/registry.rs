@@ -19,6 +19,7 @@ static LABS: &[&dyn Lab] = &[
     &crate::raft::cli::RaftLab,
     &crate::forge::lab::cli::ForgeLab,
     &crate::p2p::cli::P2pLab,
+    &crate::kdc::cli::KdcLab,
     &crate::chat::lab::ChatLab,
 ];
 
