@@ -153,6 +153,7 @@ async fn main(a: ClientArgs, em: Arc<Emitter>) -> Result<(), String> {
         outbox: Outbox::default(),
         cmds: cmd_rx,
         em,
+        progressed: false,
     };
     bot.outbox_path = bot.a.data_dir.join("outbox.json");
     bot.outbox = Outbox::load(&bot.outbox_path);
@@ -192,6 +193,7 @@ struct Bot {
     outbox: Outbox,
     cmds: mpsc::UnboundedReceiver<(u64, String)>,
     em: Arc<Emitter>,
+    progressed: bool,
 }
 
 impl Bot {
@@ -207,7 +209,13 @@ impl Bot {
         let mut failures = 0u32;
         loop {
             self.set(|g| g.session = "handshaking");
-            match self.attempt().await {
+            self.progressed = false;
+            let result = self.attempt().await;
+            // Back off only while sessions make no progress at all.
+            if self.progressed {
+                failures = 0;
+            }
+            match result {
                 Ok(()) => failures = 0,
                 Err(why) => {
                     self.count(why);
@@ -295,7 +303,9 @@ impl Bot {
                 f = frames.recv() => {
                     let Some(f) = f else { return Err("closed") };
                     last_rx = Instant::now();
-                    match chan.open(&f) {
+                    let opened = chan.open(&f);
+                    self.progressed |= opened.is_ok();
+                    match opened {
                         Err(super::link::OpenError::Aead) => return Err("aead"),
                         Err(_) => return Err("protocol"),
                         Ok(None) => {

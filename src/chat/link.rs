@@ -191,10 +191,15 @@ impl Channel {
     /// Encrypts `msg` and appends its frame to `out`, followed by a rekey when it is due.
     pub fn seal(&mut self, msg: &Wire, out: &mut Vec<u8>) -> std::io::Result<()> {
         let json = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
+        self.seal_json(&json, out)
+    }
+
+    /// [`Self::seal`] for a message already serialized (a fan-out serializes once).
+    pub fn seal_json(&mut self, json: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
         let Some(ts) = self.ts.as_mut() else {
-            return encode_frame(&json, out);
+            return encode_frame(json, out);
         };
-        let ct = ts.write_message(&json).map_err(std::io::Error::other)?;
+        let ct = ts.write_message(json).map_err(std::io::Error::other)?;
         encode_frame(&ct, out)?;
         self.since += 1;
         let due = (self.policy.every > 0 && self.since >= self.policy.every)

@@ -496,3 +496,33 @@ async fn pump(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_add_up_and_describe_themselves() {
+        let mut m = Mode::default();
+        assert_eq!(m.describe(), "pass-through");
+        m.drop_pct = 10;
+        m.reorder = true;
+        m.duplicate = true;
+        m.delay_ms = 50;
+        assert_eq!(m.describe(), "drop 10% + reorder + duplicate + delay 50ms");
+    }
+
+    #[tokio::test]
+    async fn unknown_actions_and_bad_leaks_are_refused_without_changing_the_mode() {
+        let p = Proxy::default();
+        let server: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert!(act(&p, server, "explode", &Value::Null).await.is_err());
+        let bad = json!({"name": "c1", "psk": "zz"});
+        assert!(act(&p, server, "leak-psk", &bad).await.is_err());
+        assert_eq!(*g(&p.mode), Mode::default());
+        act(&p, server, "drop", &json!({"pct": 250})).await.unwrap();
+        assert_eq!(g(&p.mode).drop_pct, 100);
+        act(&p, server, "clear", &Value::Null).await.unwrap();
+        assert_eq!(g(&p.mode).drop_pct, 0);
+    }
+}

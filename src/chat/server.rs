@@ -43,7 +43,20 @@ pub struct ServerConfig {
 
 enum Out {
     Ack { cid: u64, id: u64 },
-    Msg(Arc<Entry>),
+    Msg(Arc<Logged>),
+}
+
+/// A room message with its `Wire::Msg` JSON, serialized once for every member.
+struct Logged {
+    entry: Entry,
+    wire: Vec<u8>,
+}
+
+impl Logged {
+    fn new(entry: Entry) -> Arc<Logged> {
+        let wire = serde_json::to_vec(&Wire::Msg(entry.clone())).unwrap_or_default();
+        Arc::new(Logged { entry, wire })
+    }
 }
 
 struct Pending {
@@ -60,7 +73,7 @@ struct Member {
 }
 
 struct Room {
-    entries: Vec<Arc<Entry>>,
+    entries: Vec<Arc<Logged>>,
     members: HashMap<String, Member>,
     writer: std::sync::mpsc::Sender<Pending>,
 }
@@ -159,7 +172,7 @@ impl Server {
             g.rooms.insert(
                 name.to_string(),
                 Room {
-                    entries: entries.into_iter().map(Arc::new).collect(),
+                    entries: entries.into_iter().map(Logged::new).collect(),
                     members: HashMap::new(),
                     writer: tx,
                 },
@@ -234,7 +247,7 @@ impl Server {
                     .rev()
                     .take(5)
                     .rev()
-                    .map(|e| json!({"id": e.id, "from": e.from, "text": e.text}))
+                    .map(|e| json!({"id": e.entry.id, "from": e.entry.from, "text": e.entry.text}))
                     .collect();
                 (
                     n.clone(),
@@ -377,11 +390,11 @@ impl Server {
                     let mut c = out_chan.lock().unwrap_or_else(|p| p.into_inner());
                     let mut next = Some(first);
                     while let Some(o) = next {
-                        let msg = match o {
-                            Out::Ack { cid, id } => Wire::Ack { cid, id },
-                            Out::Msg(e) => Wire::Msg((*e).clone()),
+                        let sealed = match o {
+                            Out::Ack { cid, id } => c.seal(&Wire::Ack { cid, id }, &mut buf),
+                            Out::Msg(e) => c.seal_json(&e.wire, &mut buf),
                         };
-                        if c.seal(&msg, &mut buf).is_err() {
+                        if sealed.is_err() {
                             return;
                         }
                         next = if buf.len() < 256 * 1024 {
@@ -517,7 +530,7 @@ fn writer_loop(
             g.msgs += fresh.len() as u64;
             if let Some(r) = g.rooms.get_mut(&room) {
                 for e in fresh {
-                    let e = Arc::new(e);
+                    let e = Logged::new(e);
                     r.entries.push(e.clone());
                     for m in r.members.values() {
                         let _ = m.tx.send(Out::Msg(e.clone()));

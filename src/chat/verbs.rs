@@ -441,3 +441,25 @@ fn condition(c: &[&str]) -> anyhow::Result<Cond> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_conditions_parse_or_say_what_exists() {
+        for ok in [
+            &["established"][..],
+            &["reject", "aead", "3"],
+            &["attack", "drop", "1"],
+            &["messages", "10"],
+            &["reconnects", "2"],
+            &["leaked", "c2"],
+        ] {
+            assert!(condition(ok).is_ok(), "{ok:?}");
+        }
+        assert!(condition(&["reject", "aead", "x"]).is_err());
+        let e = condition(&["sunny"]).err().unwrap().to_string();
+        assert!(e.contains("established"), "{e}");
+    }
+}
