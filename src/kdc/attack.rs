@@ -290,10 +290,12 @@ pub fn forge(
             }
         }
     }
-    writeln!(
-        cx.out,
-        "forge failed: one share is below the threshold, and honest authorities check each request themselves"
-    )?;
+    let why = if att.holdings.is_empty() {
+        "the attacker holds no share, and honest authorities check each request themselves"
+    } else {
+        "one share is below the threshold, and honest authorities check each request themselves"
+    };
+    writeln!(cx.out, "forge failed: {why}")?;
     Ok(1)
 }
 
