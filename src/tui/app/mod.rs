@@ -1,5 +1,9 @@
 //! The app's state and what actions do to it. State changes only here; `draw` is a view of it;
-//! the loop in `mod.rs` performs the [`Effect`]s (shell commands, verification, the shell).
+//! the loop in `tui/mod.rs` performs the [`Effect`]s (shell commands, verification, the shell).
+//!
+//! - `mod.rs`: the state, the screens, the dashboards, and what actions do.
+//! - `input.rs`: keys (the command bar, the log search, popups) and the mouse.
+//! - `draw.rs`: the frame: the screen, the tour caption, the bar, the hints, help and popups.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +12,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+mod draw;
+mod input;
 
 use super::explorer::{self, HOME_TABS, VerifyProgress};
 use super::keys::{self, Action, Cmd};
@@ -254,98 +261,6 @@ impl App {
             .min_by_key(|c| c.id)
     }
 
-    /// Handles a key.
-    pub fn on_key(&mut self, ev: &KeyEvent) -> Option<Effect> {
-        if let Some(text) = self.bar.as_mut() {
-            match ev.code {
-                KeyCode::Esc => self.bar = None,
-                KeyCode::Enter => {
-                    let cmd = text.trim().to_string();
-                    self.bar = None;
-                    self.bar_recall = None;
-                    if !cmd.is_empty() {
-                        if self.bar_history.last() != Some(&cmd) {
-                            self.bar_history.push(cmd.clone());
-                        }
-                        return Some(Effect::Run(cmd, ":".into()));
-                    }
-                }
-                KeyCode::Up | KeyCode::Down => {
-                    // History: ↑ older, ↓ newer.
-                    let n = self.bar_history.len();
-                    let next = match (ev.code, self.bar_recall) {
-                        (KeyCode::Up, None) if n > 0 => Some(n - 1),
-                        (KeyCode::Up, Some(i)) => Some(i.saturating_sub(1)),
-                        (KeyCode::Down, Some(i)) if i + 1 < n => Some(i + 1),
-                        _ => None,
-                    };
-                    self.bar_recall = next;
-                    *text = next
-                        .and_then(|i| self.bar_history.get(i).cloned())
-                        .unwrap_or_default();
-                }
-                KeyCode::Backspace => {
-                    text.pop();
-                }
-                KeyCode::Char(c)
-                    if !ev
-                        .modifiers
-                        .contains(crossterm::event::KeyModifiers::CONTROL) =>
-                {
-                    text.push(c)
-                }
-                KeyCode::Char('c') => self.bar = None,
-                _ => {}
-            }
-            return None;
-        }
-        if self.log_pane().editing {
-            let ctrl = ev
-                .modifiers
-                .contains(crossterm::event::KeyModifiers::CONTROL);
-            let pane = self.log_pane();
-            let q = &mut pane.query;
-            match ev.code {
-                KeyCode::Esc | KeyCode::Char('c') if ctrl || ev.code == KeyCode::Esc => {
-                    q.clear();
-                    pane.editing = false;
-                }
-                KeyCode::Enter => pane.editing = false,
-                KeyCode::Backspace => {
-                    q.pop();
-                }
-                KeyCode::Char(c) if !ctrl => q.push(c),
-                _ => {}
-            }
-            return None;
-        }
-        if let Some(p) = self.popup.as_mut() {
-            match ev.code {
-                KeyCode::Up | KeyCode::Char('k') => p.scroll = p.scroll.saturating_sub(1),
-                KeyCode::Down | KeyCode::Char('j') => p.scroll = p.scroll.saturating_add(1),
-                KeyCode::PageUp => p.scroll = p.scroll.saturating_sub(10),
-                KeyCode::PageDown => p.scroll = p.scroll.saturating_add(10),
-                _ => self.popup = None,
-            }
-            return None;
-        }
-        let cmds = self.commands();
-        let mut action = keys::dispatch(&cmds, ev)?;
-        // One command serves the digit keys: the digit is the node.
-        if action == Action::SelectNode(0)
-            && let KeyCode::Char(d) = ev.code
-        {
-            action = Action::SelectNode(d.to_digit(10).map_or(0, u64::from));
-        }
-        if self.help && action != Action::Quit {
-            self.help = false;
-            if action == Action::Help || action == Action::Back {
-                return None;
-            }
-        }
-        self.act(action)
-    }
-
     /// Performs an action.
     pub fn act(&mut self, action: Action) -> Option<Effect> {
         self.flash = None;
@@ -526,161 +441,4 @@ impl App {
         }
         self.scroll = 0;
     }
-
-    /// Handles the mouse.
-    pub fn on_mouse(&mut self, ev: &MouseEvent) -> Option<Effect> {
-        match ev.kind {
-            MouseEventKind::ScrollUp => return self.act(Action::Up),
-            MouseEventKind::ScrollDown => return self.act(Action::Down),
-            MouseEventKind::Down(MouseButton::Left) => {}
-            _ => return None,
-        }
-        let hit = self
-            .hits
-            .iter()
-            .find(|(r, _)| {
-                ev.column >= r.x && ev.column < r.right() && ev.row >= r.y && ev.row < r.bottom()
-            })
-            .map(|(_, c)| *c)?;
-        match hit {
-            Click::Tab(_) | Click::Node(_) => {
-                if let Some(d) = self.shown_board() {
-                    d.click(hit);
-                }
-            }
-            Click::HomeTab(i) => self.home_tab = i,
-            Click::Project(pos) => {
-                if self.home_sel == pos {
-                    return self.act(Action::Open);
-                }
-                self.home_sel = pos;
-            }
-        }
-        None
-    }
-
-    /// Draws everything.
-    pub fn draw(&mut self, f: &mut Frame) {
-        let area = f.area();
-        self.hits.clear();
-        let caption_h = if self.tour.is_some() { 5 } else { 0 };
-        let [main, caption, bar, hints] = Layout::vertical([
-            Constraint::Min(0),
-            Constraint::Length(caption_h),
-            Constraint::Length(1),
-            Constraint::Length(1),
-        ])
-        .areas(area);
-        let theme = self.theme.clone();
-        match self.screen() {
-            Screen::Home => explorer::draw_home(
-                f,
-                main,
-                &self.portfolio,
-                self.home_tab,
-                self.home_sel,
-                &theme,
-                &mut self.hits,
-            ),
-            Screen::Project(i) => {
-                if let Some(pj) = self.portfolio.projects.get(i) {
-                    let running = pj
-                        .lab
-                        .as_deref()
-                        .and_then(|l| self.board(l))
-                        .is_some_and(|d| d.attached());
-                    explorer::draw_project(
-                        f,
-                        main,
-                        pj,
-                        self.scroll,
-                        &self.measured,
-                        &self.verifying,
-                        running,
-                        &theme,
-                    );
-                }
-            }
-            Screen::Dashboard(lab) => {
-                let hide = self.hide;
-                let mut hits = std::mem::take(&mut self.hits);
-                if let Some(d) = self.board_mut(lab) {
-                    d.draw(f, main, &theme, hide, &mut hits);
-                }
-                self.hits = hits;
-            }
-        }
-        if let Some(t) = &self.tour {
-            t.draw(f, caption, &theme);
-        }
-        let bar_line = if let Some(text) = &self.bar {
-            Line::from(vec![
-                Span::styled(":", theme.title()),
-                Span::raw(format!("{text}▏")),
-            ])
-        } else if self.log_pane().editing {
-            let query = self.log_pane().query.clone();
-            Line::from(vec![
-                Span::styled("/", theme.title()),
-                Span::raw(format!("{query}▏")),
-            ])
-        } else if let Some(msg) = &self.flash {
-            Line::styled(msg.clone(), theme.fg(theme.warn))
-        } else if !self.verifying.is_empty() {
-            Line::styled(
-                format!(
-                    "verifying {} claim(s) in the background…",
-                    self.verifying.len()
-                ),
-                theme.fg(theme.warn),
-            )
-        } else {
-            Line::styled(self.breadcrumb(), theme.muted())
-        };
-        f.render_widget(Paragraph::new(bar_line), bar);
-        let cmds = self.commands();
-        f.render_widget(
-            Paragraph::new(keys::hint_line(&cmds, &theme, hints.width)),
-            hints,
-        );
-        if let Some(p) = &self.popup {
-            draw_popup(f, main, p);
-        }
-        if self.help {
-            keys::draw_help(f, area, &self.breadcrumb(), &cmds, &theme);
-        }
-    }
-
-    fn breadcrumb(&self) -> String {
-        let mut parts = vec!["wirelab".to_string()];
-        for s in &self.screens {
-            parts.push(match s {
-                Screen::Home => "home".into(),
-                Screen::Project(i) => self
-                    .portfolio
-                    .projects
-                    .get(*i)
-                    .map_or("?".into(), |p| p.name.clone()),
-                Screen::Dashboard(lab) => format!("{lab} lab"),
-            });
-        }
-        parts.join(" › ")
-    }
-}
-
-fn draw_popup(f: &mut Frame, area: Rect, p: &Popup) {
-    let rect = Rect {
-        x: area.x + 2,
-        y: area.y + 1,
-        width: area.width.saturating_sub(4),
-        height: area.height.saturating_sub(2),
-    };
-    f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(p.text.clone())
-            .wrap(Wrap { trim: false })
-            .scroll((p.scroll, 0))
-            .block(Block::bordered().title(format!(" {} ", p.title))),
-        rect,
-    );
 }
