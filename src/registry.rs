@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use crate::lab::Lab;
-use crate::tui::lab::LabDashboard;
+use crate::tui::dash::LabDashboard;
 
 /// Makes a lab's dashboard.
 pub type NewDashboard = fn() -> Box<dyn LabDashboard>;
@@ -26,7 +26,7 @@ static LABS: &[&dyn Lab] = &[
 /// The dashboards, by lab (a lab without one runs from the shell and the CLI only).
 static DASHBOARDS: &[(&str, NewDashboard)] = &[
     (crate::raft::cli::NAME, || {
-        Box::new(crate::tui::lab::LabView::new())
+        Box::new(crate::tui::raft::RaftView::new())
     }),
     (crate::forge::lab::cli::NAME, || {
         Box::new(crate::tui::forge::ForgeView::new())

@@ -25,7 +25,7 @@ use wirelab::tui::app::{App, Effect, Screen};
 use wirelab::tui::forge::ForgeView;
 use wirelab::tui::forge::model::ForgeModel;
 use wirelab::tui::keys::Action;
-use wirelab::tui::lab::model::LabModel;
+use wirelab::tui::raft::model::RaftModel;
 use wirelab::tui::shell_worker::{ShellDone, ShellWorker};
 use wirelab::tui::theme::Theme;
 use wirelab::tui::{Click, Mode, new_app};
@@ -389,7 +389,7 @@ fn forge_mouse_selects_tabs_and_nodes() {
     a.on_mouse(&click);
     assert_eq!(a.dash::<ForgeModel>().expect("the forge dashboard").tab, 2);
     assert_eq!(
-        a.dash::<LabModel>().expect("the raft dashboard").tab,
+        a.dash::<RaftModel>().expect("the raft dashboard").tab,
         0,
         "the Raft dashboard is untouched"
     );
@@ -411,7 +411,7 @@ fn forge_log_search_and_themes() {
         "load"
     );
     assert!(
-        a.dash::<LabModel>()
+        a.dash::<RaftModel>()
             .expect("the raft dashboard")
             .logs
             .query

@@ -15,7 +15,7 @@ use wirelab::raft::load::{LoadSecond, LoadSnapshot};
 use wirelab::tui::Mode;
 use wirelab::tui::app::{App, Screen};
 use wirelab::tui::keys::Action;
-use wirelab::tui::lab::model::LabModel;
+use wirelab::tui::raft::model::RaftModel;
 use wirelab::tui::shell_worker::ShellDone;
 use wirelab::tui::theme::Theme;
 use wirelab::wire::FaultRules;
@@ -72,7 +72,7 @@ fn state_ev(node: u64, at_ms: u64, role: &str, term: u64) -> SupEvent {
 /// and a partition.
 fn lab_app() -> App {
     let mut app = app(Mode::Lab("raft"));
-    let lab = &mut app.dash::<LabModel>().expect("the raft dashboard");
+    let lab = &mut app.dash::<RaftModel>().expect("the raft dashboard");
     let t = 1_795_000_000_000;
     for i in 1..=3 {
         lab.model.on_event(&ev(
@@ -256,7 +256,7 @@ fn lab_dashboard_tabs() {
 #[test]
 fn log_panes_per_node() {
     let mut a = lab_app();
-    a.dash::<LabModel>().expect("the raft dashboard").tab = 2;
+    a.dash::<RaftModel>().expect("the raft dashboard").tab = 2;
     a.act(Action::Merged);
     let text = render(&mut a, 120, 40);
     assert!(text.contains(" node 2 "), "{text}");
@@ -266,9 +266,15 @@ fn log_panes_per_node() {
 #[test]
 fn log_search_highlights_and_filters_levels() {
     let mut a = lab_app();
-    a.dash::<LabModel>().expect("the raft dashboard").tab = 2;
-    a.dash::<LabModel>().expect("the raft dashboard").logs.query = "elected".into();
-    a.dash::<LabModel>().expect("the raft dashboard").logs.level = 2;
+    a.dash::<RaftModel>().expect("the raft dashboard").tab = 2;
+    a.dash::<RaftModel>()
+        .expect("the raft dashboard")
+        .logs
+        .query = "elected".into();
+    a.dash::<RaftModel>()
+        .expect("the raft dashboard")
+        .logs
+        .level = 2;
     let text = render(&mut a, 120, 40);
     assert!(text.contains("leader 1 unreachable"), "{text}");
     assert!(!text.contains("candidate in term 2"), "{text}");
@@ -314,13 +320,13 @@ fn mouse_clicks_select_tabs_and_nodes_and_the_wheel_scrolls() {
     let click = click_on(&a, Click::Node(3));
     a.on_mouse(&click);
     assert_eq!(
-        a.dash::<LabModel>().expect("the raft dashboard").selected,
+        a.dash::<RaftModel>().expect("the raft dashboard").selected,
         3
     );
     let click = click_on(&a, Click::Tab(3));
     a.on_mouse(&click);
-    assert_eq!(a.dash::<LabModel>().expect("the raft dashboard").tab, 3);
-    a.dash::<LabModel>().expect("the raft dashboard").tab = 2;
+    assert_eq!(a.dash::<RaftModel>().expect("the raft dashboard").tab, 3);
+    a.dash::<RaftModel>().expect("the raft dashboard").tab = 2;
     render(&mut a, 120, 40);
     a.on_mouse(&MouseEvent {
         kind: MouseEventKind::ScrollUp,
@@ -329,7 +335,7 @@ fn mouse_clicks_select_tabs_and_nodes_and_the_wheel_scrolls() {
         modifiers: KeyModifiers::NONE,
     });
     assert!(
-        !a.dash::<LabModel>()
+        !a.dash::<RaftModel>()
             .expect("the raft dashboard")
             .logs
             .follow,

@@ -18,11 +18,12 @@
 
 pub mod app;
 pub mod clock;
+pub mod dash;
 pub mod explorer;
 pub mod forge;
 pub mod keys;
-pub mod lab;
 pub mod p2p;
+pub mod raft;
 pub mod shell_worker;
 pub mod terminal;
 pub mod theme;

@@ -16,10 +16,10 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 mod draw;
 mod input;
 
+use super::dash::logs::LogPane;
+use super::dash::{self, DashView, Dashboard, LabDashboard};
 use super::explorer::{self, HOME_TABS, VerifyProgress};
 use super::keys::{self, Action, Cmd};
-use super::lab::logs::LogPane;
-use super::lab::{self, DashView, Dashboard, LabDashboard};
 use super::shell_worker::ShellDone;
 use super::theme::Theme;
 use super::tour::Tour;
@@ -254,7 +254,7 @@ impl App {
 
     /// The command the shell is running now (the oldest unfinished one, as the shell runs
     /// them in order), wherever it is logged.
-    pub fn running_command(&mut self) -> Option<&mut lab::CommandRecord> {
+    pub fn running_command(&mut self) -> Option<&mut dash::CommandRecord> {
         self.dashboards
             .iter_mut()
             .filter_map(|d| d.running_command())

@@ -9,17 +9,17 @@
 //! - [`view`]: drawing the tabs (overview, logs, timeline, commands).
 //!
 //! The log pane, the command records and the drawing of tabs, command log, timeline and log
-//! panes are the Raft dashboard's ([`crate::tui::lab`]).
+//! panes are the Raft dashboard's ([`crate::tui::dash`]).
 
 pub mod model;
 pub mod series;
 pub mod timeline;
 pub mod view;
 
+use super::dash::logbook::LogBook;
+use super::dash::shared;
+use super::dash::{DashModel, DashView, Dashboard};
 use super::keys::{Action, Cmd, Key};
-use super::lab::logbook::LogBook;
-use super::lab::shared;
-use super::lab::{DashModel, DashView, Dashboard};
 use super::shell_worker::ShellDone;
 use crate::cluster::{NodeInfo, SupEvent};
 use crate::forge::lab::{LOAD, SERVER};

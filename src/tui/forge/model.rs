@@ -22,7 +22,7 @@ use super::series::{self, Second};
 use super::timeline::{self, EventKind, Timeline, rejection_text, thousands};
 use crate::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
 use crate::forge::lab::{LOAD, SERVER};
-use crate::tui::lab::logbook::LogBook;
+use crate::tui::dash::logbook::LogBook;
 
 /// Server processes tracked at once (more would only come from a runaway of reloads).
 const MAX_SERVER_PIDS: usize = 8;

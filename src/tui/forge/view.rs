@@ -17,7 +17,7 @@ use super::{ForgeView, TABS};
 use crate::cluster::{NodeInfo, NodeStatus};
 use crate::forge::lab::{LOAD, SERVER};
 use crate::tui::Hits;
-use crate::tui::lab::view::{
+use crate::tui::dash::widgets::{
     draw_command_log, draw_event_list, draw_log_panes, draw_tab_bar, process_cells,
 };
 use crate::tui::theme::Theme;
@@ -261,7 +261,7 @@ fn draw_table(
             .block(Block::bordered().title(title)),
         area,
     );
-    crate::tui::lab::view::row_hits(hits, area, v.model.nodes.iter().map(|n| n.id));
+    crate::tui::dash::widgets::row_hits(hits, area, v.model.nodes.iter().map(|n| n.id));
 }
 
 /// req/s and open connections | latency chart | status counts.

@@ -13,10 +13,10 @@ pub mod model;
 pub mod report;
 pub mod view;
 
+use super::dash::logbook::LogBook;
+use super::dash::shared;
+use super::dash::{DashModel, DashView, Dashboard};
 use super::keys::{Action, Cmd, Key};
-use super::lab::logbook::LogBook;
-use super::lab::shared;
-use super::lab::{DashModel, DashView, Dashboard};
 use super::shell_worker::ShellDone;
 use crate::cluster::{NodeInfo, SupEvent};
 use model::P2pModel;

@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 
 pub use super::report::{PeerState, TrackerState};
 use crate::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
-use crate::tui::lab::logbook::LogBook;
-use crate::tui::lab::model::{SERIES_CAPACITY, TIMELINE_CAPACITY};
+use crate::tui::dash::logbook::LogBook;
+use crate::tui::raft::model::{SERIES_CAPACITY, TIMELINE_CAPACITY};
 
 /// Op log lines kept per tracker.
 pub const OP_LOG_CAPACITY: usize = 50;

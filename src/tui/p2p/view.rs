@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table};
 use super::model::{EventKind, P2pModel, PeerState};
 use super::{P2pLabView, TABS};
 use crate::cluster::NodeInfo;
-use crate::tui::lab::view::{draw_command_log, draw_tab_bar, wrap_text};
+use crate::tui::dash::widgets::{draw_command_log, draw_tab_bar, wrap_text};
 use crate::tui::theme::Theme;
 use crate::tui::{Click, Hits, clock, redact};
 
@@ -275,7 +275,7 @@ fn draw_table(
             .block(Block::bordered().title(title)),
         area,
     );
-    crate::tui::lab::view::row_hits(hits, area, m.nodes.iter().map(|n| n.id));
+    crate::tui::dash::widgets::row_hits(hits, area, m.nodes.iter().map(|n| n.id));
 }
 
 fn role_of(m: &P2pModel, n: &NodeInfo) -> String {

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline};
 use serde_json::Value;
 
-use super::model::LabModel;
+use super::model::RaftModel;
 use crate::cluster::NodeInfo;
 use crate::tui::theme::Theme;
 
@@ -18,7 +18,7 @@ fn st(n: &NodeInfo, k: &str) -> Option<u64> {
 
 /// RaftScope-like: each node's log tail as cells coloured by term, the commit index marked,
 /// and the election timer of every follower as a bar.
-pub fn draw_scope(f: &mut Frame, area: Rect, model: &LabModel, theme: &Theme, wide: bool) {
+pub fn draw_scope(f: &mut Frame, area: Rect, model: &RaftModel, theme: &Theme, wide: bool) {
     let block =
         Block::bordered().title(" log tail by term (■ committed, □ not yet) · election timers ");
     let inner = block.inner(area);
@@ -95,7 +95,7 @@ pub fn draw_scope(f: &mut Frame, area: Rect, model: &LabModel, theme: &Theme, wi
 }
 
 /// Workload throughput and p99 sparklines; commit index per node.
-pub fn draw_charts(f: &mut Frame, area: Rect, model: &LabModel, theme: &Theme) {
+pub fn draw_charts(f: &mut Frame, area: Rect, model: &RaftModel, theme: &Theme) {
     let [l, r] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
     let load = &model.load;

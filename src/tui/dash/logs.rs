@@ -3,7 +3,7 @@
 
 use ratatui::text::{Line, Span};
 
-use super::model::LogLine;
+use super::LogLine;
 use crate::tui::theme::Theme;
 
 /// Minimum levels the filter cycles through.

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::path::Path;
 
-use super::model::LogLine;
+use super::LogLine;
 use crate::cluster::Supervisor;
 
 /// The most lines a dashboard keeps (the oldest go first).

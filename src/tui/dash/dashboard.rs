@@ -374,7 +374,7 @@ impl<M: DashModel> Dashboard<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::lab::model::LabModel;
+    use crate::tui::raft::model::RaftModel;
 
     fn empty_lab(dir: &std::path::Path) -> Supervisor {
         Supervisor::launch_with_exe("raft", dir, Vec::new(), "/bin/true".into())
@@ -386,7 +386,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = empty_lab(&dir.path().join("a"));
         let second = empty_lab(&dir.path().join("b"));
-        let mut d: Dashboard<LabModel> = Dashboard::new();
+        let mut d: Dashboard<RaftModel> = Dashboard::new();
         d.follow(Some(first.clone()));
         assert!(d.sup.as_ref().is_some_and(|s| s.same(&first)));
         d.follow(Some(first.clone()));

@@ -8,12 +8,8 @@ use serde_json::Value;
 
 use crate::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEvent, SupEventKind};
 use crate::raft::load::LoadSnapshot;
-use crate::tui::lab::logbook::LogBook;
-
-/// Timeline entries kept.
-pub const TIMELINE_CAPACITY: usize = 500;
-/// Chart points kept per node.
-pub const SERIES_CAPACITY: usize = 240;
+use crate::tui::dash::logbook::LogBook;
+pub use crate::tui::dash::{LogLine, SERIES_CAPACITY, TIMELINE_CAPACITY};
 
 /// The kind of a timeline entry (colours it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,22 +39,9 @@ pub struct TimelineEntry {
     pub text: String,
 }
 
-/// One node log line.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogLine {
-    /// Milliseconds since the Unix epoch.
-    pub at_ms: u64,
-    /// Node id.
-    pub node: u64,
-    /// `error`, `warn`, `info`, `debug`, `stderr`.
-    pub level: String,
-    /// The message.
-    pub msg: String,
-}
-
 /// The model.
 #[derive(Clone, Debug, Default)]
-pub struct LabModel {
+pub struct RaftModel {
     /// The latest node snapshots.
     pub nodes: Vec<NodeInfo>,
     /// The leader as the events tell it.
@@ -84,7 +67,7 @@ fn state_u64(fields: &serde_json::Map<String, Value>, k: &str) -> Option<u64> {
     fields.get(k).and_then(Value::as_u64)
 }
 
-impl LabModel {
+impl RaftModel {
     /// An empty model.
     pub fn new() -> Self {
         Self::default()
@@ -310,7 +293,7 @@ mod tests {
 
     #[test]
     fn killing_the_leader_records_the_time_without_one() {
-        let mut m = LabModel::new();
+        let mut m = RaftModel::new();
         for i in 1..=3 {
             m.on_event(&ev(
                 i,

@@ -1,59 +1,28 @@
-//! The Raft lab dashboard: state ([`LabView`], a [`Dashboard`] over [`model::LabModel`]), its
-//! commands, and what its keys do. Every action is a shell command (`k` → `raft kill N`) that
-//! the app runs through its shell and shows in the command log.
+//! The Raft lab dashboard: state ([`RaftView`], a [`Dashboard`] over [`model::RaftModel`]),
+//! its commands, and what its keys do. Every action is a shell command (`k` → `raft kill N`)
+//! that the app runs through its shell and shows in the command log.
 //!
 //! - [`model`]: supervisor events and node snapshots → table, timeline, logs, series.
 //! - [`view`]: drawing the tabs (overview, logs, timeline, commands);
 //!   [`scope`]: the RaftScope-like view and the charts.
-//! - [`logbook`]: the log lines, with those logged before the dashboard attached.
-//! - [`logs`]: the log pane (follow, search highlighting, level filter, merged view).
-//! - [`dashboard`]: the frame every lab dashboard is built on ([`Dashboard`] over a model that
-//!   is a [`DashModel`]): tab, selection, log pane, command log, the attached lab's events.
-//! - [`shared`]: what every lab dashboard shares: the keys besides its own actions, what
-//!   they do, and the command log's bookkeeping.
 
-pub mod dashboard;
-pub mod logbook;
-pub mod logs;
 pub mod model;
 pub mod scope;
-pub mod shared;
 pub mod view;
-
-use std::time::{Duration, Instant};
 
 use super::keys::{Action, Cmd, Key};
 use crate::cluster::{NodeInfo, SupEvent};
-pub use dashboard::{DashModel, DashView, Dashboard, LabDashboard};
-use logbook::LogBook;
-use model::LabModel;
+use crate::tui::dash::logbook::LogBook;
+use crate::tui::dash::{DashModel, DashView, Dashboard, shared};
+use model::RaftModel;
 
 /// The dashboard's tabs.
 pub const TABS: [&str; 5] = ["Overview", "Scope", "Logs", "Timeline", "Commands"];
 
-/// One command as the command log shows it.
-#[derive(Clone, Debug)]
-pub struct CommandRecord {
-    /// The shell worker's id.
-    pub id: u64,
-    /// The command line.
-    pub cmd: String,
-    /// Where it came from (`key k`, `:`, `tour`).
-    pub source: String,
-    /// When it was queued.
-    pub started: Instant,
-    /// Exit status once finished.
-    pub status: Option<i32>,
-    /// Its output.
-    pub output: String,
-    /// How long it ran.
-    pub elapsed: Option<Duration>,
-}
-
 /// The Raft dashboard's state.
-pub type LabView = Dashboard<LabModel>;
+pub type RaftView = Dashboard<RaftModel>;
 
-impl DashModel for LabModel {
+impl DashModel for RaftModel {
     const TABS: &'static [&'static str] = &TABS;
     const FIRST_NODE: u64 = 1;
 
@@ -80,7 +49,7 @@ impl DashModel for LabModel {
     }
 }
 
-impl DashView for LabModel {
+impl DashView for RaftModel {
     const LAB: &'static str = crate::raft::cli::NAME;
 
     fn view_commands(d: &Dashboard<Self>) -> Vec<Cmd> {
@@ -103,7 +72,7 @@ impl DashView for LabModel {
     }
 }
 
-impl Dashboard<LabModel> {
+impl Dashboard<RaftModel> {
     /// The commands the dashboard offers (keys, hint bar and help come from here).
     pub fn commands(&self) -> Vec<Cmd> {
         let mut c = vec![
@@ -184,7 +153,7 @@ mod tests {
 
     #[test]
     fn every_action_key_is_a_shell_command_on_the_selected_node() {
-        let mut lab = LabView::new();
+        let mut lab = RaftView::new();
         lab.selected = 2;
         let mut run = |c: char| {
             let action = dispatch(&lab.commands(), &key(c)).expect("a command");
@@ -201,7 +170,7 @@ mod tests {
 
     #[test]
     fn w_stops_a_running_workload() {
-        let mut lab = LabView::new();
+        let mut lab = RaftView::new();
         lab.model.load.running = true;
         assert_eq!(
             lab.act(&Action::Workload).as_deref(),
