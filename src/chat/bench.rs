@@ -122,7 +122,8 @@ async fn fanout(
         tasks.push(tokio::spawn(async move {
             let (s, chan) = connect(&lab, k, plain, "bench").await?;
             let chan = Arc::new(std::sync::Mutex::new(chan));
-            let (mut rd, mut wr) = s.into_split();
+            let (rd, mut wr) = s.into_split();
+            let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
             // Joined once the server echoes a first no-op: wait for the Hello to land.
             tokio::time::sleep(Duration::from_millis(300)).await;
             barrier.wait().await;

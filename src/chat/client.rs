@@ -260,7 +260,8 @@ impl Bot {
         };
         let mut chan = Channel::new(ts, policy);
         self.set(|g| g.session = "established");
-        let (mut rd, mut wr) = s.into_split();
+        let (rd, mut wr) = s.into_split();
+        let mut rd = tokio::io::BufReader::new(rd);
         let (ftx, mut frx) = mpsc::channel::<Vec<u8>>(256);
         let reader = tokio::spawn(async move {
             let mut buf = Vec::new();

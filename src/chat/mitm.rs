@@ -419,11 +419,12 @@ async fn relay(p: Arc<Proxy>, client: TcpStream, server: TcpStream) {
 
 async fn pump(
     p: &Proxy,
-    mut rd: tokio::net::tcp::OwnedReadHalf,
+    rd: tokio::net::tcp::OwnedReadHalf,
     mut wr: tokio::net::tcp::OwnedWriteHalf,
     up: bool,
     cap: &Mutex<Capture>,
 ) {
+    let mut rd = tokio::io::BufReader::new(rd);
     let mut buf = Vec::new();
     let mut held: Option<Vec<u8>> = None;
     let mut n = 0usize;

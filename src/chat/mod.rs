@@ -18,8 +18,25 @@
 //! - [`bench`]: handshakes/s, delivery p50/p99, protocol cost over plain TCP.
 //! - [`stats`]: latency quantiles.
 //!
-//! There is no dashboard yet: `wirelab lab chat` has nothing to show beyond the CLI; every
-//! figure a dashboard needs is in the nodes' State events (see each node's module).
+//! # State events (what a dashboard reads)
+//!
+//! Every node emits a `state` event each second (and on `report`):
+//! - server (node 1): `role: "server"`, `clients: {NAME: {session: idle|established|rekeyed|
+//!   broken|revoked, sessions, rekeys, room}}`, `rooms: {ROOM: {last_id, members, last: [the
+//!   last 5 messages]}}`, `rejects: {aead, bad_handshake, unknown_client, revoked, protocol}`,
+//!   `msgs_total`, `msgs_per_s`, `handshakes`, `connections`, `enrolled`, `revoked`;
+//! - proxy (node 2): `role: "mitm"`, `mode` ("drop 10% + reorder" or "pass-through"),
+//!   `rate_pct`, `connections`, `frames`, `attacks: {drop, reorder, duplicate, replay, tamper,
+//!   inject, cut, forged_unknown, forged_handshake, replayed_session}`, `captures`, `leaked:
+//!   {NAME: {impersonation: {accepted, forged_id, history_read}, captures_tried,
+//!   msg1_verified_with_psk, captures_decrypted, forward_secrecy_held}}`;
+//! - clients (3…): `role: "client"`, `name`, `room`, `session` (handshaking|established|
+//!   rekeyed|broken), `last_id`, `sent`, `acked`, `received`, `msgs_per_s`, `p50_ms`,
+//!   `p99_ms` (delivery, sender's send to this member's receipt), `reconnects`, `rekeys`,
+//!   `rejects` as this client saw them (aead, bad_handshake, refused, timeout, …).
+//!
+//! There is no dashboard yet (`wirelab lab chat` says so); the CLI and the shell builtin
+//! cover every verb.
 
 pub mod bench;
 pub mod check;

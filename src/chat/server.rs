@@ -377,7 +377,9 @@ impl Server {
             (conn, r.writer.clone())
         };
         let chan = Arc::new(Mutex::new(chan));
-        let (mut rd, mut wr) = stream.split();
+        let (rd, mut wr) = stream.split();
+        // Buffered from here on: nothing was read ahead during the handshake.
+        let mut rd = tokio::io::BufReader::new(rd);
         let out_chan = chan.clone();
         let shared = self.shared.clone();
         let out_name = name.clone();
