@@ -1,7 +1,7 @@
 //! The registry: the one place that names the systems. Each line registers a lab; the CLI
 //! (`wirelab NAME …`, `wirelab node ROLE …`), the shell builtins and their completion, `labs`,
-//! `logs`, `wirelab lab NAME`, the explorer's keys, the dashboards and the tour are derived from
-//! these lists.
+//! `logs`, `wirelab lab NAME`, the explorer's keys and the tour are derived from this list
+//! (the dashboards, by lab name, are listed in `crate::tui::boards`, which reads this list).
 //!
 //! `WIRELAB_TEST_LABS=pingpong` also registers the test-only [`crate::pingpong`] lab, which the
 //! test suite uses to prove that a new lab needs nothing but its folder and a line here.
@@ -9,10 +9,6 @@
 use std::sync::OnceLock;
 
 use crate::lab::Lab;
-use crate::tui::dash::LabDashboard;
-
-/// Makes a lab's dashboard.
-pub type NewDashboard = fn() -> Box<dyn LabDashboard>;
 
 /// The labs, in portfolio order.
 static LABS: &[&dyn Lab] = &[
@@ -22,33 +18,6 @@ static LABS: &[&dyn Lab] = &[
     &crate::kdc::cli::KdcLab,
     &crate::chat::lab::ChatLab,
 ];
-
-/// The dashboards, by lab (a lab without one runs from the shell and the CLI only).
-static DASHBOARDS: &[(&str, NewDashboard)] = &[
-    (crate::raft::cli::NAME, || {
-        Box::new(crate::tui::raft::RaftView::new())
-    }),
-    (crate::forge::lab::cli::NAME, || {
-        Box::new(crate::tui::forge::ForgeView::new())
-    }),
-    (crate::p2p::cli::NAME, || {
-        Box::new(crate::tui::p2p::P2pLabView::new())
-    }),
-];
-
-/// A new dashboard for every registered lab that has one, in registry order.
-pub fn dashboards() -> Vec<Box<dyn LabDashboard>> {
-    labs()
-        .iter()
-        .filter_map(|l| DASHBOARDS.iter().find(|(n, _)| *n == l.name()))
-        .map(|(_, new)| new())
-        .collect()
-}
-
-/// Whether `lab` has a dashboard.
-pub fn has_dashboard(lab: &str) -> bool {
-    DASHBOARDS.iter().any(|(n, _)| *n == lab)
-}
 
 /// Labs registered only when `WIRELAB_TEST_LABS` names them (for the test suite).
 static TEST_LABS: &[&dyn Lab] = &[&crate::pingpong::PingPongLab];

@@ -50,7 +50,7 @@ fn leaves(a: &Action) -> bool {
 
 #[test]
 fn every_key_in_every_dashboards_help_dispatches_through_a_real_key_event() {
-    let dashboards = wirelab::registry::dashboards();
+    let dashboards = wirelab::tui::boards::dashboards();
     assert!(dashboards.len() >= 3, "the registry lists the dashboards");
     for d in &dashboards {
         let lab = d.lab();

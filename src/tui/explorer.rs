@@ -70,7 +70,7 @@ pub fn home_commands() -> Vec<Cmd> {
 pub fn project_commands(p: &Project) -> Vec<Cmd> {
     let mut c = Vec::new();
     let lab = p.lab.as_deref().and_then(crate::registry::lab);
-    if lab.is_some_and(|l| crate::registry::has_dashboard(l.name())) {
+    if lab.is_some_and(|l| crate::tui::boards::has_dashboard(l.name())) {
         c.push(Cmd::new(
             &[Key::Char('l')],
             "lab",
@@ -383,7 +383,7 @@ pub fn draw_project(
     ];
     lines.push(match (&pj.lab, lab_running) {
         (Some(l), true) => Line::styled(format!("▶ lab `{l}` is running: l opens its dashboard"), theme.fg(theme.good)),
-        (Some(l), false) if !crate::registry::has_dashboard(l) => Line::styled(format!("▶ lab `{l}` runs from the shell (`{l} up`, then `{l} --help`; s shows its scenario scripts); its dashboard is not built yet"), theme.fg(theme.good)),
+        (Some(l), false) if !crate::tui::boards::has_dashboard(l) => Line::styled(format!("▶ lab `{l}` runs from the shell (`{l} up`, then `{l} --help`; s shows its scenario scripts); its dashboard is not built yet"), theme.fg(theme.good)),
         (Some(l), false) if crate::lab::scenario::all().iter().any(|s| s.lab == l) => Line::styled(format!("▶ lab `{l}`: l launches a real local cluster; s shows its scenario scripts"), theme.fg(theme.good)),
         (Some(l), false) => Line::styled(format!("▶ lab `{l}`: l launches a real local cluster and its live dashboard (`wirelab lab {l}`)"), theme.fg(theme.good)),
         (None, _) => match &pj.try_it {

@@ -17,6 +17,7 @@
 //!   [`theme`]: dark, light, NO_COLOR; [`clock`]: time formatting and redaction.
 
 pub mod app;
+pub mod boards;
 pub mod clock;
 pub mod dash;
 pub mod explorer;
@@ -91,7 +92,7 @@ pub fn run_lab(lab: &str) -> i32 {
         return 2;
     };
     let name = found.name();
-    if !crate::registry::has_dashboard(name) {
+    if !boards::has_dashboard(name) {
         eprintln!("wirelab lab: the {name} lab has no dashboard; run it with `wirelab {name} up`");
         return 2;
     }

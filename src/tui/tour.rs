@@ -56,7 +56,7 @@ fn step(place: Place, caption: &str, command: Option<&str>, secs: u64) -> Step {
 /// The labs the tour runs live: registered, with a dashboard and tour steps.
 fn live_lab(name: Option<&str>) -> Option<&'static dyn crate::lab::Lab> {
     let lab = crate::registry::lab(name?)?;
-    (crate::registry::has_dashboard(lab.name()) && !lab.tour_steps().is_empty()).then_some(lab)
+    (crate::tui::boards::has_dashboard(lab.name()) && !lab.tour_steps().is_empty()).then_some(lab)
 }
 
 /// The steps for a portfolio.

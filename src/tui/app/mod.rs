@@ -118,7 +118,7 @@ impl App {
             scroll: 0,
             help: false,
             popup: None,
-            dashboards: crate::registry::dashboards(),
+            dashboards: crate::tui::boards::dashboards(),
             bar: None,
             bar_history: Vec::new(),
             bar_recall: None,
