@@ -256,3 +256,72 @@ fn bad_frames_packages_and_tickets_are_refused_with_a_reason_and_nothing_panics(
     let status = ok(lab.path(), &["kdc", "status"]);
     assert!(!status.contains("exited"), "{status}");
 }
+
+fn node(v: &Value, id: u64) -> Value {
+    v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id)
+        .unwrap()
+        .clone()
+}
+
+/// Waits (up to 10 s) until `check` passes on `status --json`; node events reach the
+/// supervisor asynchronously.
+fn wait_status(lab: &Lab, check: impl Fn(&Value) -> Result<(), String>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v: Value = serde_json::from_str(&ok(lab.path(), &["kdc", "status", "--json"])).unwrap();
+        match check(&v) {
+            Ok(()) => return,
+            Err(e) if std::time::Instant::now() > deadline => panic!("{e}: {v}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn expect(cond: bool, what: &str) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(what.to_string()) }
+}
+
+#[test]
+fn node_state_reports_epochs_compromise_culprits_and_rejections_by_reason() {
+    let lab = Lab::up();
+    ok(lab.path(), &["kdc", "compromise", "1"]);
+    let out = ok(lab.path(), &["kdc", "access", "alice", "files"]);
+    assert!(out.contains("authority 1's share rejected"), "{out}");
+    let (code, _, _) = wirelab(lab.path(), &["kdc", "replay"]);
+    assert_eq!(code, 1, "the replay must be refused");
+    wait_status(&lab, |v| {
+        let (a1, a2, svc) = (node(v, 1), node(v, 2), node(v, 4));
+        expect(
+            a1["compromised"] == true && a1["epoch"] == 0,
+            "authority 1 compromised",
+        )?;
+        expect(
+            a2["last_culprit"]["culprit"] == 1,
+            "authority 2 heard of the culprit",
+        )?;
+        expect(
+            a2["signed"].as_u64().unwrap_or(0) >= 1,
+            "authority 2 signed",
+        )?;
+        expect(
+            svc["accepted"].as_u64().unwrap_or(0) >= 2,
+            "service accepted",
+        )?;
+        expect(
+            svc["rejected"]["replayed authenticator"] == 1,
+            "replay counted",
+        )
+    });
+    ok(lab.path(), &["kdc", "refresh"]);
+    wait_status(&lab, |v| {
+        for id in 1..=3 {
+            let a = node(v, id);
+            expect(a["epoch"] == 1 && a["compromised"] == false, "refreshed")?;
+        }
+        Ok(())
+    });
+}

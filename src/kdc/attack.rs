@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::cli::{Located, connect, locate, runtime, tgt_for};
+use super::cli::{Located, connect, locate, runtime};
 use super::client::{Issued, Kdc};
 use super::frost::{self, Identifier, KeyPackage, SigningShare};
 use super::net::Conn;
@@ -532,80 +532,4 @@ async fn observe(
         signing_package: pkg,
         signature_share: victim_share.ok_or("no share from the victim")?,
     })
-}
-
-/// The AP-exchange attacks: replay, expired, skew, tamper.
-pub fn ap_attack(cx: &mut VerbCtx<'_>, kind: &str, run: &RunDirArg) -> anyhow::Result<i32> {
-    let l = locate(cx, run)?;
-    let rt = runtime()?;
-    let user = "alice";
-    let r: Result<(String, Result<String, String>), String> = rt.block_on(async {
-        let mut kdc = connect(&l).await?;
-        let tgt = tgt_for(&mut kdc, &l.dir, user).await?;
-        let lifetime = if kind == "expired" { 1 } else { 3600 };
-        let (issued, key) = kdc.service_ticket(&tgt, "files", lifetime).await?;
-        Ok(match kind {
-            "replay" => {
-                let (req, ts) = Kdc::ap_request(&issued, &key, user, 0);
-                let first = kdc
-                    .send_ap(&req, &key, ts)
-                    .await
-                    .map_err(|e| format!("the genuine request was refused: {e}"))?;
-                (
-                    format!("captured {first}'s AP request (accepted once); replaying it"),
-                    kdc.send_ap(&req, &key, ts).await,
-                )
-            }
-            "expired" => {
-                let end = Ticket::decode(&issued.ticket)
-                    .map_err(|e| e.to_string())?
-                    .end;
-                while now_secs() <= end {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                let (req, ts) = Kdc::ap_request(&issued, &key, user, 0);
-                (
-                    "presenting a ticket whose validity window ended".to_string(),
-                    kdc.send_ap(&req, &key, ts).await,
-                )
-            }
-            "skew" => {
-                let (req, ts) = Kdc::ap_request(&issued, &key, user, 10 * 60 * 1000);
-                (
-                    "authenticator stamped 10 minutes in the future".to_string(),
-                    kdc.send_ap(&req, &key, ts).await,
-                )
-            }
-            _ => {
-                let mut t = Ticket::decode(&issued.ticket).map_err(|e| e.to_string())?;
-                t.end += 30 * 86_400;
-                let forged = Issued {
-                    ticket: t.encode(),
-                    ..issued.clone()
-                };
-                let (req, ts) = Kdc::ap_request(&forged, &key, user, 0);
-                (
-                    "ticket's end time pushed 30 days later, signature kept".to_string(),
-                    kdc.send_ap(&req, &key, ts).await,
-                )
-            }
-        })
-    });
-    match r {
-        Ok((what, Ok(who))) => {
-            writeln!(
-                cx.out,
-                "{kind}: {what}\nATTACK WORKED: files accepted it as {who}"
-            )?;
-            Ok(0)
-        }
-        Ok((what, Err(reason))) => {
-            writeln!(cx.out, "{kind}: {what}\nrefused by files: {reason}")?;
-            Ok(1)
-        }
-        Err(e) => {
-            writeln!(cx.err, "kdc: attack {kind}: {e}")?;
-            Ok(2)
-        }
-    }
 }

@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde_json::{Map, Value, json};
@@ -25,10 +24,8 @@ use tokio::net::TcpStream;
 use super::checks::{Principals, check_request};
 use super::config::{LabConfig, SERVICE_NODE};
 use super::frost::{self, Identifier, SignatureShare, SigningNonces, SigningPackage};
-use super::net::Conn;
 use super::proto::{
-    IssueRequest, MAX_FRAME, PeerMsg, PrincipalInfo, Request, Response, hex, hex_array, hex_vec,
-    now_secs,
+    IssueRequest, MAX_FRAME, PeerMsg, PrincipalInfo, Request, Response, hex, hex_vec, now_secs,
 };
 use super::store::{self, Share};
 use crate::cluster::event::{ControlCommand, Emitter, NodeEvent, NodeRuntime, run_node};
@@ -58,31 +55,33 @@ pub struct AuthorityArgs {
 }
 
 #[derive(Default)]
-struct Inner {
-    share: Option<Share>,
-    principals: Principals,
-    nonces: HashMap<u64, SigningNonces>,
-    order: VecDeque<u64>,
-    next_session: u64,
-    compromised: bool,
-    broken: Option<frost::nonce_reuse::NonceReusingSigner>,
-    commits: u64,
-    signed: u64,
-    refused: u64,
-    last_round: Value,
+pub(super) struct Inner {
+    pub(super) share: Option<Share>,
+    pub(super) principals: Arc<Principals>,
+    pub(super) nonces: HashMap<u64, SigningNonces>,
+    pub(super) order: VecDeque<u64>,
+    pub(super) next_session: u64,
+    pub(super) compromised: bool,
+    pub(super) broken: Option<frost::nonce_reuse::NonceReusingSigner>,
+    pub(super) commits: u64,
+    pub(super) signed: u64,
+    pub(super) refused: u64,
+    pub(super) culprits_reported: u64,
+    pub(super) last_culprit: Value,
+    pub(super) last_round: Value,
 }
 
-struct Authority {
-    id: u64,
-    listen: SocketAddr,
-    dir: PathBuf,
-    cfg: LabConfig,
-    peers: BTreeMap<u64, SocketAddr>,
-    faults: FaultFilter,
-    emitter: Arc<Emitter>,
-    inner: Mutex<Inner>,
-    inbox: Mutex<HashMap<(String, u64), PeerMsg>>,
-    single: ed25519_dalek::SigningKey,
+pub(super) struct Authority {
+    pub(super) id: u64,
+    pub(super) listen: SocketAddr,
+    pub(super) dir: PathBuf,
+    pub(super) cfg: LabConfig,
+    pub(super) peers: BTreeMap<u64, SocketAddr>,
+    pub(super) faults: FaultFilter,
+    pub(super) emitter: Arc<Emitter>,
+    pub(super) inner: Mutex<Inner>,
+    pub(super) inbox: Mutex<HashMap<(String, u64), PeerMsg>>,
+    pub(super) single: ed25519_dalek::SigningKey,
 }
 
 /// `wirelab node kdc-authority`.
@@ -91,11 +90,11 @@ pub fn run_cli(a: AuthorityArgs) -> i32 {
 }
 
 impl Authority {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn emit_state(&self) {
+    pub(super) fn emit_state(&self) {
         let fields = {
             let g = self.lock();
             let mut f = Map::new();
@@ -107,6 +106,8 @@ impl Authority {
             f.insert("commits".into(), json!(g.commits));
             f.insert("signed".into(), json!(g.signed));
             f.insert("refused".into(), json!(g.refused));
+            f.insert("culprits_reported".into(), json!(g.culprits_reported));
+            f.insert("last_culprit".into(), g.last_culprit.clone());
             f.insert("last_round".into(), g.last_round.clone());
             f
         };
@@ -141,14 +142,15 @@ impl Authority {
                     Ok(b) => b,
                     Err(e) => return refused(e),
                 };
-                let checked = {
+                let (gk, principals) = {
                     let g = self.lock();
                     let Some(s) = g.share.as_ref() else {
                         return refused("no share yet".into());
                     };
-                    let gk = s.public.group_public_key();
-                    check_request(&self.cfg, &g.principals, &gk, &bytes, &request, now_secs())
+                    (s.public.group_public_key(), g.principals.clone())
                 };
+                let checked =
+                    check_request(&self.cfg, &principals, &gk, &bytes, &request, now_secs());
                 match checked {
                     Ok(_) => {
                         use ed25519_dalek::Signer;
@@ -184,6 +186,21 @@ impl Authority {
                 );
                 self.emit_state();
                 r
+            }
+            Request::Culprit { session, culprit } => {
+                {
+                    let mut g = self.lock();
+                    g.culprits_reported += 1;
+                    g.last_culprit = json!({"session": session, "culprit": culprit, "reported_by": "coordinator", "at_ms": super::proto::now_millis()});
+                }
+                self.emitter.log(
+                    "warn",
+                    format!("round {session}: the coordinator rejected authority {culprit}'s signature share"),
+                );
+                self.emit_state();
+                Response::Ok {
+                    detail: "noted".into(),
+                }
             }
             Request::BrokenNonces { on } => {
                 {
@@ -229,37 +246,39 @@ impl Authority {
     }
 
     fn commit(&self) -> Response {
-        {
-            let mut g = self.lock();
+        let (key, broken) = {
+            let g = self.lock();
             let Some(s) = g.share.as_ref() else {
                 return Response::Refused {
                     reason: "no share yet".into(),
                 };
             };
-            let (nonces, commitments) = match g.broken.as_ref() {
-                // The broken signer's nonces live inside it; store a placeholder session.
-                Some(b) => (None, b.commitments()),
-                None => {
-                    let (n, c) = frost::round1::commit(&s.key, &mut rand::rng());
-                    (Some(n), c)
-                }
-            };
-            g.next_session += 1;
-            let session = g.next_session;
-            if let Some(n) = nonces {
-                g.nonces.insert(session, n);
-                g.order.push_back(session);
-                while g.order.len() > MAX_SESSIONS {
-                    if let Some(old) = g.order.pop_front() {
-                        g.nonces.remove(&old);
-                    }
+            (s.key.clone(), g.broken.as_ref().map(|b| b.commitments()))
+        };
+        let (nonces, commitments) = match broken {
+            // The broken signer's nonces live inside it: no per-session nonces to keep.
+            Some(c) => (None, c),
+            None => {
+                let (n, c) = frost::round1::commit(&key, &mut rand::rng());
+                (Some(n), c)
+            }
+        };
+        let mut g = self.lock();
+        g.next_session += 1;
+        let session = g.next_session;
+        if let Some(n) = nonces {
+            g.nonces.insert(session, n);
+            g.order.push_back(session);
+            while g.order.len() > MAX_SESSIONS {
+                if let Some(old) = g.order.pop_front() {
+                    g.nonces.remove(&old);
                 }
             }
-            g.commits += 1;
-            Response::Committed {
-                session,
-                commitments: hex(&commitments.to_bytes()),
-            }
+        }
+        g.commits += 1;
+        Response::Committed {
+            session,
+            commitments: hex(&commitments.to_bytes()),
         }
     }
 
@@ -301,251 +320,65 @@ impl Authority {
         let bytes = hex_vec(package, "signing package", MAX_FRAME)?;
         let pkg = SigningPackage::from_bytes(&bytes)
             .map_err(|e| format!("malformed signing package: {e}"))?;
-        let mut g = self.lock();
-        let broken = g.broken.is_some();
-        let nonces = g.nonces.remove(&session);
-        if nonces.is_none() && !broken {
-            return Err(format!("unknown or already used session {session}"));
-        }
-        let Some(s) = g.share.as_ref() else {
-            return Err("no share yet".into());
+        // Take what the round needs, then check and sign without holding the lock.
+        let (nonces, key, public, principals, compromised, broken) = {
+            let mut g = self.lock();
+            let broken = g.broken.is_some();
+            let nonces = g.nonces.remove(&session);
+            if nonces.is_none() && !broken {
+                return Err(format!("unknown or already used session {session}"));
+            }
+            let Some(s) = g.share.as_ref() else {
+                return Err("no share yet".into());
+            };
+            let (key, public) = (s.key.clone(), s.public.clone());
+            (
+                nonces,
+                key,
+                public,
+                g.principals.clone(),
+                g.compromised,
+                broken,
+            )
         };
         for id in pkg.identifiers() {
-            if !s.public.verifying_shares().contains_key(&id) {
+            if !public.verifying_shares().contains_key(&id) {
                 return Err(format!("unknown signer {id} in the commitment list"));
             }
         }
-        if pkg.identifiers().len() < usize::from(s.public.min_signers()) {
+        if pkg.identifiers().len() < usize::from(public.min_signers()) {
             return Err("commitment list below the threshold".into());
         }
-        let gk = s.public.group_public_key();
+        let gk = public.group_public_key();
         let t = check_request(
             &self.cfg,
-            &g.principals,
+            &principals,
             &gk,
             pkg.message(),
             request,
             now_secs(),
         )?;
-        if g.compromised {
+        if compromised {
             // The attacker controls this signer: a random (canonical) scalar, not a share.
             let mut b: [u8; 32] = rand::random();
             b[31] &= 0x0f;
             let garbage = SignatureShare::from_bytes(&b).map_err(|e| e.to_string())?;
             return Ok((garbage, t.client, t.service));
         }
-        let share = match (g.broken.as_ref(), nonces) {
-            (Some(b), _) => b.sign(&pkg),
-            (None, Some(n)) => frost::round2::sign(&pkg, n, &s.key),
-            (None, None) => return Err(format!("unknown or already used session {session}")),
+        let share = match (broken, nonces) {
+            (true, _) => match self.lock().broken.as_ref() {
+                Some(b) => b.sign(&pkg),
+                None => return Err("nonce-reuse mode ended mid-round".into()),
+            },
+            (false, Some(n)) => frost::round2::sign(&pkg, n, &key),
+            (false, None) => return Err(format!("unknown or already used session {session}")),
         }
         .map_err(|e| format!("cannot sign: {e}"))?;
         Ok((share, t.client, t.service))
     }
-
-    async fn send_peer(&self, to: u64, msg: PeerMsg, deadline: Instant) -> Result<(), String> {
-        let Some(&addr) = self.peers.get(&to) else {
-            return Err(format!("no peer {to}"));
-        };
-        let mut conn = Conn::new(addr);
-        let req = Request::Peer { from: self.id, msg };
-        loop {
-            let verdict = self.faults.verdict(to);
-            if let Verdict::Delay(d) = verdict {
-                tokio::time::sleep(d).await;
-            }
-            if verdict != Verdict::Drop {
-                let r = conn.call::<_, Response>(&req, Duration::from_secs(2)).await;
-                if let Ok(Response::Ok { .. }) = r {
-                    return Ok(());
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(format!("authority {to} did not take our message"));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn wait_inbox(
-        &self,
-        key: &str,
-        deadline: Instant,
-    ) -> Result<BTreeMap<u64, PeerMsg>, String> {
-        loop {
-            {
-                let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
-                if self
-                    .peers
-                    .keys()
-                    .all(|p| inbox.contains_key(&(key.to_string(), *p)))
-                {
-                    return Ok(self
-                        .peers
-                        .keys()
-                        .filter_map(|p| inbox.remove(&(key.to_string(), *p)).map(|m| (*p, m)))
-                        .collect());
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "timed out waiting for every authority's {key} message"
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    async fn broadcast(
-        &self,
-        msgs: BTreeMap<u64, PeerMsg>,
-        deadline: Instant,
-    ) -> Result<(), String> {
-        let sends = msgs
-            .into_iter()
-            .map(|(to, m)| self.send_peer(to, m, deadline));
-        for r in futures::future::join_all(sends).await {
-            r?;
-        }
-        Ok(())
-    }
-
-    async fn dkg(&self) -> Result<Share, String> {
-        let me = ident(self.id)?;
-        let mut members: Vec<String> = self.peers.iter().map(|(i, a)| format!("{i}={a}")).collect();
-        members.push(format!("{}={}", self.id, self.listen));
-        members.sort();
-        let context = format!("wirelab-kdc dkg v1 {}", members.join(","));
-        let n = self.cfg.lab.authorities;
-        let t = self.cfg.lab.threshold;
-        let (s1, p1) = frost::dkg::part1(me, n, t, context.as_bytes(), &mut rand::rng())
-            .map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let package = hex(&p1.to_bytes());
-        let out = self
-            .peers
-            .keys()
-            .map(|&p| {
-                (
-                    p,
-                    PeerMsg::Dkg1 {
-                        package: package.clone(),
-                    },
-                )
-            })
-            .collect();
-        self.broadcast(out, deadline).await?;
-        let mut r1 = BTreeMap::new();
-        for (from, m) in self.wait_inbox("dkg1", deadline).await? {
-            let PeerMsg::Dkg1 { package } = m else {
-                continue;
-            };
-            let b = hex_vec(&package, "dkg round 1", 4096)?;
-            let pkg = frost::dkg::Round1Package::from_bytes(&b).map_err(|e| e.to_string())?;
-            r1.insert(ident(from)?, pkg);
-        }
-        let (s2, outgoing) = frost::dkg::part2(s1, &r1).map_err(|e| e.to_string())?;
-        let mut out = BTreeMap::new();
-        for (id, share) in outgoing {
-            out.insert(
-                u64::from(id.get()),
-                PeerMsg::Dkg2 {
-                    share: hex(share.to_bytes().as_ref()),
-                },
-            );
-        }
-        self.broadcast(out, deadline).await?;
-        let mut r2 = BTreeMap::new();
-        for (from, m) in self.wait_inbox("dkg2", deadline).await? {
-            let PeerMsg::Dkg2 { share } = m else { continue };
-            let b = hex_array::<32>(&share, "dkg share")?;
-            let pkg = frost::dkg::Round2Package::from_bytes(&b).map_err(|e| e.to_string())?;
-            r2.insert(ident(from)?, pkg);
-        }
-        let (key, public) = frost::dkg::part3(s2, &r2).map_err(|e| e.to_string())?;
-        Ok(Share {
-            key,
-            public,
-            epoch: 0,
-        })
-    }
-
-    async fn refresh(&self, epoch: u64) -> Result<String, String> {
-        let (key, public, current) = {
-            let g = self.lock();
-            let s = g.share.as_ref().ok_or("no share yet")?;
-            (s.key.clone(), s.public.clone(), s.epoch)
-        };
-        if current >= epoch {
-            return Ok(format!("already at epoch {current}"));
-        }
-        if current + 1 != epoch {
-            return Err(format!("at epoch {current}, cannot jump to {epoch}"));
-        }
-        let (commitment, shares) = frost::refresh::deal(&public, &mut rand::rng());
-        let me = key.identifier();
-        let c_hex = hex(&commitment.to_bytes());
-        let mut out = BTreeMap::new();
-        for (id, sh) in &shares {
-            if *id != me {
-                out.insert(
-                    u64::from(id.get()),
-                    PeerMsg::Refresh {
-                        epoch,
-                        commitment: c_hex.clone(),
-                        share: hex(sh.to_bytes().as_ref()),
-                    },
-                );
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        self.broadcast(out, deadline).await?;
-        let mut commitments = BTreeMap::from([(me, commitment)]);
-        let mut got = BTreeMap::new();
-        if let Some(own) = shares.get(&me) {
-            got.insert(me, own.clone());
-        }
-        for (from, m) in self
-            .wait_inbox(&format!("refresh{epoch}"), deadline)
-            .await?
-        {
-            let PeerMsg::Refresh {
-                commitment, share, ..
-            } = m
-            else {
-                continue;
-            };
-            let c = hex_vec(&commitment, "refresh commitment", 4096)?;
-            let c = frost::refresh::RefreshCommitment::from_bytes(&c).map_err(|e| e.to_string())?;
-            let s = hex_array::<32>(&share, "refresh share")?;
-            let s = frost::refresh::RefreshShare::from_bytes(&s).map_err(|e| e.to_string())?;
-            commitments.insert(ident(from)?, c);
-            got.insert(ident(from)?, s);
-        }
-        let (key, public) =
-            frost::refresh::apply(&key, &public, &commitments, &got).map_err(|e| e.to_string())?;
-        let share = Share { key, public, epoch };
-        share
-            .save(&self.dir)
-            .map_err(|e| format!("cannot persist the share: {e}"))?;
-        {
-            let mut g = self.lock();
-            g.share = Some(share);
-            g.compromised = false;
-            g.broken = None;
-            g.nonces.clear();
-            g.order.clear();
-        }
-        self.emitter.log(
-            "info",
-            format!("share refreshed to epoch {epoch}; group key unchanged"),
-        );
-        self.emit_state();
-        Ok(format!("epoch {epoch}"))
-    }
 }
 
-fn ident(id: u64) -> Result<Identifier, String> {
+pub(super) fn ident(id: u64) -> Result<Identifier, String> {
     u16::try_from(id)
         .ok()
         .and_then(|v| Identifier::new(v).ok())
@@ -601,10 +434,12 @@ async fn serve(a: AuthorityArgs, emitter: Arc<Emitter>) -> Result<(), String> {
         emitter: emitter.clone(),
         inner: Mutex::new(Inner {
             share,
-            principals: principals
-                .into_iter()
-                .map(|p| (p.name.clone(), p))
-                .collect(),
+            principals: Arc::new(
+                principals
+                    .into_iter()
+                    .map(|p| (p.name.clone(), p))
+                    .collect(),
+            ),
             last_round: Value::Null,
             ..Inner::default()
         }),

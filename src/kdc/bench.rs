@@ -27,6 +27,10 @@ pub struct BenchArgs {
     /// One JSON object.
     #[arg(long)]
     pub json: bool,
+    /// SIGKILL this authority during the threshold phase (halfway through): requests still
+    /// succeed with the other two; failures are counted.
+    #[arg(long)]
+    pub kill: Option<u64>,
     /// Run dir.
     #[command(flatten)]
     pub run: RunDirArg,
@@ -68,6 +72,8 @@ pub fn run(cx: &mut VerbCtx<'_>, args: BenchArgs) -> anyhow::Result<i32> {
         .build()?;
     let clients = args.clients.clamp(1, 256);
     let duration = args.duration;
+    let kill = args.kill;
+    let dir = l.dir.clone();
     let result = rt.block_on(async move {
         let mut first = connect(&l).await?;
         let tgt = Arc::new(tgt_for(&mut first, &l.dir, "alice").await?);
@@ -76,12 +82,26 @@ pub fn run(cx: &mut VerbCtx<'_>, args: BenchArgs) -> anyhow::Result<i32> {
             let start = Instant::now();
             let deadline = start + duration;
             let mut tasks = Vec::new();
+            if let (Some(node), false) = (kill, single) {
+                let dir = dir.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(duration / 2).await;
+                    let _ = tokio::task::spawn_blocking(move || {
+                        crate::cluster::control::request(
+                            &dir,
+                            super::cli::NAME,
+                            &crate::cluster::control::ControlRequest::Kill { node },
+                        )
+                    })
+                    .await;
+                });
+            }
             for c in 0..clients {
                 let l = l.clone();
                 let tgt = tgt.clone();
                 tasks.push(tokio::spawn(async move {
                     let mut kdc = connect(&l).await?;
-                    let ids = kdc.ids();
+                    let mut ids = kdc.ids();
                     let mut lat = Vec::new();
                     let mut failed = 0u64;
                     let mut first_error = None;
@@ -90,7 +110,14 @@ pub fn run(cx: &mut VerbCtx<'_>, args: BenchArgs) -> anyhow::Result<i32> {
                         let t0 = Instant::now();
                         let r = if single {
                             k += 1;
-                            single_issue(&mut kdc, &tgt, ids[k % ids.len()]).await
+                            let id = ids[k % ids.len()];
+                            let r = single_issue(&mut kdc, &tgt, id).await;
+                            if r.as_ref().is_err_and(|e| e.starts_with("cannot connect"))
+                                && ids.len() > 1
+                            {
+                                ids.retain(|i| *i != id);
+                            }
+                            r
                         } else {
                             kdc.service_ticket(&tgt, "files", 3600).await.map(|_| ())
                         };
@@ -136,6 +163,7 @@ pub fn run(cx: &mut VerbCtx<'_>, args: BenchArgs) -> anyhow::Result<i32> {
     let ratio = single["tickets_per_sec"].as_f64().unwrap_or(0.0)
         / thr["tickets_per_sec"].as_f64().unwrap_or(0.0).max(1.0);
     let v = json!({
+        "killed_during_threshold_phase": args.kill,
         "clients": clients,
         "duration_s": duration.as_secs_f64(),
         "threshold_2_of_3": thr,

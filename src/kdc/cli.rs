@@ -530,12 +530,12 @@ fn run_verb(verb: KdcVerb, cx: &mut VerbCtx<'_>) -> anyhow::Result<i32> {
         KdcVerb::Compromise { node, run } => super::attack::compromise(cx, node, &run),
         KdcVerb::Forge { user, service, run } => super::attack::forge(cx, &user, &service, &run),
         KdcVerb::Refresh { run } => super::attack::refresh(cx, &run),
-        KdcVerb::Replay { run } => super::attack::ap_attack(cx, "replay", &run),
+        KdcVerb::Replay { run } => super::ap_attack::ap_attack(cx, "replay", &run),
         KdcVerb::Attack { kind, victim, run } => {
             if kind == "nonce-reuse" {
                 super::attack::nonce_reuse(cx, victim, &run)
             } else {
-                super::attack::ap_attack(cx, &kind, &run)
+                super::ap_attack::ap_attack(cx, &kind, &run)
             }
         }
         KdcVerb::Bench(args) => super::bench::run(cx, args),

@@ -289,6 +289,16 @@ impl Kdc {
                         "invalid signature share (fails its verifying-share check)".into(),
                     ));
                     excluded.insert(id);
+                    // Tell the honest signers of this round, for their state.
+                    for (other, session, _) in &commits {
+                        if *other != id {
+                            let req = Request::Culprit {
+                                session: *session,
+                                culprit: id,
+                            };
+                            let _ = self.call(*other, &req).await;
+                        }
+                    }
                 }
                 Err(e) => return Err(format!("aggregation failed: {e}")),
             }

@@ -53,6 +53,7 @@
 //! Two leaked shares of the same epoch are the whole key (`forge` succeeds: the boundary). A
 //! `refresh` between two leaks makes the first one worthless.
 
+pub mod ap_attack;
 pub mod attack;
 pub mod authority;
 pub mod bench;
@@ -61,6 +62,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod frost;
+mod keygen;
 pub mod net;
 pub mod proto;
 pub mod service;

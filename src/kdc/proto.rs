@@ -351,6 +351,14 @@ pub enum Request {
         /// On or off.
         on: bool,
     },
+    /// Coordinator → the honest signers of a round: the share of `culprit` failed its
+    /// verifying-share check (for the authorities' state; unauthenticated, shown as reported).
+    Culprit {
+        /// The round, as this authority numbered it.
+        session: u64,
+        /// The authority whose share was rejected.
+        culprit: u64,
+    },
     /// Authority → authority (DKG and refresh rounds).
     Peer {
         /// Sender id.
