@@ -61,7 +61,20 @@ pub fn run(
     if ids.is_empty() {
         anyhow::bail!("the cluster has no nodes");
     }
-    writeln!(out, "nemesis: {:?} for {duration:?} (seed {seed})", faults)?;
+    let kinds: Vec<&str> = faults
+        .iter()
+        .map(|f| match f {
+            NemesisFault::Kill => "kill",
+            NemesisFault::Pause => "pause",
+            NemesisFault::Partition => "partition",
+        })
+        .collect();
+    writeln!(
+        out,
+        "nemesis: {} for {:.1} s (seed {seed})",
+        kinds.join(", "),
+        duration.as_secs_f64()
+    )?;
     out.flush()?;
     let start = Instant::now();
     let mut count = 0;
@@ -91,7 +104,11 @@ pub fn run(
         std::thread::sleep(hold);
         target.request(super::cli::NAME, run, undo)?;
         count += 1;
-        writeln!(out, "  {t:5.1}s  node {node}: {what} after {hold:?}")?;
+        writeln!(
+            out,
+            "  {t:5.1}s  node {node}: {what} after {} ms",
+            hold.as_millis()
+        )?;
         out.flush()?;
         std::thread::sleep(Duration::from_millis(300));
     }

@@ -59,8 +59,7 @@ impl NodeLoop {
             }
             Input::Control(cmd) => match cmd {
                 ControlCommand::Faults { rules } => {
-                    self.emitter
-                        .log("info", format!("fault rules now {rules:?}"));
+                    self.emitter.log("info", format!("network now: {rules}"));
                     self.filter.set(rules);
                 }
                 ControlCommand::Report => self.report(true),

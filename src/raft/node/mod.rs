@@ -203,9 +203,12 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
     emitter.log(
         "info",
         format!(
-            "recovered term {} vote {:?}, snapshot at {}, {} log entries",
+            "recovered term {}, {}, snapshot at {}, {} log entries",
             restored.hard_state.term,
-            restored.hard_state.vote,
+            restored
+                .hard_state
+                .vote
+                .map_or_else(|| "no vote cast".to_string(), |v| format!("voted for {v}")),
             restored.snapshot.as_ref().map_or(0, |s| s.meta.last_index),
             restored.entries.len()
         ),
