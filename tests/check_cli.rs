@@ -56,3 +56,31 @@ fn bad_input_is_a_clear_error_with_status_2() {
     let (code, _, _) = check(&["x", "--format", "yaml"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn a_file_of_which_no_operation_parses_is_an_error_never_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let edn = dir.path().join("kv.edn");
+    std::fs::write(
+        &edn,
+        "{:process 0, :type :invoke, :f :append, :key \"0\", :value \"x 0 0 y\"}\n\
+         {:process 0, :type :ok, :f :append, :key \"0\", :value \"x 0 0 y\"}\n",
+    )
+    .unwrap();
+    // Right format: a verdict.
+    let (code, out, err) = check(&[edn.to_str().unwrap(), "--format", "edn"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Wrong format: not one operation parses. An error, never "linearizable".
+    let (code, out, err) = check(&[edn.to_str().unwrap(), "--format", "jepsen"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "no verdict: {out}");
+    assert!(
+        err.contains("no operations found: is the format right?"),
+        "{err}"
+    );
+    // An empty file is still an (empty, linearizable) history.
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n").unwrap();
+    let (code, out, _) = check(&[empty.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+}

@@ -45,6 +45,15 @@ pub enum CheckError {
         /// Which rule.
         reason: String,
     },
+    /// The file has content, but not one operation of the chosen format: the wrong `--format`,
+    /// most likely. Never a verdict: an empty history is trivially linearizable.
+    #[error("{path}: no operations found: is the format right? (read as {format})")]
+    NoOperations {
+        /// The file.
+        path: PathBuf,
+        /// The format it was read as.
+        format: &'static str,
+    },
     /// The history uses an operation the chosen model does not define.
     #[error("line {line}: operation `{op}` is not supported by the {model} model")]
     Unsupported {

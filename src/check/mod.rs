@@ -181,9 +181,34 @@ pub fn check_file(
         source,
     })?;
     let history = read_history(BufReader::new(file), format)?;
+    if history.is_empty() && has_content(path) {
+        return Err(CheckError::NoOperations {
+            path: path.to_path_buf(),
+            format: format.name(),
+        });
+    }
     match format {
         Format::Jsonl | Format::Jepsen => check_history_with(&history, &RegisterMapModel, budget),
         Format::Edn => check_history_with(&history, &AppendKvModel, budget),
+    }
+}
+
+/// Whether the file at `path` holds anything but whitespace (read in bounded chunks).
+fn has_content(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let mut buf = [0u8; 8192];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => {
+                if buf[..n].iter().any(|b| !b.is_ascii_whitespace()) {
+                    return true;
+                }
+            }
+        }
     }
 }
 
