@@ -82,6 +82,7 @@ pub(super) struct Authority {
     pub(super) inner: Mutex<Inner>,
     pub(super) inbox: Mutex<HashMap<(String, u64), PeerMsg>>,
     pub(super) single: ed25519_dalek::SigningKey,
+    pub(super) tgt_cache: super::checks::TgtCache,
 }
 
 /// `wirelab node kdc-authority`.
@@ -149,8 +150,15 @@ impl Authority {
                     };
                     (s.public.group_public_key(), g.principals.clone())
                 };
-                let checked =
-                    check_request(&self.cfg, &principals, &gk, &bytes, &request, now_secs());
+                let checked = check_request(
+                    &self.cfg,
+                    &principals,
+                    &gk,
+                    &bytes,
+                    &request,
+                    now_secs(),
+                    &self.tgt_cache,
+                );
                 match checked {
                     Ok(_) => {
                         use ed25519_dalek::Signer;
@@ -357,6 +365,7 @@ impl Authority {
             pkg.message(),
             request,
             now_secs(),
+            &self.tgt_cache,
         )?;
         if compromised {
             // The attacker controls this signer: a random (canonical) scalar, not a share.
@@ -445,6 +454,7 @@ async fn serve(a: AuthorityArgs, emitter: Arc<Emitter>) -> Result<(), String> {
         }),
         inbox: Mutex::new(HashMap::new()),
         single: ed25519_dalek::SigningKey::from_bytes(&rand::random()),
+        tgt_cache: Default::default(),
     });
     let listener = crate::cluster::listen_reserved(a.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;

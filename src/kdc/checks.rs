@@ -17,6 +17,29 @@ use super::proto::{
 /// The principal database, by name.
 pub type Principals = BTreeMap<String, PrincipalInfo>;
 
+/// TGTs whose group signature an authority already verified (digest of TGT and signature),
+/// bounded: a TGT is presented once per service ticket, its signature checked once.
+#[derive(Debug, Default)]
+pub struct TgtCache(std::sync::Mutex<std::collections::HashSet<[u8; 32]>>);
+
+/// Most TGTs the cache remembers (then it starts over).
+pub const TGT_CACHE_MAX: usize = 10_000;
+
+impl TgtCache {
+    fn known(&self, d: &[u8; 32]) -> bool {
+        self.0.lock().is_ok_and(|s| s.contains(d))
+    }
+
+    fn insert(&self, d: [u8; 32]) {
+        if let Ok(mut s) = self.0.lock() {
+            if s.len() >= TGT_CACHE_MAX {
+                s.clear();
+            }
+            s.insert(d);
+        }
+    }
+}
+
 /// Verifies a group signature on `msg`.
 pub fn group_verify(group: &GroupPublicKey, msg: &[u8], sig_hex: &str) -> Result<(), String> {
     let bytes = hex_array::<64>(sig_hex, "signature")?;
@@ -53,6 +76,7 @@ pub fn check_request(
     ticket_bytes: &[u8],
     request: &IssueRequest,
     now: u64,
+    cache: &TgtCache,
 ) -> Result<Ticket, String> {
     let t = Ticket::decode(ticket_bytes).map_err(|e| e.to_string())?;
     fresh(t.start, now)?;
@@ -82,8 +106,18 @@ pub fn check_request(
             authenticator,
         } => {
             let tgt_bytes = hex_vec(tgt, "tgt", 1024)?;
-            group_verify(group, &tgt_bytes, tgt_signature)
-                .map_err(|e| format!("TGT refused: {e}"))?;
+            let digest: [u8; 32] = {
+                use sha2::Digest;
+                let mut h = sha2::Sha256::new();
+                h.update(&tgt_bytes);
+                h.update(tgt_signature.as_bytes());
+                h.finalize().into()
+            };
+            if !cache.known(&digest) {
+                group_verify(group, &tgt_bytes, tgt_signature)
+                    .map_err(|e| format!("TGT refused: {e}"))?;
+                cache.insert(digest);
+            }
             let tgt = Ticket::decode(&tgt_bytes).map_err(|e| format!("TGT refused: {e}"))?;
             if tgt.kind != TicketKind::Tgt || tgt.service != TGS_NAME {
                 return Err("TGT refused: not a TGT".into());
