@@ -32,6 +32,7 @@ async fn fixture() -> Fixture {
     let server = Server::open(ServerConfig {
         data_dir: dir.path().to_path_buf(),
         plain: false,
+        coalesce: Duration::ZERO,
         rekey: POLICY,
     })
     .unwrap();

@@ -41,6 +41,7 @@ async fn a_python_noiseprotocol_client_chats_with_our_server_through_rekeys() {
     let server = Server::open(ServerConfig {
         data_dir: dir.path().to_path_buf(),
         plain: false,
+        coalesce: Duration::ZERO,
         rekey: RekeyPolicy {
             every: 3,
             period: Duration::ZERO,

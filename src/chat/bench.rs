@@ -29,6 +29,9 @@ const POLICY: RekeyPolicy = RekeyPolicy {
     period: Duration::from_secs(20),
 };
 
+/// The server's write coalescing, as the lab's server uses it.
+const COALESCE: Duration = Duration::from_millis(1);
+
 struct Lab {
     addr: SocketAddr,
     psks: Vec<Psk>,
@@ -43,6 +46,7 @@ async fn start(clients: usize, plain: bool) -> anyhow::Result<Lab> {
         data_dir: dir.path().to_path_buf(),
         plain,
         rekey: POLICY,
+        coalesce: COALESCE,
     })?;
     let mut psks = Vec::new();
     for k in 0..clients {

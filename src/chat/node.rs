@@ -51,6 +51,7 @@ async fn main(a: ServerArgs, em: Arc<Emitter>) -> Result<(), String> {
             every: a.rekey_every,
             period: Duration::from_secs(a.rekey_secs),
         },
+        coalesce: Duration::from_millis(1),
     })
     .map_err(|e| format!("cannot open the server's data: {e:#}"))?;
     let listener = crate::cluster::listen_reserved(a.listen)
