@@ -124,7 +124,10 @@ pub fn handle(sup: &Supervisor, req: &ControlRequest) -> ControlResponse {
         ControlRequest::Restart { node } => sup.restart(*node),
         ControlRequest::Partition { nodes } => sup.partition(nodes),
         ControlRequest::Heal => sup.heal(),
-        ControlRequest::Faults { node, rules } => sup.set_faults(*node, rules.clone()),
+        ControlRequest::Faults { node, rules } => match rules.check() {
+            Ok(()) => sup.set_faults(*node, rules.clone()),
+            Err(why) => Err(SupervisorError::Io(why)),
+        },
         ControlRequest::Send { node, command } => sup.send(*node, command),
         ControlRequest::Replace { node } => {
             sup.replace(*node, Duration::from_secs(10), Duration::from_secs(15))
@@ -147,6 +150,52 @@ pub fn handle(sup: &Supervisor, req: &ControlRequest) -> ControlResponse {
             error: Some(e.to_string()),
             nodes: sup.nodes(),
         },
+    }
+}
+
+/// The longest request line the control socket reads (1 MiB). A longer one is refused as a
+/// whole and discarded up to its newline: never split, so no tail of it runs as a request.
+pub const MAX_REQUEST_LINE: usize = 1 << 20;
+
+/// How reading one request line ended.
+enum Line {
+    /// The peer closed the connection before a line began.
+    Eof,
+    /// A line, newline included (or the last bytes before EOF).
+    Complete,
+    /// Longer than [`MAX_REQUEST_LINE`]: discarded through its newline.
+    TooLong,
+}
+
+/// Reads one line of at most [`MAX_REQUEST_LINE`] bytes into `line`; a longer one is consumed
+/// through its newline (or EOF) without being kept.
+fn read_request_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<Line> {
+    let n = reader
+        .take(MAX_REQUEST_LINE as u64 + 1)
+        .read_until(b'\n', line)?;
+    if n == 0 {
+        return Ok(Line::Eof);
+    }
+    if line.len() <= MAX_REQUEST_LINE || line.ends_with(b"\n") {
+        return Ok(Line::Complete);
+    }
+    line.clear();
+    // Skip the rest of the oversized line in bounded chunks.
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(Line::TooLong);
+        }
+        match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(Line::TooLong);
+            }
+            None => {
+                let len = buf.len();
+                reader.consume(len);
+            }
+        }
     }
 }
 
@@ -188,21 +237,29 @@ fn serve_conn(conn: UnixStream, weak: &super::supervisor::WeakSupervisor, on_sto
     let mut line = Vec::new();
     loop {
         line.clear();
-        match (&mut reader).take(1 << 20).read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
+        let over = match read_request_line(&mut reader, &mut line) {
+            Ok(Line::Eof) | Err(_) => return,
+            Ok(Line::Complete) => false,
+            Ok(Line::TooLong) => true,
+        };
         let Some(sup) = weak.upgrade() else { return };
-        let (resp, stop) = match serde_json::from_slice::<ControlRequest>(&line) {
-            Ok(req) => (handle(&sup, &req), req == ControlRequest::Stop),
-            Err(e) => (
-                ControlResponse {
-                    ok: false,
-                    error: Some(format!("bad request: {e}")),
-                    nodes: Vec::new(),
-                },
+        let refuse = |error: String| ControlResponse {
+            ok: false,
+            error: Some(error),
+            nodes: Vec::new(),
+        };
+        let (resp, stop) = if over {
+            (
+                refuse(format!(
+                    "request line over {MAX_REQUEST_LINE} bytes: discarded up to its newline"
+                )),
                 false,
-            ),
+            )
+        } else {
+            match serde_json::from_slice::<ControlRequest>(&line) {
+                Ok(req) => (handle(&sup, &req), req == ControlRequest::Stop),
+                Err(e) => (refuse(format!("bad request: {e}")), false),
+            }
         };
         drop(sup);
         let Ok(mut text) = serde_json::to_string(&resp) else {

@@ -25,7 +25,28 @@ pub struct FaultRules {
     pub delay_ms: u64,
 }
 
+/// The longest delay a fault rule may add to each frame (a minute: anything longer is a cut).
+pub const MAX_FAULT_DELAY_MS: u64 = 60_000;
+
 impl FaultRules {
+    /// Checks the rules are in range: a drop rate between 0 and 1, a delay of at most
+    /// [`MAX_FAULT_DELAY_MS`].
+    pub fn check(&self) -> Result<(), String> {
+        if !self.drop_rate.is_finite() || !(0.0..=1.0).contains(&self.drop_rate) {
+            return Err(format!(
+                "drop rate must be between 0 and 1 (got {})",
+                self.drop_rate
+            ));
+        }
+        if self.delay_ms > MAX_FAULT_DELAY_MS {
+            return Err(format!(
+                "delay must be at most {MAX_FAULT_DELAY_MS} ms (got {})",
+                self.delay_ms
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether no rule is in force.
     pub fn is_clear(&self) -> bool {
         self.cut.is_empty() && self.drop_rate <= 0.0 && self.delay_ms == 0
