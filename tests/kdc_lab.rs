@@ -239,6 +239,14 @@ fn bad_frames_packages_and_tickets_are_refused_with_a_reason_and_nothing_panics(
     let session = commit["session"].as_u64().unwrap();
     let req = json!({"op": "sign", "session": session, "package": pkg(&[&c_hex, &unknown]), "request": as_req});
     assert!(refusal(&raw(a1, &framed(&req))).contains("unknown signer 9"));
+    // A list without this authority's own commitment (authority 2's only).
+    let a2 = lab.addr(2);
+    let c2 = raw(a2, &framed(&json!({"op": "commit"}))).unwrap();
+    let c2_hex = c2["commitments"].as_str().unwrap().to_string();
+    let fresh = raw(a1, &framed(&json!({"op": "commit"}))).unwrap();
+    let req = json!({"op": "sign", "session": fresh["session"], "package": pkg(&[&c2_hex]), "request": as_req});
+    let lacks = refusal(&raw(a1, &framed(&req)));
+    assert!(lacks.contains("own commitment"), "{lacks}");
     // The service: garbage ticket, bad signature.
     let ap = |ticket: &str, sig: &str| {
         framed(&json!({"ticket": ticket, "signature": sig, "authenticator": "00"}))

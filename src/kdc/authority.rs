@@ -349,6 +349,12 @@ impl Authority {
                 broken,
             )
         };
+        if pkg.commitment_for(key.identifier()).is_none() {
+            return Err(format!(
+                "commitment list lacks this authority's own commitment (signer {})",
+                key.identifier()
+            ));
+        }
         for id in pkg.identifiers() {
             if !public.verifying_shares().contains_key(&id) {
                 return Err(format!("unknown signer {id} in the commitment list"));
