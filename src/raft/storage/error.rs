@@ -68,6 +68,16 @@ pub enum StorageError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The term-and-vote file is missing while the log or a snapshot holds data. Starting
+    /// with term 0 and no vote would forget the vote this node cast, the door to voting twice
+    /// in one term, so the node refuses.
+    #[error(
+        "{path}: missing, but the data dir holds a log or a snapshot: starting without it would forget this node's vote (and could vote twice in a term). Restore the file from a backup, or move the whole data dir aside so that the node rejoins empty"
+    )]
+    MissingMeta {
+        /// The `meta` file that should be there.
+        path: PathBuf,
+    },
     /// The log does not continue the snapshot: entries are missing.
     #[error("{path}: log starts at index {first} but the snapshot ends at {snapshot_index}")]
     Gap {

@@ -100,9 +100,9 @@ impl Storage {
             }
         }
         let meta_path = dir.join(META_FILE);
-        let hard_state = match read_optional(&meta_path)? {
-            Some(bytes) => meta::decode(&meta_path, &bytes)?,
-            None => HardState::default(),
+        let stored_meta = match read_optional(&meta_path)? {
+            Some(bytes) => Some(meta::decode(&meta_path, &bytes)?),
+            None => None,
         };
         let snapshot_path = dir.join(SNAPSHOT_FILE);
         let snapshot = match read_optional(&snapshot_path)? {
@@ -112,6 +112,25 @@ impl Storage {
         let snapshot_index = snapshot.as_ref().map_or(0, |s| s.meta.last_index);
         let (mut wal, torn) = Wal::open(&dir.join(LOG_FILE), snapshot_index)?;
         warnings.extend(torn);
+        // A fresh data dir gets its `meta` now, before any entry; from then on the hard state
+        // is written before anything that depends on it (see `persist`), so a log or snapshot
+        // without it is damage, not a crash point.
+        let hard_state = match stored_meta {
+            Some(h) => h,
+            None if snapshot.is_some() || wal.first_index().is_some() => {
+                return Err(StorageError::MissingMeta { path: meta_path });
+            }
+            None => {
+                let fresh = HardState::default();
+                write_atomic(
+                    dir,
+                    &meta_path.with_extension("tmp"),
+                    &meta_path,
+                    &meta::encode(&fresh),
+                )?;
+                fresh
+            }
+        };
         if let Some(first) = wal.first_index() {
             if first > snapshot_index + 1 {
                 return Err(StorageError::Gap {

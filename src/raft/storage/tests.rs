@@ -133,7 +133,12 @@ fn torn_tail_garbage_and_bad_last_crc_are_truncated() {
         assert_eq!(s.warnings().len(), 1, "{garbage:?}");
         assert_eq!(recover(&s).entries, entries(1, 3, 1));
     }
-    // A complete last record whose CRC is wrong, with nothing after it: an unfinished write.
+}
+
+#[test]
+fn a_flipped_byte_in_the_last_complete_record_is_corruption_not_a_torn_tail() {
+    // The record was written whole and fsynced (its entry may have been acknowledged): a CRC
+    // mismatch there is damage to report, never an unfinished write to cut silently.
     let dir = tempdir();
     {
         let mut s = open(dir.path());
@@ -145,8 +150,33 @@ fn torn_tail_garbage_and_bad_last_crc_are_truncated() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x55;
     std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    match Storage::open(dir.path()) {
+        Err(StorageError::CorruptLog { reason, .. }) => {
+            assert!(reason.contains("CRC mismatch"), "{reason}")
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a corrupt last record was accepted"),
+    }
+    // The file is left as it was, for inspection or repair.
+    assert_eq!(std::fs::read(&path).unwrap_or_default(), bytes);
+}
+
+#[test]
+fn a_zero_filled_tail_is_an_unfinished_write() {
+    // A file extended over a region that was never written reads as zeros; with a length
+    // field that fits, that is a whole "record" of zeros: torn, not corrupt.
+    let dir = tempdir();
+    {
+        let mut s = open(dir.path());
+        s.append(&entries(1, 3, 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut zeros = vec![0u8; 64];
+    zeros[3] = 30; // a plausible length, then zeros for CRC and payload
+    append_raw(dir.path(), &zeros);
     let s = open(dir.path());
-    assert_eq!(recover(&s).entries, entries(1, 2, 1));
+    assert_eq!(s.warnings().len(), 1);
+    assert_eq!(recover(&s).entries, entries(1, 3, 1));
 }
 
 #[test]
@@ -692,4 +722,34 @@ fn a_crash_while_a_snapshot_is_prepared_leaves_the_old_state() {
     let r = recover(&s);
     assert_eq!(r.snapshot, Some(snapshot(5, 1)));
     assert_eq!(r.entries, entries(6, 12, 1));
+}
+
+#[test]
+fn a_missing_meta_beside_a_log_is_refused_naming_the_file() {
+    let dir = tempdir();
+    {
+        let mut s = open(dir.path());
+        s.set_hard_state(HardState {
+            term: 4,
+            vote: Some(2),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        s.append(&entries(1, 3, 4))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::remove_file(dir.path().join(META_FILE)).unwrap_or_else(|e| panic!("{e}"));
+    match Storage::open(dir.path()) {
+        Err(e @ StorageError::MissingMeta { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("meta") && text.contains("vote"), "{text}");
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("started without its vote"),
+    }
+    // A fresh data dir (no log, no snapshot) needs no meta.
+    let fresh = tempdir();
+    assert_eq!(
+        recover(&open(fresh.path())).hard_state,
+        HardState::default()
+    );
 }

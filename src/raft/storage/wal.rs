@@ -4,9 +4,12 @@
 //! `fdatasync` (group commit); an in-memory table maps each index to its record's offset, so
 //! truncation is one `ftruncate`.
 //!
-//! Recovery reads the file front to back. A damaged record is a *torn tail* (an unfinished
-//! write, cut away and reported) only when no valid record follows it; otherwise it is
-//! corruption of acknowledged data and recovery fails, naming the byte offset. A length field is
+//! Recovery reads the file front to back. A *torn tail* is an unfinished write: a header or a
+//! payload that the file ends inside of, or a tail of zeros (a file extended but never
+//! written), with no valid record after it; it is cut away and reported. A complete record whose
+//! CRC does not match is *corruption* wherever it is, the last record included: its bytes were
+//! all written, so an fsynced, acknowledged entry changed, and recovery fails naming the byte
+//! offset rather than silently cutting it. A length field is
 //! checked against [`MAX_RECORD`] before anything is allocated for it.
 
 use std::fs::{File, OpenOptions};
@@ -27,6 +30,14 @@ pub const MAX_RECORD: usize = 64 << 20;
 enum BadRecord {
     /// The file ends inside the header.
     ShortHeader,
+    /// The whole record is there but its CRC does not match: `zeroed` when its CRC and payload
+    /// are all zeros (pages the file was extended over but that were never written).
+    BadCrc {
+        /// Why, for the error message.
+        reason: String,
+        /// The record's CRC and payload bytes are all zero.
+        zeroed: bool,
+    },
     /// Something else; the reason is for the error message.
     Invalid(String),
 }
@@ -66,9 +77,10 @@ fn parse_record(buf: &[u8], pos: usize) -> Result<RecordView, BadRecord> {
     };
     let actual = crc32fast::hash(payload);
     if actual != crc {
-        return Err(BadRecord::Invalid(format!(
-            "CRC mismatch (stored {crc:#010x}, computed {actual:#010x})"
-        )));
+        return Err(BadRecord::BadCrc {
+            reason: format!("CRC mismatch (stored {crc:#010x}, computed {actual:#010x})"),
+            zeroed: buf[pos + 4..start + len].iter().all(|b| *b == 0),
+        });
     }
     let mut word = [0u8; 8];
     word.copy_from_slice(&payload[0..8]);
@@ -187,6 +199,17 @@ impl Wal {
                     torn = Some(pos);
                     break;
                 }
+                Err(BadRecord::BadCrc { reason, zeroed }) => {
+                    if zeroed && !valid_record_after(&buf, pos + 1, after) {
+                        torn = Some(pos);
+                        break;
+                    }
+                    return Err(StorageError::CorruptLog {
+                        path: path.to_path_buf(),
+                        offset: pos as u64,
+                        reason,
+                    });
+                }
                 Err(BadRecord::Invalid(reason)) => {
                     if valid_record_after(&buf, pos + 1, after) {
                         return Err(StorageError::CorruptLog {
@@ -264,7 +287,7 @@ impl Wal {
                 offset: start + pos as u64,
                 reason: match bad {
                     BadRecord::ShortHeader => "record cut short".to_string(),
-                    BadRecord::Invalid(reason) => reason,
+                    BadRecord::Invalid(reason) | BadRecord::BadCrc { reason, .. } => reason,
                 },
             })?;
             entries.push(Entry {
