@@ -3,8 +3,6 @@ set -e
 chat up --pace-ms 300 > /dev/null
 chat wait established
 chat wait messages 10
-chat mitm cut
-chat wait established
 chat leak-psk c2
 chat wait leaked c2
 chat wait established --timeout 60s

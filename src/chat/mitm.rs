@@ -116,6 +116,7 @@ struct Proxy {
     counts: Mutex<BTreeMap<&'static str, u64>>,
     recorded: Mutex<VecDeque<Vec<u8>>>,
     captures: Mutex<VecDeque<Capture>>,
+    live: Mutex<HashMap<u64, Arc<Mutex<Capture>>>>,
     leaked: Mutex<BTreeMap<String, Value>>,
 }
 
@@ -248,11 +249,10 @@ async fn act(p: &Proxy, server: SocketAddr, action: &str, args: &Value) -> anyho
 /// What a leaked PSK gives the attacker: impersonation of new sessions, but no decryption of
 /// the recorded ones.
 async fn leak(p: &Proxy, server: SocketAddr, name: &str, room: &str, psk: Psk) -> Value {
-    let caps: Vec<Capture> = g(&p.captures)
-        .iter()
-        .filter(|c| c.name == name)
-        .cloned()
-        .collect();
+    // Finished sessions and the ones still running (recorded so far).
+    let mut caps: Vec<Capture> = g(&p.captures).iter().cloned().collect();
+    caps.extend(g(&p.live).values().map(|c| g(c).clone()));
+    caps.retain(|c| c.name == name && !c.msg1.is_empty() && !c.c2s.is_empty());
     let (mut msg1_ok, mut decrypted, mut tried) = (0, 0, 0);
     for c in caps.iter().rev().take(16) {
         tried += 1;
@@ -399,6 +399,7 @@ async fn relay(p: Arc<Proxy>, client: TcpStream, server: TcpStream) {
     let cancel = CancellationToken::new();
     g(&p.conns).insert(id, cancel.clone());
     let cap = Arc::new(Mutex::new(Capture::default()));
+    g(&p.live).insert(id, cap.clone());
     let (cr, cw) = client.into_split();
     let (sr, sw) = server.into_split();
     tokio::select! {
@@ -407,6 +408,7 @@ async fn relay(p: Arc<Proxy>, client: TcpStream, server: TcpStream) {
         _ = cancel.cancelled() => {}
     }
     g(&p.conns).remove(&id);
+    g(&p.live).remove(&id);
     let c = g(&cap).clone();
     if !c.msg1.is_empty() && !c.msg2.is_empty() && !c.c2s.is_empty() {
         let mut caps = g(&p.captures);

@@ -333,6 +333,13 @@ fn run_verb(verb: ChatVerb, cx: &mut VerbCtx<'_>) -> anyhow::Result<i32> {
                     "BROKEN"
                 }
             )?;
+            if report["captures_tried"] == 0 {
+                writeln!(
+                    cx.err,
+                    "chat: the proxy recorded no session of {name} to test"
+                )?;
+                return Ok(1);
+            }
             Ok(if report["forward_secrecy_held"] == true {
                 0
             } else {
