@@ -44,7 +44,8 @@ impl RaftCore {
         if pre {
             self.role = Role::PreCandidate;
         } else {
-            self.term += 1;
+            // Never wraps: a term this high was refused as absurd long before (see `step`).
+            self.term = self.term.saturating_add(1);
             self.vote = Some(self.id());
             self.role = Role::Candidate;
         }
@@ -61,7 +62,11 @@ impl RaftCore {
             }
             return;
         }
-        let term = if pre { self.term + 1 } else { self.term };
+        let term = if pre {
+            self.term.saturating_add(1)
+        } else {
+            self.term
+        };
         let last_index = self.log.last_index();
         let last_term = self.log.last_term();
         let peers: Vec<NodeId> = self.other_peers().collect();
@@ -136,7 +141,7 @@ impl RaftCore {
         if self.role != Role::PreCandidate {
             return;
         }
-        if granted && term != self.term + 1 {
+        if granted && term != self.term.saturating_add(1) {
             return; // an answer to an older pre-vote round
         }
         self.record_vote(from, granted);

@@ -33,9 +33,17 @@ use self::read_index::ReadQueue;
 pub use self::types::{Config, NotLeader, Ready, Restored, Role, Status};
 use super::message::{Entry, Envelope, HardState, Index, Message, NodeId, Snapshot, Term};
 
+/// How far ahead of this node a peer's term may be before its message is taken as forged or
+/// corrupt and dropped. Each election adds one to the term: a node cut off for a year with a
+/// 200 ms election timeout reaches about 160 million. 2^32 is far past anything a cluster can
+/// reach and far below `u64::MAX`, so no term this node adopts can make `term + 1` overflow.
+pub const MAX_TERM_LEAD: Term = 1 << 32;
+
 /// The Raft state machine of one node. See the module docs and `core_api.md`.
 #[derive(Debug)]
 pub struct RaftCore {
+    /// Messages dropped because their term was absurdly far ahead ([`MAX_TERM_LEAD`]).
+    absurd_terms: u64,
     cfg: Config,
     rng: StdRng,
     role: Role,
@@ -91,6 +99,7 @@ impl RaftCore {
         }
         let rng = StdRng::seed_from_u64(cfg.seed);
         let mut core = RaftCore {
+            absurd_terms: 0,
             rng,
             role: Role::Follower,
             term: hard_state.term,
@@ -119,6 +128,11 @@ impl RaftCore {
         core
     }
 
+    /// Messages dropped so far because their term was more than [`MAX_TERM_LEAD`] ahead.
+    pub fn absurd_terms(&self) -> u64 {
+        self.absurd_terms
+    }
+
     /// Advances the logical clock by one tick: election timeout for followers and candidates,
     /// heartbeats and check-quorum for the leader.
     pub fn tick(&mut self) {
@@ -136,6 +150,12 @@ impl RaftCore {
             return;
         }
         let msg_term = msg.term();
+        if msg_term > self.term.saturating_add(MAX_TERM_LEAD) {
+            // Forged or corrupt: adopting it would strand the cluster at a term no election
+            // can pass. Dropped and counted; the runtime logs it.
+            self.absurd_terms += 1;
+            return;
+        }
         if msg_term > self.term {
             match &msg {
                 // A pre-vote asks about a future term; answering it changes nothing here.

@@ -480,3 +480,37 @@ fn a_read_never_joins_a_round_whose_heartbeat_already_left() {
     echo(&mut core, 2);
     assert_eq!(core.ready().read_states, vec![(200, 1)]);
 }
+
+#[test]
+fn a_message_with_an_absurd_term_is_ignored_and_elections_still_work() {
+    // Issue 11, item 1: one forged AppendResp with term 2^64-1 moved every node to that term,
+    // and the next election's `term + 1` wrapped to 0.
+    let mut core = RaftCore::new(Config::new(2, vec![1, 2, 3]), Restored::default());
+    let before = core.status().term;
+    for term in [u64::MAX, super::MAX_TERM_LEAD + 1] {
+        core.step(
+            1,
+            Message::AppendResp {
+                term,
+                success: false,
+                index: 0,
+                reject_hint: 0,
+                ctx: 0,
+            },
+        );
+    }
+    assert_eq!(core.status().term, before, "the term did not move");
+    assert_eq!(core.absurd_terms(), 2);
+    // A term far ahead but within reach of a long partition is still adopted.
+    core.step(
+        1,
+        Message::AppendResp {
+            term: 1_000_000,
+            success: false,
+            index: 0,
+            reject_hint: 0,
+            ctx: 0,
+        },
+    );
+    assert_eq!(core.status().term, 1_000_000);
+}

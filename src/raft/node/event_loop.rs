@@ -45,7 +45,19 @@ impl NodeLoop {
     /// Handles one input; returns true when the node should exit.
     pub(super) fn handle(&mut self, input: Input) -> Result<bool, String> {
         match input {
-            Input::Peer(from, msg) => self.core.step(from, msg),
+            Input::Peer(from, msg) => {
+                let before = self.core.absurd_terms();
+                let term = msg.term();
+                self.core.step(from, msg);
+                if self.core.absurd_terms() > before {
+                    self.emitter.log(
+                        "warn",
+                        format!(
+                            "ignored a message from node {from} with term {term}, absurdly far ahead of this node's (forged or corrupt)"
+                        ),
+                    );
+                }
+            }
             Input::Client(req, conn) => self.client_request(req, conn),
             Input::Persisted(p) => {
                 if let Some((index, term)) = p.last {
