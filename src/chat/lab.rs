@@ -45,6 +45,9 @@ struct LabConfig {
 
 /// `chat up` arguments beyond the common ones.
 #[derive(Debug, Args)]
+#[command(
+    about = "Start the lab in the foreground: server (1), man in the middle (2), client bots (3…)"
+)]
 pub struct UpArgs {
     /// Number of client bots (default from labs/chat/lab.toml: 8).
     #[arg(long)]
