@@ -65,5 +65,6 @@ pub mod frost;
 mod keygen;
 pub mod net;
 pub mod proto;
+pub mod rcache;
 pub mod service;
 pub mod store;

@@ -6,10 +6,13 @@
 //! AP request is checked in order, and refused with the first failing reason: malformed
 //! ticket, bad ticket signature, wrong service, not yet valid, expired, session key not
 //! openable, bad authenticator, client mismatch, clock skew (±5 min), replayed authenticator.
-//! The replay cache holds the hash of every accepted authenticator until its timestamp leaves
-//! the skew window (as MIT krb5's rcache does), bounded; when full, it fails closed.
+//! The replay cache ([`super::rcache`]) holds the hash of every accepted authenticator until
+//! its timestamp leaves the skew window, on disk (fsync before the answer) as MIT krb5's file
+//! rcache does, so a restart does not reopen the window; bounded, it fails closed when full.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use super::rcache::{Refusal, ReplayCache};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -35,8 +38,6 @@ use crate::wire::frame::{read_frame, write_frame};
 
 /// The role's name.
 pub const ROLE: &str = "kdc-service";
-/// Most authenticators the replay cache holds.
-pub const MAX_REPLAY_CACHE: usize = 200_000;
 
 /// Arguments of `wirelab node kdc-service`.
 #[derive(Debug, Args)]
@@ -69,7 +70,7 @@ struct Service {
     name: String,
     secret: x25519_dalek::StaticSecret,
     group: GroupPublicKey,
-    replay: Mutex<HashMap<[u8; 32], u64>>,
+    replay: Mutex<ReplayCache>,
     stats: Mutex<Stats>,
     emitter: Arc<Emitter>,
 }
@@ -138,20 +139,19 @@ impl Service {
         }
         let digest: [u8; 32] = sha2::Sha256::digest(&sealed).into();
         let mut cache = self.replay.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.contains_key(&digest) {
-            return Err((
-                "replayed authenticator",
-                "this authenticator was already used".into(),
-            ));
-        }
-        if cache.len() >= MAX_REPLAY_CACHE {
-            let horizon = now_ms.saturating_sub(MAX_SKEW_SECS * 1000);
-            cache.retain(|_, t| *t >= horizon);
-            if cache.len() >= MAX_REPLAY_CACHE {
+        match cache.admit(digest, auth.time_ms, now_ms) {
+            Ok(()) => {}
+            Err(Refusal::Replay) => {
+                return Err((
+                    "replayed authenticator",
+                    "this authenticator was already used".into(),
+                ));
+            }
+            Err(Refusal::Full) => {
                 return Err(("replay cache full", "refusing until entries expire".into()));
             }
+            Err(Refusal::Io(e)) => return Err(("replay cache unavailable", e)),
         }
-        cache.insert(digest, auth.time_ms);
         Ok((t.client, *key, auth.time_ms))
     }
 
@@ -242,7 +242,10 @@ async fn serve(a: ServiceArgs, emitter: Arc<Emitter>) -> Result<(), String> {
         name: a.name.clone(),
         secret,
         group,
-        replay: Mutex::new(HashMap::new()),
+        replay: Mutex::new(
+            ReplayCache::open(&a.data_dir, now_millis())
+                .map_err(|e| format!("cannot open the replay cache: {e}"))?,
+        ),
         stats: Mutex::new(Stats::default()),
         emitter: emitter.clone(),
     });
