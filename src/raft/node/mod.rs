@@ -54,6 +54,14 @@ use event_loop::*;
 use net::*;
 use storage::*;
 
+/// The largest client request frame: a value of up to 2 MiB (forge's body limit, so the
+/// binary protocol and the HTTP gateway accept the same writes; etcd's default request limit is
+/// 1.5 MiB) plus 4 KiB for the key and the request's fields. Far below the peer frame limit
+/// (16 MiB): AppendEntries batches stop before 8 MiB (`max_append_bytes`) and take at least
+/// one entry, so any accepted write fits in one peer frame. A write over it was appended by the
+/// leader and then wedged replication for good (issue 11, item 4).
+pub const MAX_CLIENT_FRAME: usize = (2 << 20) + 4096;
+
 /// How many trailing log entries a `state` event describes.
 const LOG_TAIL: usize = 24;
 

@@ -74,8 +74,18 @@ pub(super) async fn serve_conn(
                 let Ok(permit) = in_flight.clone().acquire_owned().await else {
                     return;
                 };
-                match read_frame(&mut rd, &mut buf, MAX_FRAME).await {
+                match read_frame(&mut rd, &mut buf, MAX_CLIENT_FRAME).await {
                     Ok(true) => {}
+                    Err(crate::wire::frame::FrameError::TooLarge { len, max }) => {
+                        // Its bytes were not read: answer, then close the connection.
+                        let _ = tx.send(Response {
+                            id: 0,
+                            reply: Reply::Error(format!(
+                                "request of {len} bytes is over the {max}-byte limit (values up to 2 MiB)"
+                            )),
+                        });
+                        return;
+                    }
                     _ => return,
                 }
                 match codec::decode_request(&buf) {

@@ -1,0 +1,135 @@
+//! The Raft lab under hostile input (issue 11): raw bytes on a node's client port against a
+//! real cluster. A request over the client limit is refused without being read, and the
+//! largest accepted write still replicates (it once wedged replication: its AppendEntries
+//! frame exceeded the peer limit).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use wirelab::raft::client::{Client, ClientOptions};
+use wirelab::raft::codec::{self, Hello, Op, Reply};
+
+fn wirelab(state: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(common::wirelab())
+        .args(args)
+        .env("XDG_STATE_HOME", state)
+        .output()
+        .expect("run wirelab")
+}
+
+/// Stops the cluster when the test ends.
+struct Cluster<'a>(&'a Path, String);
+
+impl Drop for Cluster<'_> {
+    fn drop(&mut self) {
+        let _ = wirelab(self.0, &["raft", "stop", "--run-dir", &self.1]);
+    }
+}
+
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+fn status(state: &Path, run: &str) -> serde_json::Value {
+    let out = wirelab(state, &["raft", "status", "--json", "--run-dir", run]);
+    serde_json::from_slice(&out.stdout).expect("status JSON")
+}
+
+#[test]
+fn an_oversized_request_is_refused_and_the_largest_write_still_replicates() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let run = state
+        .path()
+        .join("run")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let up = wirelab(state.path(), &["raft", "up", "--detach", "--run-dir", &run]);
+    assert!(up.status.success(), "{up:?}");
+    let _cluster = Cluster(state.path(), run.clone());
+    let v = status(state.path(), &run);
+    let nodes: Vec<(u64, SocketAddr)> = v["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_u64().expect("id"),
+                n["addr"]
+                    .as_str()
+                    .expect("addr")
+                    .parse()
+                    .expect("an address"),
+            )
+        })
+        .collect();
+
+    // A client announces a 16 MiB request and sends one byte of it.
+    let mut conn = TcpStream::connect(nodes[0].1).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    conn.write_all(&frame(&codec::encode_hello(Hello::Client)))
+        .expect("hello");
+    conn.write_all(&(16u32 << 20).to_be_bytes())
+        .expect("header");
+    conn.write_all(b"x").expect("one byte");
+    let mut len = [0u8; 4];
+    conn.read_exact(&mut len).expect("an answer");
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    conn.read_exact(&mut body).expect("its body");
+    match codec::decode_response(&body).expect("a response").reply {
+        Reply::Error(msg) => assert!(msg.contains("over the"), "{msg}"),
+        other => panic!("accepted: {other:?}"),
+    }
+
+    // The largest value accepted is written, and every node applies it: replication is not
+    // wedged by a batch too large for a peer frame.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut client = Client::new(nodes.clone(), ClientOptions::default());
+    let big = vec![b'v'; 2 << 20];
+    let put = rt.block_on(client.execute(Op::Put {
+        key: "big".into(),
+        value: big,
+    }));
+    assert!(matches!(put, Ok(Reply::Done)), "{put:?}");
+    let after = rt.block_on(client.execute(Op::Put {
+        key: "after".into(),
+        value: b"ok".to_vec(),
+    }));
+    assert!(matches!(after, Ok(Reply::Done)), "{after:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = status(state.path(), &run);
+        let applied: Vec<u64> = v["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["applied"].as_u64().unwrap_or(0))
+            .collect();
+        let leader_commit = v["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .filter_map(|n| n["commit"].as_u64())
+            .max()
+            .unwrap_or(0);
+        if applied.iter().all(|a| *a >= leader_commit && *a > 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "followers never applied the big write: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
