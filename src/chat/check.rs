@@ -133,3 +133,121 @@ pub fn check(
     }
     Ok(if failed { 1 } else { 0 })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::lab::PlanClient;
+    use crate::cluster::NodeStatus;
+    use std::path::PathBuf;
+
+    fn node(id: u64, dir: PathBuf) -> NodeInfo {
+        NodeInfo {
+            id,
+            role: "x".into(),
+            pid: Some(1),
+            status: NodeStatus::Running,
+            addr: String::new(),
+            http: None,
+            data_dir: dir,
+            uptime_ms: 0,
+            rss_bytes: 0,
+            cpu_percent: 0.0,
+            incarnation: 1,
+            faults: Default::default(),
+            ready: true,
+            state: Default::default(),
+        }
+    }
+
+    fn entry(id: u64, text: &str) -> Entry {
+        Entry {
+            id,
+            from: "c1".into(),
+            cid: id,
+            sent_us: 0,
+            text: text.into(),
+        }
+    }
+
+    /// A run dir with the server's lobby holding `server` and c1's copy holding `member`.
+    fn run(server: &[Entry], member: &[Entry]) -> (i32, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = Plan {
+            clients: vec![PlanClient {
+                id: 3,
+                name: "c1".into(),
+                room: "lobby".into(),
+            }],
+            pace_ms: 0,
+            rekey_every: 0,
+            rekey_secs: 0,
+        };
+        std::fs::write(
+            dir.path().join("chat.json"),
+            serde_json::to_vec(&plan).unwrap(),
+        )
+        .unwrap();
+        let (s, c) = (dir.path().join("node-1"), dir.path().join("node-3"));
+        // Raw lines, so that a duplicate can be written as it would be on disk.
+        let write = |path: PathBuf, es: &[Entry]| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let text: String = es
+                .iter()
+                .map(|e| serde_json::to_string(e).unwrap() + "\n")
+                .collect();
+            std::fs::write(path, text).unwrap();
+        };
+        write(s.join("rooms/lobby.log"), server);
+        write(c.join("room-lobby.log"), member);
+        let nodes = [node(1, s), node(3, c)];
+        let mut out = Vec::new();
+        let code = check(
+            dir.path(),
+            &nodes,
+            Duration::from_millis(300),
+            &mut out,
+            &|| false,
+        )
+        .unwrap();
+        (code, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn identical_logs_pass_and_a_member_ahead_is_fine() {
+        let s = [entry(1, "a"), entry(2, "b")];
+        let (code, out) = run(&s, &s);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains("2 messages, identical at 1 members (c1)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_difference_a_loss_or_a_duplicate_fails() {
+        let s = [entry(1, "a"), entry(2, "b"), entry(3, "c")];
+        let (code, out) = run(&s, &[entry(1, "a"), entry(2, "X"), entry(3, "c")]);
+        assert_eq!(
+            (code, out.contains("differs from the server at id 2")),
+            (1, true),
+            "{out}"
+        );
+        let (code, out) = run(&s, &[entry(1, "a"), entry(3, "c")]);
+        assert_eq!((code, out.contains("did not catch up")), (1, true), "{out}");
+        let (code, out) = run(
+            &s,
+            &[entry(1, "a"), entry(2, "b"), entry(2, "b"), entry(3, "c")],
+        );
+        assert_eq!(code, 1, "{out}");
+        let dup = [
+            entry(1, "a"),
+            Entry {
+                id: 2,
+                ..entry(1, "a")
+            },
+        ];
+        let (code, out) = run(&dup, &dup);
+        assert_eq!((code, out.contains("appended twice")), (1, true), "{out}");
+    }
+}

@@ -398,6 +398,27 @@ mod tests {
     }
 
     #[test]
+    fn channel_rekeys_after_its_period_too() {
+        let (mut a, mut b) = pair();
+        let policy = RekeyPolicy {
+            every: 0,
+            period: Duration::from_nanos(1),
+        };
+        (a.policy, b.policy) = (policy, policy);
+        for k in 0..3u64 {
+            let mut out = Vec::new();
+            a.seal(&Wire::Ack { cid: k, id: k }, &mut out).unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+            let n = frames(&out)
+                .iter()
+                .filter_map(|f| b.open(f).unwrap())
+                .count();
+            assert_eq!(n, 1);
+        }
+        assert_eq!((a.rekeys_out, b.rekeys_in), (3, 3));
+    }
+
+    #[test]
     fn channel_rejects_tampered_duplicated_and_reordered_frames() {
         let (mut a, mut b) = pair();
         let mut out = Vec::new();
