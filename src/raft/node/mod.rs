@@ -187,8 +187,12 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
     }
 
     // Recover from disk before serving anything.
-    let storage =
-        Storage::open(&args.data_dir).map_err(|e| format!("cannot open data dir: {e}"))?;
+    let storage = Storage::open_checked(&args.data_dir, &|s| {
+        KvStore::restore(&s.data)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .map_err(|e| format!("cannot open data dir: {e}"))?;
     for w in storage.warnings() {
         emitter.log("warn", w.to_string());
     }

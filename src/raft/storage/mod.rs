@@ -68,6 +68,17 @@ impl Storage {
     /// Opens the data dir `dir` (creating it if needed), checks and repairs what a crash may
     /// have left, and locks it against other processes.
     pub fn open(dir: &Path) -> Result<Storage, StorageError> {
+        Storage::open_checked(dir, &|_| Ok(()))
+    }
+
+    /// [`Storage::open`], with the snapshot's contents checked by `check_snapshot` (the state
+    /// machine decodes it) *before* anything on disk changes: a snapshot that passes its own
+    /// CRC but whose state does not decode must not compact away the log entries it claims to
+    /// cover (issue 11, item 5). A failed check is [`StorageError::CorruptFile`] naming it.
+    pub fn open_checked(
+        dir: &Path,
+        check_snapshot: &dyn Fn(&Snapshot) -> Result<(), String>,
+    ) -> Result<Storage, StorageError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StorageError::io(dir, "creating the data dir", e))?;
         let lock_path = dir.join(LOCK_FILE);
@@ -109,6 +120,12 @@ impl Storage {
             Some(bytes) => Some(snapshot::decode(&snapshot_path, &bytes)?),
             None => None,
         };
+        if let Some(s) = &snapshot {
+            check_snapshot(s).map_err(|reason| StorageError::CorruptFile {
+                path: snapshot_path.clone(),
+                reason: format!("its state does not decode ({reason}); nothing was changed"),
+            })?;
+        }
         let snapshot_index = snapshot.as_ref().map_or(0, |s| s.meta.last_index);
         let (mut wal, torn) = Wal::open(&dir.join(LOG_FILE), snapshot_index)?;
         warnings.extend(torn);

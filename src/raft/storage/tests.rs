@@ -753,3 +753,52 @@ fn a_missing_meta_beside_a_log_is_refused_naming_the_file() {
         HardState::default()
     );
 }
+
+#[test]
+fn a_snapshot_whose_state_does_not_decode_leaves_the_log_untouched() {
+    // The log holds 1..=10; a snapshot file claiming to cover 1..=6 appears beside it, valid
+    // header and CRC, garbage state. Opening must not compact the log before the state has
+    // been decoded.
+    let dir = tempdir();
+    {
+        let mut s = open(dir.path());
+        s.append(&entries(1, 10, 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let other = tempdir();
+    {
+        let mut s = open(other.path());
+        s.save_snapshot(&Snapshot {
+            meta: SnapshotMeta {
+                last_index: 6,
+                last_term: 1,
+            },
+            data: Arc::new(b"not a state machine".to_vec()),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::copy(
+        other.path().join(SNAPSHOT_FILE),
+        dir.path().join(SNAPSHOT_FILE),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let log = dir.path().join(LOG_FILE);
+    let before = std::fs::read(&log).unwrap_or_default();
+    let refuse = |_: &Snapshot| -> Result<(), String> { Err("garbage".into()) };
+    match Storage::open_checked(dir.path(), &refuse) {
+        Err(StorageError::CorruptFile { path, reason }) => {
+            assert!(path.ends_with(SNAPSHOT_FILE), "{}", path.display());
+            assert!(reason.contains("garbage"), "{reason}");
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("an undecodable snapshot was accepted"),
+    }
+    assert_eq!(
+        std::fs::read(&log).unwrap_or_default(),
+        before,
+        "the log was not touched"
+    );
+    // With the bad file moved aside, the node starts with every entry.
+    std::fs::remove_file(dir.path().join(SNAPSHOT_FILE)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(recover(&open(dir.path())).entries, entries(1, 10, 1));
+}
