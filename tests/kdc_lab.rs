@@ -247,6 +247,15 @@ fn bad_frames_packages_and_tickets_are_refused_with_a_reason_and_nothing_panics(
     let req = json!({"op": "sign", "session": fresh["session"], "package": pkg(&[&c2_hex]), "request": as_req});
     let lacks = refusal(&raw(a1, &framed(&req)));
     assert!(lacks.contains("own commitment"), "{lacks}");
+    // Lab actions and peer messages need the run's lab token.
+    let leak = refusal(&raw(
+        a1,
+        &framed(&json!({"op": "leak", "token": "0".repeat(64)})),
+    ));
+    assert!(leak.contains("wrong lab token"), "{leak}");
+    let peer =
+        json!({"op": "peer", "from": 2, "token": "x", "msg": {"kind": "dkg2", "share": "00"}});
+    assert!(refusal(&raw(a1, &framed(&peer))).contains("wrong lab token"));
     // The service: garbage ticket, bad signature.
     let ap = |ticket: &str, sig: &str| {
         framed(&json!({"ticket": ticket, "signature": sig, "authenticator": "00"}))

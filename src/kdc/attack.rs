@@ -140,7 +140,7 @@ pub fn compromise(cx: &mut VerbCtx<'_>, node: u64, run: &RunDirArg) -> anyhow::R
     let l = locate(cx, run)?;
     let r = runtime()?.block_on(async {
         let mut kdc = connect(&l).await?;
-        kdc.call(node, &Request::Leak).await
+        kdc.call(node, &Request::Leak { token: l.token()? }).await
     });
     match r {
         Ok(Response::Leaked {
@@ -347,13 +347,21 @@ pub fn refresh(cx: &mut VerbCtx<'_>, run: &RunDirArg) -> anyhow::Result<i32> {
         let kdc = connect(&l).await?;
         let before = hex(&kdc.group_key().to_bytes());
         let epoch = kdc.epoch + 1;
+        let token = l.token()?;
         let calls = l.authorities.iter().map(|(id, a)| {
             let mut c = Conn::new(*a);
+            let token = token.clone();
             async move {
                 (
                     *id,
-                    c.call::<_, Response>(&Request::Refresh { epoch }, Duration::from_secs(15))
-                        .await,
+                    c.call::<_, Response>(
+                        &Request::Refresh {
+                            epoch,
+                            token: token.clone(),
+                        },
+                        Duration::from_secs(15),
+                    )
+                    .await,
                 )
             }
         });
@@ -407,8 +415,14 @@ pub fn nonce_reuse(cx: &mut VerbCtx<'_>, victim: u64, run: &RunDirArg) -> anyhow
             .into_iter()
             .find(|i| *i != victim)
             .ok_or("no second authority")?;
-        kdc.call(victim, &Request::BrokenNonces { on: true })
-            .await?;
+        kdc.call(
+            victim,
+            &Request::BrokenNonces {
+                on: true,
+                token: l.token()?,
+            },
+        )
+        .await?;
         let mut obs = Vec::new();
         let mut err = None;
         for _ in 0..3 {
@@ -420,7 +434,15 @@ pub fn nonce_reuse(cx: &mut VerbCtx<'_>, victim: u64, run: &RunDirArg) -> anyhow
                 }
             }
         }
-        let _ = kdc.call(victim, &Request::BrokenNonces { on: false }).await;
+        let _ = kdc
+            .call(
+                victim,
+                &Request::BrokenNonces {
+                    on: false,
+                    token: l.token()?,
+                },
+            )
+            .await;
         if let Some(e) = err {
             return Err(e);
         }

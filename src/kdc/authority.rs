@@ -49,6 +49,9 @@ pub struct AuthorityArgs {
     /// Listen address.
     #[arg(long)]
     pub listen: SocketAddr,
+    /// The file holding the run's lab token.
+    #[arg(long)]
+    pub lab_token_file: PathBuf,
     /// The other authorities, `ID=ADDR,…`.
     #[arg(long, value_parser = crate::lab::args::parse_peers)]
     pub peers: std::vec::Vec<(u64, SocketAddr)>,
@@ -82,6 +85,7 @@ pub(super) struct Authority {
     pub(super) inner: Mutex<Inner>,
     pub(super) inbox: Mutex<HashMap<(String, u64), PeerMsg>>,
     pub(super) single: ed25519_dalek::SigningKey,
+    pub(super) token: String,
     pub(super) tgt_cache: super::checks::TgtCache,
 }
 
@@ -117,6 +121,12 @@ impl Authority {
 
     async fn handle(self: &Arc<Self>, req: Request) -> Response {
         let refused = |reason: String| Response::Refused { reason };
+        if let Some(t) = req.lab_token() {
+            use subtle::ConstantTimeEq;
+            if !bool::from(t.as_bytes().ct_eq(self.token.as_bytes())) {
+                return refused("lab action refused: wrong lab token".into());
+            }
+        }
         match req {
             Request::Info => {
                 let g = self.lock();
@@ -169,7 +179,7 @@ impl Authority {
                     Err(e) => refused(e),
                 }
             }
-            Request::Leak => {
+            Request::Leak { .. } => {
                 let r = {
                     let mut g = self.lock();
                     g.compromised = true;
@@ -210,7 +220,7 @@ impl Authority {
                     detail: "noted".into(),
                 }
             }
-            Request::BrokenNonces { on } => {
+            Request::BrokenNonces { on, .. } => {
                 {
                     let mut g = self.lock();
                     g.broken = match (on, g.share.as_ref()) {
@@ -226,14 +236,14 @@ impl Authority {
                     detail: format!("nonce reuse {}", if on { "on" } else { "off" }),
                 }
             }
-            Request::Refresh { epoch } => match self.refresh(epoch).await {
+            Request::Refresh { epoch, .. } => match self.refresh(epoch).await {
                 Ok(d) => Response::Ok { detail: d },
                 Err(e) => {
                     self.emitter.log("warn", format!("refresh failed: {e}"));
                     refused(e)
                 }
             },
-            Request::Peer { from, msg } => {
+            Request::Peer { from, msg, .. } => {
                 if !self.peers.contains_key(&from) {
                     return refused(format!("unknown peer {from}"));
                 }
@@ -393,6 +403,18 @@ impl Authority {
     }
 }
 
+/// Reads the run's lab token (bounded, trimmed).
+pub fn read_token(path: &std::path::Path) -> Result<String, String> {
+    let b = store::read_bounded(path)
+        .map_err(|e| format!("lab token {}: {e}", path.display()))?
+        .ok_or_else(|| format!("no lab token at {}", path.display()))?;
+    let t = String::from_utf8_lossy(&b).trim().to_string();
+    if t.len() < 32 {
+        return Err(format!("lab token {} is too short", path.display()));
+    }
+    Ok(t)
+}
+
 pub(super) fn ident(id: u64) -> Result<Identifier, String> {
     u16::try_from(id)
         .ok()
@@ -434,6 +456,7 @@ async fn serve(a: AuthorityArgs, emitter: Arc<Emitter>) -> Result<(), String> {
         }
     };
     let share = Share::load(&a.data_dir)?;
+    let token = read_token(&a.lab_token_file)?;
     let auth = Arc::new(Authority {
         id: a.id,
         listen: a.listen,
@@ -461,6 +484,7 @@ async fn serve(a: AuthorityArgs, emitter: Arc<Emitter>) -> Result<(), String> {
         inbox: Mutex::new(HashMap::new()),
         single: ed25519_dalek::SigningKey::from_bytes(&rand::random()),
         tgt_cache: Default::default(),
+        token,
     });
     let listener = crate::cluster::listen_reserved(a.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;

@@ -181,6 +181,12 @@ impl Lab for KdcLab {
             }
             _ => crate::cluster::free_loopback_addrs(n)?,
         };
+        // The lab token: lab actions and peer messages must carry it (kept across restarts).
+        std::fs::create_dir_all(run_dir)?;
+        let token_file = run_dir.join(TOKEN_FILE);
+        if authority::read_token(&token_file).is_err() {
+            store::write_atomic(&token_file, hex(&rand::random::<[u8; 32]>()).as_bytes())?;
+        }
         let auths: Vec<String> = addrs[..n - 1]
             .iter()
             .enumerate()
@@ -198,6 +204,8 @@ impl Lab for KdcLab {
                     a.to_string(),
                     "--peers".into(),
                     auths.join(","),
+                    "--lab-token-file".into(),
+                    token_file.display().to_string(),
                 ],
             })
             .collect();
@@ -322,6 +330,16 @@ pub struct Located {
     /// The service's address.
     pub service: SocketAddr,
 }
+
+impl Located {
+    /// The run's lab token (for lab actions on the authorities).
+    pub fn token(&self) -> Result<String, String> {
+        authority::read_token(&self.dir.join(TOKEN_FILE))
+    }
+}
+
+/// The file in the run dir that holds the lab token (0600).
+pub const TOKEN_FILE: &str = "lab-token";
 
 /// Finds the lab's nodes through the supervisor.
 pub fn locate(cx: &VerbCtx<'_>, run: &RunDirArg) -> anyhow::Result<Located> {

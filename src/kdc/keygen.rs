@@ -19,7 +19,11 @@ impl Authority {
             return Err(format!("no peer {to}"));
         };
         let mut conn = Conn::new(addr);
-        let req = Request::Peer { from: self.id, msg };
+        let req = Request::Peer {
+            from: self.id,
+            msg,
+            token: self.token.clone(),
+        };
         loop {
             let verdict = self.faults.verdict(to);
             if let Verdict::Delay(d) = verdict {

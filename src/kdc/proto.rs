@@ -340,16 +340,23 @@ pub enum Request {
         request: IssueRequest,
     },
     /// Lab: the attacker takes this authority (its share, its database; it signs garbage).
-    Leak,
+    Leak {
+        /// The run's lab token.
+        token: String,
+    },
     /// Lab: proactive refresh to `epoch` (every authority gets the same request).
     Refresh {
         /// The epoch after the refresh.
         epoch: u64,
+        /// The run's lab token.
+        token: String,
     },
     /// Lab: make this signer reuse one nonce pair (the nonce-reuse attack) or stop doing so.
     BrokenNonces {
         /// On or off.
         on: bool,
+        /// The run's lab token.
+        token: String,
     },
     /// Coordinator → the honest signers of a round: the share of `culprit` failed its
     /// verifying-share check (for the authorities' state; unauthenticated, shown as reported).
@@ -365,7 +372,26 @@ pub enum Request {
         from: u64,
         /// The message.
         msg: PeerMsg,
+        /// The run's lab token (shared by the authorities of one run).
+        token: String,
     },
+}
+
+impl Request {
+    /// The lab token a lab action or peer message must carry (`None`: an ordinary request).
+    ///
+    /// The token is drawn at `kdc up`, kept in the run dir (0600) and handed to the nodes, so
+    /// only the operator of the run (and the authorities themselves) can compromise an
+    /// authority, switch on its nonce-reuse bug, refresh, or speak in its DKG.
+    pub fn lab_token(&self) -> Option<&str> {
+        match self {
+            Request::Leak { token }
+            | Request::Refresh { token, .. }
+            | Request::BrokenNonces { token, .. }
+            | Request::Peer { token, .. } => Some(token),
+            _ => None,
+        }
+    }
 }
 
 /// Authority ↔ authority messages.
