@@ -7,8 +7,8 @@
 //!   the password-derived key (pre-authentication).
 //! - TGS: [`Kdc::service_ticket`] proposes a service ticket whose session key (fresh, random) is
 //!   sealed to the service's X25519 key, and signs it with the TGT's ephemeral key.
-//! - AP: [`Kdc::access`] sends the ticket and a GCM authenticator to the service and checks
-//!   its mutual-authentication proof.
+//! - AP: [`Kdc::ap_request`] and [`Kdc::send_ap`] send the ticket and a GCM authenticator to
+//!   the service and check its mutual-authentication proof.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
