@@ -133,3 +133,60 @@ fn an_oversized_request_is_refused_and_the_largest_write_still_replicates() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_damaged_node_stays_down_while_the_healthy_majority_starts_and_serves() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let run = state.path().join("run");
+    let run_s = run.to_str().expect("utf-8").to_string();
+    let up = wirelab(
+        state.path(),
+        &["raft", "up", "--detach", "--run-dir", &run_s],
+    );
+    assert!(up.status.success(), "{up:?}");
+    for i in 0..20 {
+        let put = wirelab(
+            state.path(),
+            &["raft", "put", &format!("k{i}"), "v", "--run-dir", &run_s],
+        );
+        assert!(put.status.success(), "{put:?}");
+    }
+    let stop = wirelab(state.path(), &["raft", "stop", "--run-dir", &run_s]);
+    assert!(stop.status.success(), "{stop:?}");
+    // A flipped byte in the middle of node 1's log: corruption, not a torn tail.
+    let log = run.join("node-1").join("log");
+    let mut bytes = std::fs::read(&log).expect("node 1's log");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&log, &bytes).expect("write");
+
+    let up = wirelab(
+        state.path(),
+        &["raft", "up", "--detach", "--run-dir", &run_s],
+    );
+    let _cluster = Cluster(state.path(), run_s.clone());
+    let err = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "the healthy majority starts: {err}");
+    assert!(
+        err.contains("node 1 failed to start") && err.contains("corrupt log record"),
+        "the damaged node is named with why: {err}"
+    );
+    let v = status(state.path(), &run_s);
+    let states: Vec<(u64, String)> = v["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_u64().unwrap_or(0),
+                n["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(states[0], (1, "exited".to_string()), "{v}");
+    assert!(v["leader"].as_u64().is_some_and(|l| l != 1), "{v}");
+    let get = wirelab(state.path(), &["raft", "get", "k19", "--run-dir", &run_s]);
+    assert_eq!(String::from_utf8_lossy(&get.stdout), "v\n", "{get:?}");
+    // The damaged file is left as it was.
+    assert_eq!(std::fs::read(&log).expect("log"), bytes);
+}

@@ -138,7 +138,11 @@ fn a_hosted_p2p_lab_shows_in_labs_and_its_nodes_logs_are_readable() {
             "1",
             "1",
             "p2p lab stopped",
-            "no lab is running (start one with `raft up`, `forge up`, `p2p up`)"
+            format!(
+                "no lab is running (start one with `LAB up`; the labs: {})",
+                wirelab::registry::names()
+            )
+            .as_str()
         ],
         "{err}"
     );

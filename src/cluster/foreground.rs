@@ -46,6 +46,8 @@ pub struct Foreground<'a> {
     pub ready_timeout: Duration,
     /// What `ready` waits for, for the error when it does not come.
     pub ready_what: &'a str,
+    /// Whether nodes that fail to start may stay down while `ready` holds for the others.
+    pub quorum_suffices: bool,
     /// Whether the lab is up.
     pub ready: &'a dyn Fn(&[NodeInfo]) -> bool,
     /// Printed once the lab is up.
@@ -74,9 +76,13 @@ pub fn run(sup: Supervisor, fg: Foreground<'_>) -> anyhow::Result<i32> {
         let _ = cvar.wait_timeout_while(guard, Duration::from_secs(15), |done| !*done);
     })?;
     let mut events = sup.subscribe();
-    if let Err(e) = sup
-        .wait_ready(fg.ready_timeout)
-        .and_then(|_| sup.wait_until(fg.ready_timeout, fg.ready_what, |n| (fg.ready)(n)))
+    let started = if fg.quorum_suffices {
+        sup.wait_started(fg.ready_timeout).map(|_| ())
+    } else {
+        sup.wait_ready(fg.ready_timeout)
+    };
+    if let Err(e) =
+        started.and_then(|_| sup.wait_until(fg.ready_timeout, fg.ready_what, |n| (fg.ready)(n)))
     {
         sup.shutdown(Duration::from_secs(1));
         anyhow::bail!("{e}");

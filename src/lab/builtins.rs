@@ -91,9 +91,11 @@ impl LabBuiltins {
                     let run_dir = parsed.run_dir().run_dir.clone();
                     return match self.host.start(lab, parsed.matches(), run_dir, None) {
                         Ok(sup) => {
+                            let nodes = sup.nodes();
                             let _ =
                                 writeln!(out, "{} up in {}", lab.noun(), sup.run_dir().display());
-                            let _ = write!(out, "{}", lab.status_table(&sup.nodes()));
+                            let _ = write!(out, "{}", lab.status_table(&nodes));
+                            let _ = write!(err, "{}", super::failed_nodes(&nodes, sup.run_dir()));
                             let _ = out.flush();
                             0
                         }
@@ -174,14 +176,10 @@ impl LabBuiltins {
             }
         }
         if rows.is_empty() {
-            let names: Vec<String> = self
-                .labs
-                .iter()
-                .map(|l| format!("`{} up`", l.name()))
-                .collect();
+            let names: Vec<&str> = self.labs.iter().map(|l| l.name()).collect();
             let _ = writeln!(
                 out,
-                "no lab is running (start one with {})",
+                "no lab is running (start one with `LAB up`; the labs: {})",
                 names.join(", ")
             );
             return 0;

@@ -181,11 +181,16 @@ pub fn augment(lab: &dyn Lab, mut cmd: Command) -> Command {
         let Some(mut sub) = all.find_subcommand(verb.name()).cloned() else {
             continue;
         };
+        let about = sub.get_about().cloned();
+        if *verb == CommonVerb::Up {
+            // A derived `Args` sets the command's about from its own doc comment: keep ours.
+            sub = lab.up_args(sub);
+            if let Some(about) = about {
+                sub = sub.about(about);
+            }
+        }
         if let Some(help) = lab.verb_help(*verb) {
             sub = sub.about(help);
-        }
-        if *verb == CommonVerb::Up {
-            sub = lab.up_args(sub);
         }
         cmd = cmd.subcommand(sub);
     }
@@ -383,8 +388,10 @@ fn up(
     let sup = lab.launch(sub, &run_dir, None)?;
     let readiness = lab.readiness();
     let banner = |sup: &crate::cluster::Supervisor| {
+        let nodes = sup.nodes();
         println!("{} up in {}", lab.noun(), sup.run_dir().display());
-        print!("{}", lab.status_table(&sup.nodes()));
+        print!("{}", lab.status_table(&nodes));
+        print!("{}", super::failed_nodes(&nodes, sup.run_dir()));
         println!("{}", lab.up_hint());
     };
     let live = |latest: &BTreeMap<u64, serde_json::Map<String, Value>>| lab.live_line(latest);
@@ -393,6 +400,7 @@ fn up(
         foreground::Foreground {
             ready_timeout: readiness.timeout,
             ready_what: readiness.what,
+            quorum_suffices: lab.quorum_suffices(),
             ready: &|n| lab.is_ready(n),
             banner: &banner,
             live: &live,
@@ -430,5 +438,6 @@ fn up_detached(
         run_dir.display()
     )?;
     write!(cx.out, "{}", lab.status_table(&nodes))?;
+    write!(cx.err, "{}", super::failed_nodes(&nodes, run_dir))?;
     Ok(0)
 }

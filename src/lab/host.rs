@@ -86,8 +86,13 @@ impl LabHost {
             host.stop(name);
         })?;
         let readiness = lab.readiness();
-        if let Err(e) = sup
-            .wait_ready(readiness.timeout)
+        let started = if lab.quorum_suffices() {
+            // Nodes that failed to start stay down and are reported by `up`.
+            sup.wait_started(readiness.timeout).map(|_| ())
+        } else {
+            sup.wait_ready(readiness.timeout)
+        };
+        if let Err(e) = started
             .and_then(|_| sup.wait_until(readiness.timeout, readiness.what, |n| lab.is_ready(n)))
         {
             sup.shutdown(Duration::from_secs(1));

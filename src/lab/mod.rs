@@ -199,6 +199,14 @@ pub trait Lab: Send + Sync {
         }
     }
 
+    /// Whether the lab runs on when some nodes fail to start (a damaged data dir): `up` then
+    /// waits for the others, reports the failed ones and their last log line, and lets
+    /// [`Lab::is_ready`] decide (Raft: a majority and a leader). By default any failure to
+    /// start stops the lab.
+    fn quorum_suffices(&self) -> bool {
+        false
+    }
+
     /// Whether the lab is up: by default every node has said it is ready.
     fn is_ready(&self, nodes: &[NodeInfo]) -> bool {
         crate::cluster::foreground::all_ready(nodes)
@@ -267,6 +275,24 @@ pub fn lab_command(lab: &dyn Lab) -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true);
     lab.own_verbs(common::augment(lab, cmd))
+}
+
+/// One line per node that is down right after `up` (it failed to start: a damaged data dir,
+/// say), with the last line of its log; empty when every node runs.
+pub fn failed_nodes(nodes: &[NodeInfo], run_dir: &Path) -> String {
+    nodes
+        .iter()
+        .filter(|n| !n.status.is_alive())
+        .map(|n| {
+            let why = crate::cluster::supervisor::last_log_line(run_dir, n.id)
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default();
+            format!(
+                "node {} failed to start and stays down (the others run without it){why}\n",
+                n.id
+            )
+        })
+        .collect()
 }
 
 /// Writes a verb's error as `NAME: cause: root` and returns exit code 2.

@@ -388,6 +388,7 @@ fn foreground(sup: Supervisor) -> anyhow::Result<i32> {
         crate::cluster::foreground::Foreground {
             ready_timeout: Duration::from_secs(30),
             ready_what: "every tracker ready",
+            quorum_suffices: false,
             ready: &crate::cluster::foreground::all_ready,
             banner: &banner,
             live: &|_| None,

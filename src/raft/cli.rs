@@ -186,8 +186,19 @@ impl Lab for RaftLab {
         }
     }
 
+    fn quorum_suffices(&self) -> bool {
+        true
+    }
+
+    /// No node is still starting, a majority runs and has said it is ready, and there is a
+    /// leader: a node whose data dir is damaged stays down while the others serve.
     fn is_ready(&self, nodes: &[NodeInfo]) -> bool {
-        crate::cluster::foreground::all_ready(nodes) && current_leader(nodes).is_some()
+        let starting = nodes.iter().any(|n| n.status.is_alive() && !n.ready);
+        let ready = nodes
+            .iter()
+            .filter(|n| n.ready && n.status.is_alive())
+            .count();
+        !starting && ready > nodes.len() / 2 && current_leader(nodes).is_some()
     }
 
     fn leader(&self, nodes: &[NodeInfo]) -> Option<u64> {

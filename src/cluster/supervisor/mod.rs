@@ -395,24 +395,37 @@ impl Supervisor {
 
     /// Waits until every running node has reported `ready`.
     pub fn wait_ready(&self, timeout: Duration) -> Result<(), SupervisorError> {
+        let failed = self.wait_started(timeout)?;
+        match failed.into_iter().next() {
+            Some((id, why)) => Err(SupervisorError::Spawn {
+                id,
+                msg: format!("exited while starting{why}"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until every node has either said it is ready or stopped running; returns those
+    /// that exited while starting, each with `: ` and the last line of its log (a damaged data
+    /// dir's error, say). For labs that run on without them (a Raft majority).
+    pub fn wait_started(&self, timeout: Duration) -> Result<Vec<(u64, String)>, SupervisorError> {
         self.wait_slot(timeout, "nodes to be ready", |slots| {
             slots
                 .values()
                 .all(|s| s.ready || s.status != NodeStatus::Running)
         })?;
-        // A node that died while starting is an error worth naming.
         let slots = self.lock();
-        if let Some(s) = slots.values().find(|s| s.status == NodeStatus::Exited) {
-            let last = last_log_line(&self.inner.run_dir, s.spec.id);
-            return Err(SupervisorError::Spawn {
-                id: s.spec.id,
-                msg: format!(
-                    "exited while starting{}",
-                    last.map(|l| format!(": {l}")).unwrap_or_default()
-                ),
-            });
-        }
-        Ok(())
+        Ok(slots
+            .values()
+            .filter(|s| s.status == NodeStatus::Exited)
+            .map(|s| {
+                let last = last_log_line(&self.inner.run_dir, s.spec.id);
+                (
+                    s.spec.id,
+                    last.map(|l| format!(": {l}")).unwrap_or_default(),
+                )
+            })
+            .collect())
     }
 
     /// Asks every node to shut down, waits up to `grace`, then SIGKILLs what is left (resuming
