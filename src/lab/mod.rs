@@ -271,10 +271,11 @@ pub trait Lab: Send + Sync {
 /// The clap command of a lab's verbs: the common verbs it offers, then its own.
 pub fn lab_command(lab: &dyn Lab) -> Command {
     let cmd = Command::new(lab.name())
-        .about(lab.about())
         .subcommand_required(true)
         .arg_required_else_help(true);
-    lab.own_verbs(common::augment(lab, cmd))
+    // A derived `Subcommand` sets the command's about from its enum's doc comment: the lab's
+    // own line goes on last.
+    lab.own_verbs(common::augment(lab, cmd)).about(lab.about())
 }
 
 /// One line per node that is down right after `up` (it failed to start: a damaged data dir,
