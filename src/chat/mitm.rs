@@ -3,7 +3,7 @@
 //! tampers with, injects or delays them, or resets every connection; it records each session
 //! (preamble, both handshake messages, the first transport frames) as a capture.
 //!
-//! With a leaked PSK ([`leak`]) it shows both sides of the coin: it impersonates the client to
+//! With a leaked PSK (`leak`) it shows both sides of the coin: it impersonates the client to
 //! the server (a forged message is accepted, the room's history is readable), yet none of the
 //! captures of earlier sessions decrypts: with the PSK it can verify message 1, but the
 //! transport keys also depend on the ephemeral DH it never had (forward secrecy).

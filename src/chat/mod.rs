@@ -15,7 +15,7 @@
 //! - [`client`]: the client bot node (`chat-client`): exactly-once delivery across reconnects.
 //! - [`mitm`]: the proxy node (`chat-mitm`): attacks, captures, the leaked-PSK demonstration.
 //! - [`lab`], [`verbs`], [`check`]: the lab on the lab contract, its verbs, the log check.
-//! - [`bench`]: handshakes/s, delivery p50/p99, protocol cost over plain TCP.
+//! - [`bench`](mod@bench): handshakes/s, delivery p50/p99, protocol cost over plain TCP.
 //! - [`stats`]: latency quantiles.
 //!
 //! # State events (what a dashboard reads)

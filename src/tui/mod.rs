@@ -6,11 +6,12 @@
 //! - [`app`]: the app state, screens, what actions do, and the frame layout.
 //! - [`keys`]: commands (keys, label, description, action): key dispatch, the hint bar and the
 //!   `?` help overlay all come from one list per view.
-//! - [`explorer`]: Home and project pages; [`lab`]: the Raft dashboard (and the log pane,
-//!   command log and drawing helpers the other dashboards reuse); [`forge`]: the forge lab
+//! - [`explorer`]: Home and project pages; [`tour`]: the tour, generic around each lab's
+//!   steps.
+//! - [`dash`]: the dashboard frame every lab's dashboard is built on (it names no lab), and
+//!   [`boards`]: the dashboards by lab. [`raft`]: the Raft dashboard; [`forge`]: the forge lab
 //!   dashboard (server + load generator: req/s, p50/p99, connections, status codes, attacks,
-//!   reloads); [`p2p`]: the P2P dashboard (piece maps, trackers, failovers); [`tour`]: the
-//!   tour.
+//!   reloads); [`p2p`]: the P2P dashboard (piece maps, trackers, failovers).
 //! - [`shell_worker`]: the shell every action runs through; [`verify`]: claims re-measured in
 //!   the background.
 //! - [`terminal`]: raw mode, alternate screen, mouse, restored on every way out;
