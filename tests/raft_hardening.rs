@@ -190,3 +190,83 @@ fn a_damaged_node_stays_down_while_the_healthy_majority_starts_and_serves() {
     // The damaged file is left as it was.
     assert_eq!(std::fs::read(&log).expect("log"), bytes);
 }
+
+fn rss_kb(pid: u64) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_client_that_never_reads_its_answers_cannot_grow_the_leader_without_bound() {
+    // Issue 11, item 3: 3,000 pipelined reads of a 64 KiB value, answers never read, took a
+    // leader from 17 MB to 208 MB. Answers now hold their request's in-flight permit until
+    // written, so the node stops reading that connection instead of queueing.
+    let state = tempfile::tempdir().expect("tempdir");
+    let run = state
+        .path()
+        .join("run")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let up = wirelab(state.path(), &["raft", "up", "--detach", "--run-dir", &run]);
+    assert!(up.status.success(), "{up:?}");
+    let _cluster = Cluster(state.path(), run.clone());
+    let v = status(state.path(), &run);
+    let leader = v["leader"].as_u64().expect("a leader");
+    let node = v["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["id"] == leader)
+        .expect("the leader's row")
+        .clone();
+    let addr: SocketAddr = node["addr"].as_str().expect("addr").parse().expect("addr");
+    let pid = node["pid"].as_u64().expect("pid");
+    let nodes = vec![(leader, addr)];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut client = Client::new(nodes, ClientOptions::default());
+    let put = rt.block_on(client.execute(Op::Put {
+        key: "v".into(),
+        value: vec![b'x'; 64 << 10],
+    }));
+    assert!(matches!(put, Ok(Reply::Done)), "{put:?}");
+    let before = rss_kb(pid);
+
+    let mut conn = TcpStream::connect(addr).expect("connect");
+    conn.set_write_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    conn.write_all(&frame(&codec::encode_hello(Hello::Client)))
+        .expect("hello");
+    for i in 0..3000u64 {
+        let req = codec::encode_request(&codec::Request {
+            id: i + 1,
+            client: 7,
+            seq: i + 1,
+            op: Op::Get { key: "v".into() },
+        });
+        // Once the node stops reading, our socket buffer fills and the write times out.
+        if conn.write_all(&frame(&req)).is_err() {
+            break;
+        }
+    }
+    // Give the node time to answer what it read.
+    std::thread::sleep(Duration::from_secs(2));
+    let after = rss_kb(pid);
+    assert!(
+        after < before + 64 * 1024,
+        "the leader grew from {before} KiB to {after} KiB"
+    );
+    drop(conn);
+    // And it still serves.
+    let get = rt.block_on(client.execute(Op::Get { key: "v".into() }));
+    assert!(matches!(get, Ok(Reply::Value(Some(_)))), "{get:?}");
+}

@@ -113,7 +113,7 @@ impl Gateway {
             }
         }
         match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-            Ok(Some(resp)) => Ok(resp.reply),
+            Ok(Some(answer)) => Ok(answer.resp.reply),
             Ok(None) => Err(Response::error(503)),
             Err(_) => Err(plain(504, "no answer within 5 s: the outcome is unknown\n")),
         }

@@ -101,20 +101,34 @@ pub fn parse_peers(s: &str) -> Result<Vec<(NodeId, SocketAddr)>, String> {
 
 /// Most requests one client connection may have in flight; past it the node stops reading
 /// from that connection until answers go out (backpressure instead of unbounded queues).
-const MAX_IN_FLIGHT_PER_CONN: usize = 1024;
+const MAX_IN_FLIGHT_PER_CONN: usize = 256;
 /// Most client connections served at once.
 const MAX_CLIENT_CONNS: usize = 4096;
 
 /// Where to send a request's answer, holding one of its connection's in-flight permits until
 /// the answer is sent (or the request is dropped).
 pub(super) struct ClientConn {
-    pub(super) tx: mpsc::UnboundedSender<Response>,
+    pub(super) tx: mpsc::UnboundedSender<Answer>,
+    pub(super) _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// An answer on its way to the client, with the in-flight permit of its request: the permit is
+/// released only once the answer is written to the socket, so a client that never reads stops
+/// being read from after [`MAX_IN_FLIGHT_PER_CONN`] answers (backpressure, not an unbounded
+/// queue: 3,000 pipelined reads of 64 KiB values once took a leader from 17 MB to 208 MB).
+pub(super) struct Answer {
+    pub(super) resp: Response,
     pub(super) _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl ClientConn {
-    fn send(self, resp: Response) -> Result<(), Box<mpsc::error::SendError<Response>>> {
-        self.tx.send(resp).map_err(Box::new)
+    fn send(self, resp: Response) -> Result<(), Box<mpsc::error::SendError<Answer>>> {
+        self.tx
+            .send(Answer {
+                resp,
+                _permit: self._permit,
+            })
+            .map_err(Box::new)
     }
 }
 

@@ -67,7 +67,7 @@ pub(super) async fn serve_conn(
             }
         },
         Ok(Hello::Client) => {
-            let (tx, rx) = mpsc::unbounded_channel::<Response>();
+            let (tx, rx) = mpsc::unbounded_channel::<Answer>();
             tokio::spawn(client_writer(wr, rx));
             let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PER_CONN));
             loop {
@@ -78,11 +78,14 @@ pub(super) async fn serve_conn(
                     Ok(true) => {}
                     Err(crate::wire::frame::FrameError::TooLarge { len, max }) => {
                         // Its bytes were not read: answer, then close the connection.
-                        let _ = tx.send(Response {
-                            id: 0,
-                            reply: Reply::Error(format!(
-                                "request of {len} bytes is over the {max}-byte limit (values up to 2 MiB)"
-                            )),
+                        let _ = tx.send(Answer {
+                            resp: Response {
+                                id: 0,
+                                reply: Reply::Error(format!(
+                                    "request of {len} bytes is over the {max}-byte limit (values up to 2 MiB)"
+                                )),
+                            },
+                            _permit: permit,
                         });
                         return;
                     }
@@ -99,9 +102,12 @@ pub(super) async fn serve_conn(
                         }
                     }
                     Err(e) => {
-                        let _ = tx.send(Response {
-                            id: 0,
-                            reply: Reply::Error(format!("bad request: {e}")),
+                        let _ = tx.send(Answer {
+                            resp: Response {
+                                id: 0,
+                                reply: Reply::Error(format!("bad request: {e}")),
+                            },
+                            _permit: permit,
                         });
                         return;
                     }
@@ -114,18 +120,20 @@ pub(super) async fn serve_conn(
 
 pub(super) async fn client_writer(
     mut wr: tokio::net::tcp::OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Response>,
+    mut rx: mpsc::UnboundedReceiver<Answer>,
 ) {
     let mut batch = Vec::new();
     let mut out = Vec::new();
     while rx.recv_many(&mut batch, 256).await > 0 {
         out.clear();
-        for resp in batch.drain(..) {
-            encode_frame(&codec::encode_response(&resp), &mut out);
+        for answer in &batch {
+            encode_frame(&codec::encode_response(&answer.resp), &mut out);
         }
         if wr.write_all(&out).await.is_err() {
             return;
         }
+        // Written: their requests' permits go back, and reading may resume.
+        batch.clear();
     }
 }
 
