@@ -270,3 +270,56 @@ fn a_client_that_never_reads_its_answers_cannot_grow_the_leader_without_bound() 
     let get = rt.block_on(client.execute(Op::Get { key: "v".into() }));
     assert!(matches!(get, Ok(Reply::Value(Some(_)))), "{get:?}");
 }
+
+#[test]
+fn half_sent_frames_cost_what_arrived_and_a_silent_connection_is_dropped() {
+    // Issue 11, item 2: twenty connections that each announced a 16 MiB frame and sent one
+    // byte took a node from 9 MB to 337 MB, and nothing timed out a slow hello.
+    let state = tempfile::tempdir().expect("tempdir");
+    let run = state
+        .path()
+        .join("run")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let up = wirelab(state.path(), &["raft", "up", "--detach", "--run-dir", &run]);
+    assert!(up.status.success(), "{up:?}");
+    let _cluster = Cluster(state.path(), run.clone());
+    let v = status(state.path(), &run);
+    let node = v["nodes"].as_array().expect("nodes")[2].clone();
+    let addr: SocketAddr = node["addr"].as_str().expect("addr").parse().expect("addr");
+    let pid = node["pid"].as_u64().expect("pid");
+    let before = rss_kb(pid);
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        let mut c = TcpStream::connect(addr).expect("connect");
+        c.write_all(&frame(&codec::encode_hello(Hello::Peer(1))))
+            .expect("hello");
+        c.write_all(&((16u32 << 20) - 1).to_be_bytes())
+            .expect("header");
+        c.write_all(b"x").expect("one byte");
+        held.push(c);
+    }
+    // The node has read what we sent: a fresh status round trip goes through its loop.
+    let _ = status(state.path(), &run);
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_kb(pid);
+    assert!(
+        after < before + 32 * 1024,
+        "twenty half-sent frames grew the node from {before} KiB to {after} KiB"
+    );
+    drop(held);
+
+    // A connection that never says hello is closed by the node.
+    let mut silent = TcpStream::connect(addr).expect("connect");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    let n = silent
+        .read(&mut byte)
+        .expect("the node closes it, not our timeout");
+    assert_eq!(n, 0, "closed without a byte");
+    assert!(started.elapsed() < Duration::from_secs(12));
+}

@@ -1,8 +1,10 @@
 //! Length-prefixed frames: `[u32 BE length][payload]`.
 //!
 //! The length is checked against the caller's limit *before* the payload buffer grows, so a peer
-//! that announces a 4 GiB frame costs us four bytes of reading, not four gigabytes of memory.
-//! `read_exact` loops over short reads, which is what TCP delivers under load.
+//! that announces a 4 GiB frame costs us four bytes of reading, not four gigabytes of memory;
+//! and the buffer then grows with the bytes that actually arrive ([`GROW_STEP`] at a time), so
+//! twenty connections that each announce 16 MiB and send one byte cost kilobytes, not 320 MiB.
+//! [`read_frame_within`] also bounds the time a started frame may take.
 
 use std::io;
 
@@ -26,10 +28,16 @@ pub enum FrameError {
     /// The stream ended in the middle of a frame.
     #[error("connection closed in the middle of a frame")]
     Truncated,
+    /// A frame began but did not finish within the deadline.
+    #[error("a frame began but did not finish within {0:?}")]
+    Stalled(std::time::Duration),
     /// Any other I/O error.
     #[error(transparent)]
     Io(#[from] io::Error),
 }
+
+/// How much the payload buffer grows ahead of the bytes received (64 KiB).
+pub const GROW_STEP: usize = 64 * 1024;
 
 /// Reads one frame into `buf` (cleared first, reused across calls).
 ///
@@ -39,16 +47,45 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     buf: &mut Vec<u8>,
     max: usize,
 ) -> Result<bool, FrameError> {
-    let mut header = [0u8; 4];
-    let mut got = 0;
+    let mut first = [0u8; 1];
+    if reader.read(&mut first).await? == 0 {
+        return Ok(false);
+    }
+    read_rest(reader, first[0], buf, max).await.map(|()| true)
+}
+
+/// [`read_frame`], but once a frame has begun (its first byte arrived) the rest must come
+/// within `deadline`: a peer that starts a frame and stalls holds a connection for that long
+/// at most. Waiting for a frame to begin has no deadline (an idle connection is fine).
+pub async fn read_frame_within<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+    deadline: std::time::Duration,
+) -> Result<bool, FrameError> {
+    let mut first = [0u8; 1];
+    if reader.read(&mut first).await? == 0 {
+        return Ok(false);
+    }
+    match tokio::time::timeout(deadline, read_rest(reader, first[0], buf, max)).await {
+        Ok(r) => r.map(|()| true),
+        Err(_) => Err(FrameError::Stalled(deadline)),
+    }
+}
+
+/// The rest of a frame whose first header byte is `first`.
+async fn read_rest<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    first: u8,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> Result<(), FrameError> {
+    let mut header = [first, 0, 0, 0];
+    let mut got = 1;
     while got < header.len() {
         let n = reader.read(&mut header[got..]).await?;
         if n == 0 {
-            return if got == 0 {
-                Ok(false)
-            } else {
-                Err(FrameError::Truncated)
-            };
+            return Err(FrameError::Truncated);
         }
         got += n;
     }
@@ -57,12 +94,20 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         return Err(FrameError::TooLarge { len, max });
     }
     buf.clear();
-    buf.resize(len, 0);
-    match reader.read_exact(buf).await {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated),
-        Err(e) => Err(e.into()),
+    // Grow with what arrives, never ahead of it by more than one step.
+    while buf.len() < len {
+        let start = buf.len();
+        let end = len.min(start + GROW_STEP);
+        buf.resize(end, 0);
+        match reader.read_exact(&mut buf[start..end]).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(FrameError::Truncated);
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
+    Ok(())
 }
 
 /// Appends the frame header and `payload` to `out` (for batching several frames in one write).
@@ -131,5 +176,25 @@ mod tests {
         drop(a);
         let err = read_frame(&mut b, &mut buf, 100).await.unwrap_err();
         assert!(matches!(err, FrameError::Truncated), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_started_frame_that_stalls_times_out_and_an_idle_one_does_not() {
+        let (mut tx, mut rx) = tokio::io::duplex(64);
+        let mut buf = Vec::new();
+        // Idle: nothing sent; the read is still pending after the deadline.
+        let idle = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            read_frame_within(&mut rx, &mut buf, 100, std::time::Duration::from_millis(20)),
+        )
+        .await;
+        assert!(idle.is_err(), "an idle connection has no deadline");
+        // Started: header and one byte of a 10-byte payload, then nothing.
+        tx.write_all(&[0, 0, 0, 10, 1])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r =
+            read_frame_within(&mut rx, &mut buf, 100, std::time::Duration::from_millis(50)).await;
+        assert!(matches!(r, Err(FrameError::Stalled(_))), "{r:?}");
     }
 }

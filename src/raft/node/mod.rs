@@ -43,7 +43,7 @@ use crate::cluster::event::{
     ControlCommand, Emitter, NodeEvent, NodeRuntime, run_node, watch_stdin,
 };
 use crate::wire::fault::Verdict;
-use crate::wire::frame::{encode_frame, read_frame};
+use crate::wire::frame::{encode_frame, read_frame, read_frame_within};
 use crate::wire::{FaultFilter, MAX_FRAME};
 
 mod event_loop;
@@ -61,6 +61,12 @@ use storage::*;
 /// one entry, so any accepted write fits in one peer frame. A write over it was appended by the
 /// leader and then wedged replication for good (issue 11, item 4).
 pub const MAX_CLIENT_FRAME: usize = (2 << 20) + 4096;
+
+/// How long a new connection may take to send its hello (a few bytes).
+pub const HELLO_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a frame may take once its first byte arrived: a 16 MiB AppendEntries on loopback
+/// takes milliseconds; a peer that starts a frame and stalls is cut off after this.
+pub const FRAME_DEADLINE: Duration = Duration::from_secs(10);
 
 /// How many trailing log entries a `state` event describes.
 const LOG_TAIL: usize = 24;

@@ -34,13 +34,22 @@ pub(super) async fn serve_conn(
 ) {
     let (mut rd, wr) = stream.into_split();
     let mut buf = Vec::new();
-    let hello = match read_frame(&mut rd, &mut buf, 64).await {
-        Ok(true) => codec::decode_hello(&buf),
-        _ => return,
+    // A connection must say who it is promptly (a slow hello held a task and its buffers).
+    let hello = match tokio::time::timeout(HELLO_DEADLINE, read_frame(&mut rd, &mut buf, 64)).await
+    {
+        Ok(Ok(true)) => codec::decode_hello(&buf),
+        Ok(_) => return,
+        Err(_) => {
+            emitter.log(
+                "warn",
+                format!("no hello within {HELLO_DEADLINE:?}; dropping connection"),
+            );
+            return;
+        }
     };
     match hello {
         Ok(Hello::Peer(from)) => loop {
-            match read_frame(&mut rd, &mut buf, MAX_FRAME).await {
+            match read_frame_within(&mut rd, &mut buf, MAX_FRAME, FRAME_DEADLINE).await {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
@@ -74,7 +83,7 @@ pub(super) async fn serve_conn(
                 let Ok(permit) = in_flight.clone().acquire_owned().await else {
                     return;
                 };
-                match read_frame(&mut rd, &mut buf, MAX_CLIENT_FRAME).await {
+                match read_frame_within(&mut rd, &mut buf, MAX_CLIENT_FRAME, FRAME_DEADLINE).await {
                     Ok(true) => {}
                     Err(crate::wire::frame::FrameError::TooLarge { len, max }) => {
                         // Its bytes were not read: answer, then close the connection.
