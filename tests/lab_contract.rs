@@ -214,3 +214,27 @@ fn completion_comes_from_each_labs_clap_tree() {
     );
     assert!(b.complete(&words(&[]), "").is_empty());
 }
+
+#[test]
+fn a_second_up_warns_of_the_first_and_stop_says_what_still_runs() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let first = wirelab(state.path(), &["pingpong", "up", "--detach"]);
+    assert_eq!(first.0, 0, "{}{}", first.1, first.2);
+    assert!(!first.2.contains("another"), "{}", first.2);
+    let second = wirelab(state.path(), &["pingpong", "up", "--detach"]);
+    assert_eq!(second.0, 0, "{}{}", second.1, second.2);
+    assert!(
+        second
+            .2
+            .contains("note: another pingpong lab already runs in"),
+        "{}",
+        second.2
+    );
+    // `stop` acts on the newest run and names the one still running.
+    let stop = ok(state.path(), &["pingpong", "stop"]);
+    assert!(stop.contains("still running: "), "{stop}");
+    let stop = ok(state.path(), &["pingpong", "stop"]);
+    assert!(!stop.contains("still running"), "{stop}");
+    let (code, _, _) = wirelab(state.path(), &["pingpong", "status"]);
+    assert_ne!(code, 0, "nothing runs any more");
+}

@@ -9,7 +9,7 @@
 //! the parent's supervisor (whose threads did not survive the fork).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Command, Parser};
 
@@ -89,6 +89,8 @@ impl LabBuiltins {
                         return 2;
                     }
                     let run_dir = parsed.run_dir().run_dir.clone();
+                    let note = super::target::other_runs_note(name, run_dir.as_deref());
+                    let _ = write!(err, "{note}");
                     return match self.host.start(lab, parsed.matches(), run_dir, None) {
                         Ok(sup) => {
                             let nodes = sup.nodes();
@@ -159,7 +161,7 @@ impl LabBuiltins {
                     .lab(&cf.lab)
                     .and_then(|l| l.leader(&resp.nodes))
                     .map_or("-".to_string(), |l| l.to_string());
-                let owner = if hosted.iter().any(|h| same_dir(h, &dir)) {
+                let owner = if hosted.iter().any(|h| super::target::same_dir(h, &dir)) {
                     "this shell".to_string()
                 } else {
                     cf.supervisor_pid.map_or("?".into(), |p| format!("pid {p}"))
@@ -400,13 +402,6 @@ fn no_such_scenario(err: &mut dyn Write, name: &str) -> i32 {
         names.join(", ")
     );
     2
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }
 
 /// `raft-2` → (Some("raft"), 2); `2` → (None, 2): the lab is the one the shell runs.

@@ -335,6 +335,7 @@ pub fn run(
             Ok(0)
         }
         Verb::Stop { run } => {
+            let stopped = target.run_dir(name, &run).ok();
             let resp = target.request(name, &run, ControlRequest::Stop)?;
             // The supervisor stops its nodes after answering; return once they are gone, so
             // that a script may start the next lab right away.
@@ -344,6 +345,22 @@ pub fn run(
                 std::thread::sleep(Duration::from_millis(20));
             }
             writeln!(cx.out, "{} stopped", lab.noun())?;
+            let still: Vec<_> = super::target::live_runs(name)
+                .into_iter()
+                .filter(|d| {
+                    !stopped
+                        .as_deref()
+                        .is_some_and(|s| super::target::same_dir(d, s))
+                })
+                .collect();
+            if !still.is_empty() {
+                let dirs: Vec<String> = still.iter().map(|d| d.display().to_string()).collect();
+                writeln!(
+                    cx.out,
+                    "still running: {} (`{name} stop --run-dir DIR` stops one)",
+                    dirs.join(", ")
+                )?;
+            }
             Ok(0)
         }
     }
@@ -382,6 +399,11 @@ fn up(
         .run_dir
         .clone()
         .unwrap_or_else(|| rundir::new_run_dir(lab.name()));
+    write!(
+        cx.err,
+        "{}",
+        super::target::other_runs_note(lab.name(), Some(&run_dir))
+    )?;
     if detach {
         return up_detached(lab, &run_dir, run.run_dir.is_none(), argv, cx);
     }

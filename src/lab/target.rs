@@ -25,13 +25,19 @@ pub enum Target<'a> {
 }
 
 impl Target<'_> {
-    /// The run dir of lab `lab` this target and `run` name. A run of another lab is refused
-    /// by name (every lab answers the same control protocol).
+    /// The run dir of lab `lab` this target and `run` name: without `--run-dir`, the newest run
+    /// that is up (else the newest run). A run of another lab is refused by name (every lab
+    /// answers the same control protocol).
     pub fn run_dir(&self, lab: &str, run: &RunDirArg) -> anyhow::Result<PathBuf> {
         let dir = match (self, &run.run_dir) {
             (Target::InProcess(sup), None) => return Ok(sup.run_dir().to_path_buf()),
             (Target::Dir(dir), None) => dir.to_path_buf(),
-            _ => resolve_run_dir(lab, run.run_dir.as_deref())?,
+            // No run named: the newest run that is up, else the newest run.
+            (_, None) => match live_runs(lab).into_iter().next() {
+                Some(dir) => dir,
+                None => resolve_run_dir(lab, None)?,
+            },
+            (_, Some(dir)) => resolve_run_dir(lab, Some(dir))?,
         };
         if let Ok(cf) = read_cluster_file(&dir)
             && cf.lab != lab
@@ -73,4 +79,51 @@ impl Target<'_> {
 pub fn is_live(dir: &Path, lab: &str) -> bool {
     dir.join(rundir::CONTROL_SOCKET).exists()
         && control::request(dir, lab, &ControlRequest::Status).is_ok()
+}
+
+/// The run dirs of `lab` under the runs dir whose supervisor answers, newest first.
+pub fn live_runs(lab: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(rundir::runs_dir()) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|d| read_cluster_file(d).is_ok_and(|cf| cf.lab == lab))
+        .filter(|d| is_live(d, lab))
+        .filter_map(|d| {
+            let at = std::fs::metadata(d.join(rundir::CLUSTER_FILE))
+                .ok()?
+                .modified()
+                .ok()?;
+            Some((at, d))
+        })
+        .collect();
+    runs.sort_by_key(|r| std::cmp::Reverse(r.0));
+    runs.into_iter().map(|(_, d)| d).collect()
+}
+
+/// Whether two paths name the same directory.
+pub fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// The live runs of `lab` other than `dir` (the run being started, if it has a dir yet), as a
+/// note for `up`: a second lab of the same kind is a separate cluster, which a user starting it
+/// twice may not mean.
+pub fn other_runs_note(lab: &str, dir: Option<&Path>) -> String {
+    live_runs(lab)
+        .iter()
+        .filter(|d| !dir.is_some_and(|dir| same_dir(d, dir)))
+        .map(|d| {
+            format!(
+                "note: another {lab} lab already runs in {} (this one is separate; `{lab} stop --run-dir {}` stops that one)\n",
+                d.display(),
+                d.display()
+            )
+        })
+        .collect()
 }
