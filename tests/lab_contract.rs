@@ -215,9 +215,23 @@ fn completion_comes_from_each_labs_clap_tree() {
     assert!(b.complete(&words(&[]), "").is_empty());
 }
 
+/// Stops every pingpong run under `state` when the test ends, passed or not.
+struct StopAll<'a>(&'a Path);
+
+impl Drop for StopAll<'_> {
+    fn drop(&mut self) {
+        for _ in 0..3 {
+            if wirelab(self.0, &["pingpong", "stop"]).0 != 0 {
+                break;
+            }
+        }
+    }
+}
+
 #[test]
 fn a_second_up_warns_of_the_first_and_stop_says_what_still_runs() {
     let state = tempfile::tempdir().expect("tempdir");
+    let _cleanup = StopAll(state.path());
     let first = wirelab(state.path(), &["pingpong", "up", "--detach"]);
     assert_eq!(first.0, 0, "{}{}", first.1, first.2);
     assert!(!first.2.contains("another"), "{}", first.2);
