@@ -77,6 +77,42 @@ pub trait DashView: DashModel + 'static {
     );
 }
 
+/// Implements [`DashView`] for a model whose `Dashboard` has inherent `commands` and `act`
+/// methods and whose drawing is `$draw(f, area, dashboard, theme, hide, hits)`: what every lab's
+/// dashboard writes the same way.
+macro_rules! dash_view {
+    ($model:ty, $lab:expr, $draw:path) => {
+        impl $crate::tui::dash::DashView for $model {
+            const LAB: &'static str = $lab;
+
+            fn view_commands(
+                d: &$crate::tui::dash::Dashboard<Self>,
+            ) -> Vec<$crate::tui::keys::Cmd> {
+                d.commands()
+            }
+
+            fn view_act(
+                d: &mut $crate::tui::dash::Dashboard<Self>,
+                action: &$crate::tui::keys::Action,
+            ) -> Option<String> {
+                d.act(action)
+            }
+
+            fn view_draw(
+                f: &mut ratatui::Frame,
+                area: ratatui::layout::Rect,
+                d: &mut $crate::tui::dash::Dashboard<Self>,
+                theme: &$crate::tui::theme::Theme,
+                hide: bool,
+                hits: &mut $crate::tui::Hits,
+            ) {
+                $draw(f, area, d, theme, hide, hits);
+            }
+        }
+    };
+}
+pub(crate) use dash_view;
+
 /// A lab dashboard as the app sees it, whatever its lab.
 pub trait LabDashboard {
     /// The lab's name.

@@ -15,7 +15,7 @@ pub mod view;
 
 use super::dash::logbook::LogBook;
 use super::dash::shared;
-use super::dash::{DashModel, DashView, Dashboard};
+use super::dash::{DashModel, Dashboard};
 use super::keys::{Action, Cmd, Key};
 use super::shell_worker::ShellDone;
 use crate::cluster::{NodeInfo, SupEvent};
@@ -63,28 +63,7 @@ impl DashModel for P2pModel {
     }
 }
 
-impl DashView for P2pModel {
-    const LAB: &'static str = crate::p2p::cli::NAME;
-
-    fn view_commands(d: &Dashboard<Self>) -> Vec<Cmd> {
-        d.commands()
-    }
-
-    fn view_act(d: &mut Dashboard<Self>, action: &Action) -> Option<String> {
-        d.act(action)
-    }
-
-    fn view_draw(
-        f: &mut ratatui::Frame,
-        area: ratatui::layout::Rect,
-        d: &mut Dashboard<Self>,
-        theme: &crate::tui::theme::Theme,
-        hide: bool,
-        hits: &mut crate::tui::Hits,
-    ) {
-        view::draw(f, area, d, theme, hide, hits);
-    }
-}
+crate::tui::dash::dashboard::dash_view!(P2pModel, crate::p2p::cli::NAME, view::draw);
 
 impl Dashboard<P2pModel> {
     /// The commands the dashboard offers: key dispatch, the hint bar and the `?` help all come

@@ -13,7 +13,7 @@ pub mod view;
 use super::keys::{Action, Cmd, Key};
 use crate::cluster::{NodeInfo, SupEvent};
 use crate::tui::dash::logbook::LogBook;
-use crate::tui::dash::{DashModel, DashView, Dashboard, shared};
+use crate::tui::dash::{DashModel, Dashboard, shared};
 use model::RaftModel;
 
 /// The dashboard's tabs.
@@ -49,28 +49,7 @@ impl DashModel for RaftModel {
     }
 }
 
-impl DashView for RaftModel {
-    const LAB: &'static str = crate::raft::cli::NAME;
-
-    fn view_commands(d: &Dashboard<Self>) -> Vec<Cmd> {
-        d.commands()
-    }
-
-    fn view_act(d: &mut Dashboard<Self>, action: &Action) -> Option<String> {
-        d.act(action)
-    }
-
-    fn view_draw(
-        f: &mut ratatui::Frame,
-        area: ratatui::layout::Rect,
-        d: &mut Dashboard<Self>,
-        theme: &crate::tui::theme::Theme,
-        hide: bool,
-        hits: &mut crate::tui::Hits,
-    ) {
-        view::draw(f, area, d, theme, hide, hits);
-    }
-}
+crate::tui::dash::dashboard::dash_view!(RaftModel, crate::raft::cli::NAME, view::draw);
 
 impl Dashboard<RaftModel> {
     /// The commands the dashboard offers (keys, hint bar and help come from here).
