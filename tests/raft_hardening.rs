@@ -25,6 +25,21 @@ fn wirelab(state: &Path, args: &[&str]) -> std::process::Output {
 /// Stops the cluster when the test ends.
 struct Cluster<'a>(&'a Path, String);
 
+impl<'a> Cluster<'a> {
+    /// `raft up --detach` on a run dir under `state`.
+    fn up(state: &'a Path) -> Cluster<'a> {
+        let run = state.join("run").to_str().expect("utf-8").to_string();
+        let up = wirelab(state, &["raft", "up", "--detach", "--run-dir", &run]);
+        assert!(up.status.success(), "{up:?}");
+        Cluster(state, run)
+    }
+
+    /// `raft status --json` of it.
+    fn status(&self) -> serde_json::Value {
+        status(self.0, &self.1)
+    }
+}
+
 impl Drop for Cluster<'_> {
     fn drop(&mut self) {
         let _ = wirelab(self.0, &["raft", "stop", "--run-dir", &self.1]);
@@ -45,16 +60,8 @@ fn status(state: &Path, run: &str) -> serde_json::Value {
 #[test]
 fn an_oversized_request_is_refused_and_the_largest_write_still_replicates() {
     let state = tempfile::tempdir().expect("tempdir");
-    let run = state
-        .path()
-        .join("run")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let up = wirelab(state.path(), &["raft", "up", "--detach", "--run-dir", &run]);
-    assert!(up.status.success(), "{up:?}");
-    let _cluster = Cluster(state.path(), run.clone());
-    let v = status(state.path(), &run);
+    let cluster = Cluster::up(state.path());
+    let v = cluster.status();
     let nodes: Vec<(u64, SocketAddr)> = v["nodes"]
         .as_array()
         .expect("nodes")
@@ -109,7 +116,7 @@ fn an_oversized_request_is_refused_and_the_largest_write_still_replicates() {
     assert!(matches!(after, Ok(Reply::Done)), "{after:?}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let v = status(state.path(), &run);
+        let v = cluster.status();
         let applied: Vec<u64> = v["nodes"]
             .as_array()
             .expect("nodes")
@@ -208,16 +215,8 @@ fn a_client_that_never_reads_its_answers_cannot_grow_the_leader_without_bound() 
     // leader from 17 MB to 208 MB. Answers now hold their request's in-flight permit until
     // written, so the node stops reading that connection instead of queueing.
     let state = tempfile::tempdir().expect("tempdir");
-    let run = state
-        .path()
-        .join("run")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let up = wirelab(state.path(), &["raft", "up", "--detach", "--run-dir", &run]);
-    assert!(up.status.success(), "{up:?}");
-    let _cluster = Cluster(state.path(), run.clone());
-    let v = status(state.path(), &run);
+    let cluster = Cluster::up(state.path());
+    let v = cluster.status();
     let leader = v["leader"].as_u64().expect("a leader");
     let node = v["nodes"]
         .as_array()
@@ -276,16 +275,8 @@ fn half_sent_frames_cost_what_arrived_and_a_silent_connection_is_dropped() {
     // Issue 11, item 2: twenty connections that each announced a 16 MiB frame and sent one
     // byte took a node from 9 MB to 337 MB, and nothing timed out a slow hello.
     let state = tempfile::tempdir().expect("tempdir");
-    let run = state
-        .path()
-        .join("run")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let up = wirelab(state.path(), &["raft", "up", "--detach", "--run-dir", &run]);
-    assert!(up.status.success(), "{up:?}");
-    let _cluster = Cluster(state.path(), run.clone());
-    let v = status(state.path(), &run);
+    let cluster = Cluster::up(state.path());
+    let v = cluster.status();
     let node = v["nodes"].as_array().expect("nodes")[2].clone();
     let addr: SocketAddr = node["addr"].as_str().expect("addr").parse().expect("addr");
     let pid = node["pid"].as_u64().expect("pid");
@@ -301,7 +292,7 @@ fn half_sent_frames_cost_what_arrived_and_a_silent_connection_is_dropped() {
         held.push(c);
     }
     // The node has read what we sent: a fresh status round trip goes through its loop.
-    let _ = status(state.path(), &run);
+    let _ = cluster.status();
     std::thread::sleep(Duration::from_millis(500));
     let after = rss_kb(pid);
     assert!(
