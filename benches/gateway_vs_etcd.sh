@@ -4,6 +4,10 @@
 # cluster through its HTTP gateway (`PUT /kv/<key>` on the leader), driven by the same wrk script
 # (benches/kv_put.lua: a fresh key per request, a 16-byte value) with `wrk -t1 -c64 -d10s`,
 # each against its leader. One run each; prints req/s, p99, the ratio, and last one JSON object.
+# Security on both sides, as the lab runs: wirelab's nodes speak mutual TLS with their run's CA
+# and the gateway needs the run's bearer token; etcd's members speak mutual TLS too
+# (--peer-client-cert-auth, a CA and member certificates made here with openssl), and its
+# clients plain HTTP like the gateway's. PEER_TLS=0 runs etcd without peer TLS.
 # Target: wirelab >= 2x etcd's req/s, p99 no worse.
 # Usage: benches/gateway_vs_etcd.sh [path/to/wirelab]   (default target/release/wirelab;
 #        DURATION=10s, CONNECTIONS=64 override wrk's)
@@ -33,7 +37,7 @@ trap 'exit 130' INT TERM
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-run_wrk() { # URL MODE
+run_wrk() { # URL MODE (KV_TOKEN in the environment for the gateway)
     WRK_REPORT=benches/wrk_report.lua wrk -t1 -c"$CONNECTIONS" -d"$DURATION" \
         -s benches/kv_put.lua "$1" -- "$2" | sed -n 's/^WRK_JSON //p'
 }
@@ -42,16 +46,36 @@ cores=$(nproc)
 echo "wrk -t1 -c$CONNECTIONS -d$DURATION, $cores cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- etcd: three members on loopback ---
+PEER_TLS=${PEER_TLS:-1}
+scheme=http
+peer_tls_flags() { :; }
+if [ "$PEER_TLS" = 1 ]; then
+    scheme=https
+    pki="$tmp/etcd-pki"; mkdir -p "$pki"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=etcd bench CA" -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null
+    for i in 1 2 3; do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=e$i" \
+            -keyout "$pki/e$i.key" -out "$pki/e$i.csr" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$pki/ext"
+        openssl x509 -req -in "$pki/e$i.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
+            -CAcreateserial -days 2 -extfile "$pki/ext" -out "$pki/e$i.pem" 2>/dev/null
+    done
+    peer_tls_flags() { # member number
+        echo "--peer-cert-file $pki/e$1.pem --peer-key-file $pki/e$1.key --peer-trusted-ca-file $pki/ca.pem --peer-client-cert-auth"
+    }
+fi
 cluster=""
 for i in 1 2 3; do
     eval "client_$i=$(free_port)"; eval "peer_$i=$(free_port)"
-    eval "cluster=\"\${cluster:+\$cluster,}e$i=http://127.0.0.1:\$peer_$i\""
+    eval "cluster=\"\${cluster:+\$cluster,}e$i=$scheme://127.0.0.1:\$peer_$i\""
 done
 for i in 1 2 3; do
     eval "c=\$client_$i; p=\$peer_$i"
-    etcd --name "e$i" --data-dir "$tmp/e$i" \
+    # shellcheck disable=SC2046
+    etcd --name "e$i" --data-dir "$tmp/e$i" $(peer_tls_flags "$i") \
         --listen-client-urls "http://127.0.0.1:$c" --advertise-client-urls "http://127.0.0.1:$c" \
-        --listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" \
+        --listen-peer-urls "$scheme://127.0.0.1:$p" --initial-advertise-peer-urls "$scheme://127.0.0.1:$p" \
         --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token wirelab-bench \
         --logger zap --log-level error >"$tmp/e$i.log" 2>&1 &
     etcd_pids="$etcd_pids $!"
@@ -69,7 +93,7 @@ while [ -z "$etcd_leader" ]; do
     done
     [ -n "$etcd_leader" ] || sleep 0.05
 done
-echo "etcd $(etcd --version | head -1 | cut -d' ' -f3) leader at $etcd_leader"
+echo "etcd $(etcd --version | head -1 | cut -d' ' -f3) leader at $etcd_leader (peers over $scheme)"
 etcd_json=$(run_wrk "$etcd_leader" etcd)
 for p in $etcd_pids; do kill "$p" 2>/dev/null || true; done
 etcd_pids=""
@@ -81,10 +105,10 @@ import json, sys
 s = json.load(sys.stdin)
 print(next(n["http"] for n in s["nodes"] if n["id"] == s["leader"]))')
 echo "wirelab raft leader gateway at http://$gw"
-gw_json=$(run_wrk "http://$gw" gateway)
+gw_json=$(KV_TOKEN=$(cat "$tmp/raft/pki/client.token") run_wrk "http://$gw" gateway)
 "$W" raft stop --run-dir "$tmp/raft" >/dev/null
 
-python3 - "$etcd_json" "$gw_json" "$(cut -d' ' -f1-3 /proc/loadavg)" "$cores" "$CONNECTIONS" "$DURATION" <<'PY'
+python3 - "$etcd_json" "$gw_json" "$(cut -d' ' -f1-3 /proc/loadavg)" "$cores" "$CONNECTIONS" "$DURATION" "$PEER_TLS" <<'PY'
 import json, sys
 etcd, gw = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ratio = gw["rps"] / etcd["rps"] if etcd["rps"] else 0.0
@@ -95,7 +119,7 @@ print(f"wirelab/etcd ratio {ratio:.2f}; targets: ratio >= 2 {'met' if ratio >= 2
       f"p99 no worse {'met' if gw['p99_us'] <= etcd['p99_us'] else 'MISSED'}")
 print(json.dumps({
     "bench": "gateway_vs_etcd", "wrk": f"-t1 -c{sys.argv[5]} -d{sys.argv[6]}", "cores": int(sys.argv[4]),
-    "load_after": sys.argv[3], "etcd": etcd, "wirelab": gw, "ratio_rps": round(ratio, 3),
+    "load_after": sys.argv[3], "etcd_peer_tls": sys.argv[7] == "1", "wirelab_peer_tls": True, "etcd": etcd, "wirelab": gw, "ratio_rps": round(ratio, 3),
     "targets_met": {"rps_ge_2x_etcd": ratio >= 2, "p99_no_worse": gw["p99_us"] <= etcd["p99_us"]},
 }))
 PY

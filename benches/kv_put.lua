@@ -27,6 +27,11 @@ local value64 = b64(value)
 init = function(args)
   mode = args[1] or "gateway"
   wrk.headers["Content-Type"] = mode == "etcd" and "application/json" or "application/octet-stream"
+  -- wirelab's gateway needs the run's client token (RUN_DIR/pki/client.token).
+  local token = os.getenv("KV_TOKEN")
+  if mode == "gateway" and token then
+    wrk.headers["Authorization"] = "Bearer " .. token
+  end
 end
 
 request = function()

@@ -35,12 +35,57 @@ pub enum Fixed {
         /// The lab (see `wirelab --help` for the list; any case).
         lab: String,
     },
+    /// The run dirs (`$XDG_STATE_HOME/wirelab/runs`): list them, prune old ones, remove some.
+    /// A new run keeps its lab's newest 5 stopped runs (`WIRELAB_KEEP_RUNS`).
+    Runs {
+        /// What to do (default: list).
+        #[command(subcommand)]
+        action: Option<RunsAction>,
+    },
     /// The guided walkthrough: profile, the labs live, the other projects.
     Tour {
         /// Advance by itself (for recordings).
         #[arg(long)]
         auto: bool,
     },
+}
+
+/// `wirelab runs …`
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// Every run, newest first: lab, up or stopped, size on disk, age.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove stopped runs past the newest N per lab, and old chaos histories.
+    Prune {
+        /// Stopped runs kept per lab.
+        #[arg(long, default_value_t = crate::cluster::runs::DEFAULT_KEEP)]
+        keep: usize,
+        /// Say what would go, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove the named stopped runs.
+    Rm {
+        /// Run names (as `runs list` shows them).
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+/// Runs `wirelab runs …`; the exit code.
+pub fn run_runs(action: Option<RunsAction>) -> i32 {
+    use crate::cluster::runs;
+    let mut out = std::io::stdout();
+    let r = match action.unwrap_or(RunsAction::List { json: false }) {
+        RunsAction::List { json } => runs::print_list(json, &mut out).map(|()| 0),
+        RunsAction::Prune { keep, dry_run } => runs::prune_now(keep, dry_run, &mut out),
+        RunsAction::Rm { names } => runs::remove_named(&names, &mut out),
+    };
+    r.unwrap_or(1)
 }
 
 /// `wirelab check FILE`

@@ -23,6 +23,8 @@
 //!   threshold signing with DKG and refresh; a Noise PSK handshake with its transport; the drone
 //!   link's ElGamal/Schnorr handshake over RFC 3526 group 14, AES-GCM records and MAVLink 2
 //!   signing.
+//! - [`secret`]: the one-time secret courier: client-side AES-256-GCM with the key in the
+//!   link's fragment, an fsynced embedded store or Redis, a link-scanner bot and an attacker.
 //! - [`portfolio`]: the portfolio content (`assets/portfolio.toml`) and claims vs measured.
 //! - [`tui`]: the explorer, the lab dashboards (Raft, forge, P2P) and the tour (ratatui).
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
@@ -43,6 +45,7 @@ pub mod pingpong;
 pub mod portfolio;
 pub mod raft;
 pub mod registry;
+pub mod secret;
 pub mod shell;
 pub mod tui;
 pub mod uav;

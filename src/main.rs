@@ -16,6 +16,22 @@ fn die_quietly_on_closed_stdout() {
     }
 }
 
+/// `wirelab shell …` with every lab's builtins; stops the labs it started when it ends.
+fn run_shell(
+    args: wirelab::shell::ShellArgs,
+    labs: &'static [&'static dyn wirelab::lab::Lab],
+) -> i32 {
+    let host = wirelab::lab::LabHost::global().clone();
+    let code = wirelab::shell::run_cli_with(
+        args,
+        vec![std::sync::Arc::new(
+            wirelab::lab::builtins::LabBuiltins::new(host.clone(), labs),
+        )],
+    );
+    host.stop_all();
+    code
+}
+
 fn main() {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // A peer node runs under an 8 MB memory budget: its well-formed command line (always the
@@ -25,6 +41,15 @@ fn main() {
         std::process::exit(wirelab::p2p::peer::node::run_cli(args));
     }
     let labs = wirelab::registry::labs();
+    // The shell reads its options the way dash does (`shell -- FILE`, `+c`, `-oo A B`), which
+    // clap cannot; going around clap also spares every script's start building its tree.
+    if argv.get(1).is_some_and(|a| a == "shell") {
+        let args = argv[2..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        std::process::exit(run_shell(wirelab::shell::ShellArgs { args }, labs));
+    }
     let matches = wirelab::cli::command(labs).get_matches_from(&argv);
     let code = match matches.subcommand() {
         None => wirelab::tui::run_explorer(),
@@ -71,17 +96,11 @@ fn main() {
             }
             Ok(Some(Fixed::Lab { lab })) => wirelab::tui::run_lab(&lab),
             Ok(Some(Fixed::Tour { auto })) => wirelab::tui::run_tour(auto),
-            Ok(Some(Fixed::Shell(args))) => {
-                let host = wirelab::lab::LabHost::global().clone();
-                let code = wirelab::shell::run_cli_with(
-                    args,
-                    vec![std::sync::Arc::new(
-                        wirelab::lab::builtins::LabBuiltins::new(host.clone(), labs),
-                    )],
-                );
-                host.stop_all();
-                code
+            Ok(Some(Fixed::Runs { action })) => {
+                die_quietly_on_closed_stdout();
+                wirelab::cli::run_runs(action)
             }
+            Ok(Some(Fixed::Shell(args))) => run_shell(args, labs),
             Ok(None) => wirelab::tui::run_explorer(),
             Err(e) => e.exit(),
         },

@@ -17,6 +17,8 @@ static LABS: &[&dyn Lab] = &[
     &crate::p2p::cli::P2pLab,
     &crate::kdc::cli::KdcLab,
     &crate::chat::lab::ChatLab,
+    &crate::uav::lab::UavLab,
+    &crate::secret::lab::SecretLab,
 ];
 
 /// Labs registered only when `WIRELAB_TEST_LABS` names them (for the test suite).

@@ -11,7 +11,7 @@ a 2-byte big-endian length (0..=65535) followed by that many bytes.
 
 Connection script (both sides check every byte they receive; any mismatch exits non-zero):
   1. initiator -> frame(client name, UTF-8)            cleartext preamble
-     prologue = b"wirelab-chat/noise/v1" + b"\\x00" + bytes([len(name)]) + name
+     prologue = b"wirelab-chat/noise/v2" + b"\\x00" + bytes([len(name)]) + name
      (or --prologue HEX); the responder checks the name and uses the PSK enrolled for it
   2. handshake: -> psk, e (payload b"")  <- e, ee (payload b"welcome " + name)
   3. ROUNDS times: initiator "ping i", responder "pong i"
@@ -33,7 +33,7 @@ import sys
 from noise.connection import NoiseConnection
 
 PROTOCOL = b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"
-LABEL = b"wirelab-chat/noise/v1"
+LABEL = b"wirelab-chat/noise/v2"
 MAX_PAYLOAD = 65535 - 16
 
 

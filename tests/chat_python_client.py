@@ -3,8 +3,9 @@
 tests/chat_python_interop.rs: it talks to wirelab's real chat server.
 
 Protocol (see src/chat/link.rs): u16 big-endian length-prefixed frames; frame(name) in clear;
-Noise_NNpsk0_25519_ChaChaPoly_SHA256 with prologue b"wirelab-chat/noise/v1" 0x00 len(name)
-name and empty handshake payloads; then JSON messages in transport messages:
+Noise_NNpsk0_25519_ChaChaPoly_SHA256 with prologue b"wirelab-chat/noise/v2" 0x00 len(name)
+name and empty handshake payloads; then JSON messages in transport messages (one per
+message from a client; one or more, newline-separated, from the server):
   -> {"t":"hello","room":R,"after":0}
   -> {"t":"say","cid":i,"sent_us":0,"text":T}      <- {"t":"msg",...}  <- {"t":"ack","cid":i,"id":...}
   {"t":"rekey"} either way: the sender rekeys its outbound key right after sending it; the
@@ -21,7 +22,7 @@ import sys
 from noise.connection import NoiseConnection
 
 PROTOCOL = b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"
-LABEL = b"wirelab-chat/noise/v1"
+LABEL = b"wirelab-chat/noise/v2"
 
 
 def send_frame(sock, data):
@@ -73,13 +74,20 @@ def main():
             send_frame(sock, conn.encrypt(b'{"t":"rekey"}'))
             conn.rekey_outbound_cipher()
 
+    pending = []
+
     def recv():
-        while True:
-            msg = json.loads(conn.decrypt(recv_frame(sock)))
-            if msg["t"] == "rekey":
+        # A frame from the server holds one or more messages, newline-separated; a rekey
+        # is alone in its frame.
+        while not pending:
+            msgs = [json.loads(line) for line in conn.decrypt(recv_frame(sock)).split(b"\n")]
+            if msgs[0]["t"] == "rekey":
+                if len(msgs) != 1:
+                    sys.exit("rekey shares a frame: %r" % msgs)
                 conn.rekey_inbound_cipher()
                 continue
-            return msg
+            pending.extend(msgs)
+        return pending.pop(0)
 
     send({"t": "hello", "room": a.room, "after": 0})
     delivered = []

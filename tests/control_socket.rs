@@ -46,6 +46,14 @@ fn an_oversized_request_line_is_refused_whole_and_its_tail_never_runs() {
     assert!(up.status.success(), "{up:?}");
     let _lab = Lab(state.path(), run_s.clone());
 
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(run.join("control.sock"))
+            .expect("the socket")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only the run's owner may connect");
+    }
     let mut conn = UnixStream::connect(run.join("control.sock")).expect("connect");
     let mut reader = BufReader::new(conn.try_clone().expect("clone"));
     // A status request padded past the limit, with a partition hidden in its tail.

@@ -216,6 +216,16 @@ fn demo_tape_replays_in_a_real_terminal() {
         Vec::<u32>::new(),
         "nodes outlived the tour"
     );
+    // Nor does anything it wrote: the tour removes the runs it made.
+    let runs = t.state.path().join("wirelab").join("runs");
+    let left: Vec<String> = std::fs::read_dir(&runs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "chaos-histories")
+        .collect();
+    assert!(left.is_empty(), "the tour left runs behind: {left:?}");
     if writing_cast {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.cast");
         std::fs::write(path, asciicast(w, h, &frames)).expect("write demo.cast");

@@ -419,3 +419,73 @@ fn the_lab_runs_as_many_trackers_as_asked_and_every_client_finishes() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--trackers must be between 1 and 5"), "{err}");
 }
+
+#[test]
+fn a_new_round_with_a_corrupted_seeder_detects_the_bad_pieces_and_still_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let state = dir.path().join("state");
+    let _guard = DetachedLab(run.clone(), state.clone());
+    // Four 512 KiB pieces, all garbage at the seeder (node 3); leecher 4 keeps its good copy,
+    // 5-7 start over: they must catch the seeder's pieces by SHA-1, blame nobody honest, and
+    // finish from leecher 4. Leecher 4 is paused until a bad piece has been caught: with it
+    // running, the new leechers may take every piece from it and never meet the garbage.
+    let script = format!(
+        "set -e\np2p up --size 2MiB --run-dir {r} >/dev/null\n\
+         p2p wait complete --timeout 60s --run-dir {r} >/dev/null\n\
+         p2p corrupt 3 --piece all --run-dir {r} >/dev/null\n\
+         p2p pause 4 --run-dir {r} >/dev/null\n\
+         p2p round --keep 4 --run-dir {r}\n\
+         i=0\n\
+         until p2p status --json --run-dir {r} | grep -q '\"bad_pieces\": [1-9]'; do\n\
+           i=$((i + 1)); [ $i -lt 600 ] || {{ echo no bad piece caught >&2; exit 9; }}; sleep 0.1\n\
+         done\n\
+         p2p resume 4 --run-dir {r} >/dev/null\n\
+         p2p wait complete --timeout 60s --run-dir {r} >/dev/null\n\
+         p2p status --json --run-dir {r}\n\
+         p2p stop --run-dir {r} >/dev/null",
+        r = run.display()
+    );
+    let out = wirelab(&state)
+        .args(["shell", "-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("new round: leechers 5, 6, 7 start over from nothing")
+            && text.contains("leecher 4 keeps its copy"),
+        "{text}"
+    );
+    let json = &text[text.find('{').expect("json")..];
+    let status: serde_json::Value = serde_json::from_str(json).expect("status json");
+    let rows = status["nodes"].as_array().expect("rows").clone();
+    let bad: u64 = rows.iter().filter_map(|r| r["bad_pieces"].as_u64()).sum();
+    assert!(bad > 0, "no leecher caught the seeder's garbage: {text}");
+    // A stopped run keeps its logs and metadata, not its payloads (the generated file and the
+    // peers' copies of it).
+    fn bytes_under(p: &Path) -> u64 {
+        std::fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => bytes_under(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    }
+    assert!(run.join("cluster.json").exists() && run.join("node-4.log").exists());
+    let left = bytes_under(&run);
+    assert!(left < 1 << 20, "{left} bytes left in the stopped run");
+    // Nobody honest was banned: every leecher is complete and leecher 4 was never dropped.
+    for r in rows.iter().filter(|r| r["role"] == "leecher") {
+        assert_eq!(r["complete"], true, "{text}");
+        assert!(r["banned"].as_u64().unwrap_or(0) <= 1, "{text}");
+    }
+}

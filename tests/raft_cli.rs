@@ -307,6 +307,9 @@ fn short_chaos_run_is_linearizable_and_loses_nothing() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["linearizable"], true);
     assert_eq!(v["lost_acknowledged_writes"], 0);
+    // Every node, the killed ones included, caught up with the leader on its own.
+    assert_eq!(v["nodes_rejoined"], v["nodes"], "{out}");
+    assert_eq!(v["nodes"], 3, "{out}");
     assert!(v["ok"].as_u64().unwrap() > 50, "{out}");
     let faults = &v["faults"];
     let total = ["kill", "pause", "partition"]

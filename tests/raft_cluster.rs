@@ -91,9 +91,11 @@ fn all_nodes_sigkilled_at_once_lose_nothing_acknowledged() {
         let mut tasks = Vec::new();
         for w in 0..8 {
             let nodes = nodes.clone();
+            let auth = auth(&sup);
             tasks.push(tokio::spawn(async move {
                 let mut c = Client::new(
                     nodes,
+                    auth,
                     ClientOptions {
                         deadline: Duration::from_millis(800),
                         attempt_timeout: Duration::from_millis(300),
@@ -155,6 +157,7 @@ fn minority_leader_cannot_commit() {
     // A client that can only reach the cut-off leader never gets a write acknowledged.
     let mut lonely = Client::new(
         vec![(old, old_addr)],
+        auth(&sup),
         ClientOptions {
             deadline: Duration::from_millis(1500),
             attempt_timeout: Duration::from_millis(500),
@@ -174,6 +177,7 @@ fn minority_leader_cannot_commit() {
             .into_iter()
             .filter(|(id, _)| *id != old)
             .collect(),
+        auth(&sup),
         ClientOptions::default(),
     );
     assert_eq!(
@@ -294,7 +298,8 @@ fn port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let cfg = wirelab::raft::lab::LabConfig::builtin().unwrap();
-    let specs = wirelab::raft::lab::node_specs(&cfg, &[addr], &[]);
+    let pki = wirelab::raft::lab::ensure_pki(dir.path(), 1).unwrap();
+    let specs = wirelab::raft::lab::node_specs(&cfg, &[addr], &[], &pki);
     let sup =
         wirelab::cluster::Supervisor::launch_with_exe("raft", dir.path(), specs, exe()).unwrap();
     let err = sup
@@ -312,7 +317,8 @@ fn data_dir_that_is_not_a_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = wirelab::raft::lab::LabConfig::builtin().unwrap();
     let addrs = wirelab::cluster::free_loopback_addrs(1).unwrap();
-    let specs = wirelab::raft::lab::node_specs(&cfg, &addrs, &[]);
+    let pki = wirelab::raft::lab::ensure_pki(dir.path(), 1).unwrap();
+    let specs = wirelab::raft::lab::node_specs(&cfg, &addrs, &[], &pki);
     let sup =
         wirelab::cluster::Supervisor::launch_with_exe("raft", dir.path(), specs, exe()).unwrap();
     // Replace the data dir with a plain file and restart on it.

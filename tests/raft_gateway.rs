@@ -61,41 +61,140 @@ fn kv_over_http_redirects_to_the_leader_and_commits_before_answering() {
     };
     let lead = http_of(leader);
     let follower = http_of(nodes.iter().find(|n| n.id != leader).unwrap().id);
+    let token = std::fs::read_to_string(dir.path().join("pki").join("client.token")).unwrap();
+    let bearer = format!("Bearer {}", token.trim());
+    let bearer = bearer.as_str();
 
-    let (status, head, _) = http(&follower, "PUT", "/kv/city", &[], b"Paris");
+    // Without the run's token, or with a wrong one, KV routes answer 401 and change nothing.
+    let (status, head, _) = http(&lead, "PUT", "/kv/city", &[], b"Paris");
+    assert_eq!(status, 401);
+    assert!(header(&head, "www-authenticate").is_some(), "{head}");
+    let wrong = format!("Bearer {}", "0".repeat(64));
+    assert_eq!(
+        http(
+            &lead,
+            "PUT",
+            "/kv/city",
+            &[("Authorization", &wrong)],
+            b"Paris"
+        )
+        .0,
+        401
+    );
+    assert_eq!(http(&lead, "GET", "/kv/city", &[], b"").0, 401);
+    assert_eq!(
+        http(&lead, "GET", "/kv/city", &[("Authorization", bearer)], b"").0,
+        404,
+        "the refused write changed nothing"
+    );
+
+    let (status, head, _) = http(
+        &follower,
+        "PUT",
+        "/kv/city",
+        &[("Authorization", bearer)],
+        b"Paris",
+    );
     assert_eq!(status, 307);
     assert_eq!(
         header(&head, "location"),
         Some(format!("http://{lead}/kv/city").as_str())
     );
 
-    assert_eq!(http(&lead, "PUT", "/kv/city", &[], b"Paris").0, 200);
-    let (status, head, body) = http(&lead, "GET", "/kv/city", &[], b"");
+    assert_eq!(
+        http(
+            &lead,
+            "PUT",
+            "/kv/city",
+            &[("Authorization", bearer)],
+            b"Paris"
+        )
+        .0,
+        200
+    );
+    let (status, head, body) = http(&lead, "GET", "/kv/city", &[("Authorization", bearer)], b"");
     assert_eq!((status, body.as_slice()), (200, &b"Paris"[..]));
     let etag = header(&head, "etag").unwrap().to_string();
     assert_eq!(etag, "\"5061726973\"");
 
     // Compare-and-set by If-Match: a stale tag fails, the current one swaps.
     assert_eq!(
-        http(&lead, "PUT", "/kv/city", &[("If-Match", "\"00\"")], b"Rome").0,
+        http(
+            &lead,
+            "PUT",
+            "/kv/city",
+            &[("If-Match", "\"00\""), ("Authorization", bearer)],
+            b"Rome"
+        )
+        .0,
         412
     );
     assert_eq!(
-        http(&lead, "PUT", "/kv/city", &[("If-Match", &etag)], b"Rome").0,
+        http(
+            &lead,
+            "PUT",
+            "/kv/city",
+            &[("If-Match", etag.as_str()), ("Authorization", bearer)],
+            b"Rome"
+        )
+        .0,
         200
     );
-    assert_eq!(http(&lead, "GET", "/kv/city", &[], b"").2, b"Rome");
     assert_eq!(
-        http(&lead, "PUT", "/kv/city", &[("If-Match", "nothex")], b"x").0,
+        http(&lead, "GET", "/kv/city", &[("Authorization", bearer)], b"").2,
+        b"Rome"
+    );
+    assert_eq!(
+        http(
+            &lead,
+            "PUT",
+            "/kv/city",
+            &[("If-Match", "nothex"), ("Authorization", bearer)],
+            b"x"
+        )
+        .0,
         400
     );
 
-    assert_eq!(http(&lead, "DELETE", "/kv/city", &[], b"").0, 204);
-    assert_eq!(http(&lead, "DELETE", "/kv/city", &[], b"").0, 404);
-    assert_eq!(http(&lead, "GET", "/kv/city", &[], b"").0, 404);
+    assert_eq!(
+        http(
+            &lead,
+            "DELETE",
+            "/kv/city",
+            &[("Authorization", bearer)],
+            b""
+        )
+        .0,
+        204
+    );
+    assert_eq!(
+        http(
+            &lead,
+            "DELETE",
+            "/kv/city",
+            &[("Authorization", bearer)],
+            b""
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        http(&lead, "GET", "/kv/city", &[("Authorization", bearer)], b"").0,
+        404
+    );
 
     // The binary-protocol client sees what HTTP wrote.
-    assert_eq!(http(&lead, "PUT", "/kv/shared", &[], b"both").0, 200);
+    assert_eq!(
+        http(
+            &lead,
+            "PUT",
+            "/kv/shared",
+            &[("Authorization", bearer)],
+            b"both"
+        )
+        .0,
+        200
+    );
     let rt = rt();
     let mut c = client(&sup);
     assert_eq!(

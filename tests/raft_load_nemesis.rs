@@ -22,14 +22,18 @@ fn wirelab_shell(script: &str) -> (i32, String) {
 #[test]
 fn no_acknowledged_write_is_lost_under_a_nemesis_burst() {
     let (code, out) = wirelab_shell(
-        "set -e; raft up >/dev/null; raft load start --clients 2; sleep 1; raft load status; \
-         raft nemesis --duration 2s --seed 7; raft load stop; raft stop",
+        "set -e; raft up >/dev/null; raft load start --clients 2; raft load start --clients 5; \
+         sleep 1; raft load status; raft nemesis --duration 2s --seed 7; raft load stop; \
+         raft load stop; raft stop",
     );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("workload started: 2 clients writing"), "{out}");
     assert!(out.contains("workload running: 2 clients"), "{out}");
     assert!(out.contains("every node running, network healed"), "{out}");
     assert!(out.contains("every acknowledged write is intact"), "{out}");
+    // Both verbs are idempotent (the tour may step back and run one again).
+    assert!(out.contains("a workload already runs: 2 clients"), "{out}");
+    assert!(out.contains("no workload was running"), "{out}");
 }
 
 #[test]

@@ -157,6 +157,123 @@ fn assignments_declarations_and_aliases_match_dash() {
 }
 
 #[test]
+fn ulimit_exec_exit_and_times_match_dash() {
+    check_file("process.cases");
+}
+
+#[test]
+fn printf_matches_dash() {
+    check_file("printf.cases");
+}
+
+#[test]
+fn umask_matches_dash() {
+    check_file("umask.cases");
+}
+
+#[test]
+fn alias_and_unalias_match_dash() {
+    check_file("aliases.cases");
+}
+
+#[test]
+fn cd_and_pwd_match_dash() {
+    check_file("cd.cases");
+}
+
+#[test]
+fn command_type_and_time_match_dash() {
+    check_file("command.cases");
+}
+
+#[test]
+fn heredocs_loops_tilde_assignments_errexit_redirects_and_xtrace_match_dash() {
+    check_file("misc.cases");
+}
+
+#[test]
+fn ppid_local_and_set_o_round_trip_match_dash() {
+    check_file("extras.cases");
+}
+
+/// Runs `prog ARGS` (argv[0] `wirelab`, so messages match) with HOME in a fresh directory.
+fn invoke(prog: &str, pre: &[&str], args: &[&str], stdin: &str) -> common::Outcome {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(prog);
+    cmd.arg0("wirelab")
+        .args(pre)
+        .args(args)
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("PWD", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    if let Some(mut sin) = child.stdin.take() {
+        use std::io::Write;
+        let _ = sin.write_all(stdin.as_bytes());
+    }
+    common::wait_with_deadline(child, std::time::Duration::from_secs(20))
+}
+
+#[test]
+fn invocation_options_match_dash() {
+    if !common::require_tool("dash") {
+        return;
+    }
+    let cases: &[(&[&str], &str)] = &[
+        (&["-c", "--", "echo dd $0 $1", "n", "a"], ""),
+        (&["-c", "echo $0 $1", "--", "x"], ""),
+        (&["-"], "echo from-stdin $#\n"),
+        (&["--", "/dev/null", "a"], ""),
+        (&["-s", "a", "b"], "echo $# $1 $2\n"),
+        (&["-s", "--", "-a", "b"], "echo $# $1 $2\n"),
+        (&["-ec", "false; echo no"], ""),
+        (&["-ce", "false; echo no"], ""),
+        (&["-e", "-c", "false; echo no"], ""),
+        (&["+e", "-c", "echo $-"], ""),
+        (&["-o", "errexit", "-c", "false; echo no"], ""),
+        (&["-oo", "errexit", "noglob", "-c", "echo $-"], ""),
+        (&["-o", "noglob", "-o", "nounset", "-c", "echo $-"], ""),
+        (&["-o", "bogus", "-c", "echo hi"], ""),
+        (&["-c"], ""),
+        (&["-z", "-c", "echo hi"], ""),
+        (&["+c", "echo hi"], "echo plus-c\n"),
+        (&["-l", "-c", "echo login $-"], ""),
+        (&["-i", "-c", "echo $-"], ""),
+        (&["-c", "echo $-"], ""),
+        (&["-s"], "echo $-\n"),
+        (&["-eu", "-c", "echo $-"], ""),
+        (&["-euxc", "echo hi"], ""),
+        (&["-n", "-c", "echo should-not"], ""),
+        (&["-v", "-c", "echo v"], ""),
+        (&["-a", "-c", "x=1; env | grep ^x="], ""),
+        (&["-f", "-c", "echo /*"], ""),
+        (&["-s", "-c", "echo $1", "a", "b"], ""),
+        (&["-cs", "echo cs $1", "zero", "one"], ""),
+        (&["+x", "-x", "+x", "-c", "echo $-"], ""),
+    ];
+    let mut failures = Vec::new();
+    for (args, stdin) in cases {
+        let want = invoke("dash", &[], args, stdin);
+        let got = invoke(common::wirelab(), &["shell"], args, stdin);
+        if want != got {
+            failures.push(format!("{args:?}\n  dash:    {want:?}\n  wirelab: {got:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} invocations differ from dash:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
 fn every_case_matches_dash_when_run_as_a_script_file() {
     for f in CASE_FILES {
         check_file_in(f, Mode::File);
@@ -183,4 +300,12 @@ const CASE_FILES: &[&str] = &[
     "edge.cases",
     "syntax.cases",
     "words.cases",
+    "process.cases",
+    "printf.cases",
+    "umask.cases",
+    "aliases.cases",
+    "cd.cases",
+    "command.cases",
+    "extras.cases",
+    "misc.cases",
 ];

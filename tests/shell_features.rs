@@ -280,3 +280,151 @@ fn operands_after_the_command_string_match_dash_including_double_dash() {
     assert_eq!(out.status, 2);
     assert_eq!(out.stderr, "wirelab: 0: -c requires an argument\n");
 }
+
+// Issue 16: where wirelab follows bash because dash lacks the feature (the `differs` cases of
+// tests/shell_cases/*.cases).
+
+#[test]
+fn exec_takes_dashdash_and_a_name_for_argv0() {
+    let out = sh("exec -- echo via-exec");
+    assert_eq!((out.stdout.as_str(), out.status), ("via-exec\n", 0));
+    let out = sh("exec -a myname sh -c 'echo $0'");
+    assert_eq!(out.stdout, "myname\n");
+    let out = sh("exec -a; echo after");
+    assert_eq!(out.status, 2, "{out:?}");
+    assert!(out.stderr.contains("exec: -a:"), "{out:?}");
+}
+
+#[test]
+fn umask_p_prints_a_command_that_restores_the_mask() {
+    let out = sh("umask 027; umask -p; umask -pS");
+    assert_eq!(out.stdout, "umask 0027\numask -S u=rwx,g=rx,o=\n");
+}
+
+#[test]
+fn builtin_runs_the_builtin_over_a_function() {
+    let out =
+        sh("echo() { printf 'func\\n'; }; builtin echo real; builtin nosuch; printf 'st=%s\\n' $?");
+    assert_eq!(out.stdout, "real\nst=1\n");
+    assert!(
+        out.stderr.contains("builtin: nosuch: not a shell builtin"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn command_v_and_big_v_look_up_every_name() {
+    let out = sh("f() { :; }; command -v echo f if nosuch_x; echo st=$?");
+    assert_eq!(out.stdout, "echo\nf\nif\nst=127\n");
+    let out = sh("command -V echo if");
+    assert_eq!(
+        out.stdout,
+        "echo is a shell builtin\nif is a shell keyword\n"
+    );
+}
+
+#[test]
+fn alias_lists_every_alias_sorted() {
+    let out = sh("alias b=2 a=1 c='x y'; alias");
+    assert_eq!(out.stdout, "a='1'\nb='2'\nc='x y'\n");
+}
+
+#[test]
+fn dashdash_login_reads_the_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(".profile"), "from_profile=yes\n").expect("write");
+    let home = dir.path().display().to_string();
+    let out = run_in(
+        dir.path(),
+        "env",
+        &[
+            &format!("HOME={home}"),
+            wirelab(),
+            "shell",
+            "--login",
+            "-c",
+            "echo $from_profile",
+        ],
+        None,
+    );
+    assert_eq!(out.stdout, "yes\n", "{out:?}");
+}
+
+// Issue 16: what bash users reach for beyond dash.
+
+#[test]
+fn random_varies_and_assigning_it_seeds_it() {
+    let out = sh(
+        "a=$RANDOM b=$RANDOM c=$RANDOM; [ $a != $b ] || [ $b != $c ] && echo varies; \
+                  for x in $a $b $c; do [ $x -ge 0 ] && [ $x -lt 32768 ] || echo out-of-range; done; \
+                  RANDOM=7; s1=\"$RANDOM $RANDOM\"; RANDOM=7; s2=\"$RANDOM $RANDOM\"; [ \"$s1\" = \"$s2\" ] && echo seeded; \
+                  p=$RANDOM; c=$(echo $RANDOM); [ $p != $c ] || echo same-in-subshell",
+    );
+    assert_eq!(out.stdout, "varies\nseeded\n", "{out:?}");
+}
+
+#[test]
+fn lineno_is_the_current_line() {
+    let out = sh("echo $LINENO\nf() {\n  echo in-f $LINENO\n}\nf\necho $LINENO");
+    assert_eq!(out.stdout, "1\nin-f 3\n6\n");
+}
+
+#[test]
+fn pipestatus_holds_every_status_of_the_last_pipeline() {
+    let out = sh(
+        "false | true | (exit 3); echo \"${PIPESTATUS[@]}\" ${#PIPESTATUS[@]} ${PIPESTATUS[1]} $PIPESTATUS; \
+                  ! false; echo ${PIPESTATUS[*]}; true; echo $PIPESTATUS ${PIPESTATUS[5]-none}",
+    );
+    assert_eq!(out.stdout, "1 0 3 3 0 1\n1\n0 none\n");
+}
+
+#[test]
+fn echo_in_an_interactive_shell_takes_bash_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_in(
+        dir.path(),
+        wirelab(),
+        &[
+            "shell",
+            "-i",
+            "-c",
+            "echo -e 'a\\tb'; echo -E 'c\\td'; echo -nE x; echo; echo -n -e 'y\\n'",
+        ],
+        None,
+    );
+    assert_eq!(out.stdout, "a\tb\nc\\td\nx\ny\n", "{out:?}");
+    // A script keeps dash's echo: only -n is an option.
+    assert_eq!(sh("echo -e x; echo -E y").stdout, "-e x\n-E y\n");
+}
+
+#[test]
+fn set_o_lists_and_set_plus_o_restores_every_option_pipefail_too() {
+    let out = sh("set -o | grep -c -e errexit -e pipefail -e nounset -e noglob");
+    assert_eq!(out.stdout, "4\n");
+    let out = sh(
+        "set -e -o pipefail; saved=$(set +o); set +e +o pipefail -u; eval \"$saved\"; \
+                  echo $-; set -o | grep pipefail",
+    );
+    assert_eq!(out.stdout, "e\npipefail        on\n", "{out:?}");
+}
+
+#[test]
+fn time_keyword_times_a_brace_group_and_a_pipeline() {
+    let out = sh("time { echo in-group; false; }; echo st=$?");
+    assert_eq!(out.stdout, "in-group\nst=1\n");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{out:?}");
+    assert!(
+        lines[1].starts_with("real\t0m0.") && lines[3].starts_with("sys\t0m"),
+        "{out:?}"
+    );
+    let out = sh("time -p sleep 0.2 | cat; echo st=$?");
+    assert_eq!(out.stdout, "st=0\n");
+    let real: f64 = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("real "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!((0.19..5.0).contains(&real), "{out:?}");
+}

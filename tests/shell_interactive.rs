@@ -25,7 +25,7 @@ impl Tmux {
         let home = tempfile::tempdir().expect("tempdir");
         let socket = format!("wl-{name}-{}", std::process::id());
         let cmd = format!(
-            "env -i PATH=/usr/bin:/bin HOME={h} XDG_DATA_HOME={h}/data TERM={term} {bin} shell",
+            "env -i PATH=/usr/bin:/bin HOME={h} XDG_STATE_HOME={h}/state TERM={term} {bin} shell",
             h = home.path().display(),
             bin = common::wirelab()
         );
@@ -217,11 +217,20 @@ fn ctrl_c_clears_the_line_and_ctrl_d_exits() {
     );
     t.keys(&["trap 'echo bye-bye > $HOME/exited' EXIT", "Enter"]);
     t.wait_prompts(3);
-    t.keys(&["C-d"]);
-    let start = Instant::now();
+    // A Ctrl-D typed in the instant between the prompt's paint and the line editor's raw mode
+    // is taken by the terminal's line discipline as an end-of-file for nobody (seen once in
+    // CI under load): a second one goes to the editor. One Ctrl-D that the editor sees ends
+    // the shell, which the trap's marker shows.
     let marker = t._home.path().join("exited");
-    while !marker.exists() && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
+    for wait in [3, 10] {
+        t.keys(&["C-d"]);
+        let start = Instant::now();
+        while !marker.exists() && start.elapsed() < Duration::from_secs(wait) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if marker.exists() {
+            break;
+        }
     }
     assert!(
         marker.exists(),
@@ -239,7 +248,7 @@ fn tab_completes_builtins_and_history_persists() {
     t.wait_for("$ echo");
     t.keys(&["completed-word", "Enter"]);
     t.wait_for("completed-word\n");
-    let hist = t._home.path().join("data/wirelab/history");
+    let hist = t._home.path().join("state/wirelab/history");
     let start = Instant::now();
     loop {
         let text = std::fs::read_to_string(&hist).unwrap_or_default();
@@ -434,4 +443,42 @@ fn sighup_makes_the_shell_hang_up_its_jobs_and_exit() {
     }
     assert!(!alive(&bg), "the background job survived the hangup");
     assert!(!alive(&shell), "the shell survived the hangup");
+}
+
+#[test]
+fn lines_typed_while_a_command_runs_all_run_in_order() {
+    // Issue 17: `sleep 2`, then three lines typed during the sleep printed only "one".
+    let Some(t) = Tmux::start("typeahead") else {
+        return;
+    };
+    t.keys(&["sleep 3", "Enter"]);
+    t.wait_foreground("sleep");
+    for line in ["echo t-one", "echo t-two", "echo t-three"] {
+        t.keys(&[line, "Enter"]);
+    }
+    let s = t.wait_for("\nt-three");
+    let at = |w: &str| s.find(&format!("\n{w}")).unwrap_or(usize::MAX);
+    assert!(
+        at("t-one") < at("t-two") && at("t-two") < at("t-three"),
+        "every typed-ahead line ran, in order:\n{s}"
+    );
+}
+
+#[test]
+fn ctrl_c_ends_a_whole_loop_in_the_line_editor() {
+    // Issue 16: Ctrl-C ended only the current `sleep`; the loop went on.
+    let Some(t) = Tmux::start("loopint") else {
+        return;
+    };
+    t.keys(&[
+        "while true; do sleep 0.2; done; echo after-$((1+1))",
+        "Enter",
+    ]);
+    t.wait_foreground("sleep");
+    std::thread::sleep(Duration::from_millis(100));
+    t.keys(&["C-c"]);
+    t.wait_for("[130] $");
+    t.keys(&["echo st=$?", "Enter"]);
+    let s = t.wait_for("st=130\n");
+    assert!(!s.contains("after-2"), "{s}");
 }

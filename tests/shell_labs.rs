@@ -222,3 +222,36 @@ fn logs_follow_ends_when_the_reader_is_done() {
     assert_eq!(out.status, 0, "{out:?}");
     assert_eq!(out.stdout, "1\nfirst: 0\nready on\nsecond: 0\n", "{out:?}");
 }
+
+#[test]
+fn help_lists_every_lab_with_its_verbs_and_the_builtins() {
+    let state = tempfile::tempdir().unwrap();
+    let (code, out, _) = shell(state.path(), &["-c", "help"]);
+    assert_eq!(code, 0);
+    for lab in wirelab::registry::labs() {
+        assert!(out.contains(lab.name()), "{} missing: {out}", lab.name());
+        for verb in wirelab::lab::help::verbs(*lab) {
+            assert!(out.contains(&verb), "{} {verb} missing: {out}", lab.name());
+        }
+    }
+    for word in ["scenario", "logs", "cd", "jobs", "fg", "trap", "repair"] {
+        assert!(out.contains(word), "{word} missing: {out}");
+    }
+    let (code, out, _) = shell(state.path(), &["-c", "help raft"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("repair") && out.contains("Usage"), "{out}");
+    let (code, out, _) = shell(state.path(), &["-c", "help cd; help nope"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("cd: a shell builtin") && out.contains("no lab or builtin named nope"));
+}
+
+#[test]
+fn hints_in_the_shell_name_the_shells_own_commands() {
+    let state = tempfile::tempdir().unwrap();
+    let (code, _, err) = shell(state.path(), &["-c", "raft status"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("`raft up`") && !err.contains("wirelab raft up"),
+        "{err}"
+    );
+}

@@ -94,7 +94,7 @@ fn history_file_lines_past_the_limit_are_skipped_with_a_warning() {
     .expect("write");
     let out = std::process::Command::new(wirelab())
         .args(["shell", "-i"])
-        .env("XDG_DATA_HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path())
         .env("TERM", "dumb")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -130,7 +130,7 @@ fn oversized_history_file_is_not_loaded() {
     f.set_len((16 << 20) + 1).expect("set_len");
     let out = std::process::Command::new(wirelab())
         .args(["shell", "-i"])
-        .env("XDG_DATA_HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path())
         .env("TERM", "dumb")
         .stdin(std::process::Stdio::null())
         .output()

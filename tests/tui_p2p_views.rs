@@ -208,7 +208,7 @@ fn p2p_app() -> App {
             4,
             "p2p partition 1",
             "key n",
-            "node(s) [1] cut off from the others\n",
+            "node 1 cut off from the rest\n",
         ),
         (
             5,

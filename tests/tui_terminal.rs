@@ -28,7 +28,7 @@ fn killing_the_leader_from_the_dashboard_shows_a_new_leader_and_leaves_no_node_b
     t.wait_text("raft-kv [lab]", T)
         .unwrap_or_else(|e| panic!("{e}"));
     t.keys(&["Enter"]);
-    t.wait_text("What it is", T)
+    t.wait_text("What the lab runs here", T)
         .unwrap_or_else(|e| panic!("{e}"));
     t.keys(&["l"]);
     let screen = t
@@ -208,4 +208,97 @@ fn closing_the_terminal_during_the_interactive_shell_ends_everything() {
         Vec::<u32>::new(),
         "nodes outlived wirelab"
     );
+}
+
+/// The processes running `sleep SECS` (the exact duration is the test's own marker).
+fn sleeping(secs: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        if args.len() >= 2 && args[0].ends_with(b"sleep") && args[1] == secs.as_bytes() {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_long_command_keeps_the_dashboard_live_refuses_other_actions_and_esc_or_q_end_it() {
+    if !common::require_tool("tmux") {
+        return;
+    }
+    let t = Tmux::start(common::wirelab(), &["lab", "raft"], 120, 36);
+    t.wait_for("a leader", T, |s| leader_on(s).is_some())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A loop that would run for ever: Esc ends the whole loop, not one of its sleeps.
+    t.keys(&[":"]);
+    t.text("while true; do sleep 0.2; done");
+    t.keys(&["Enter"]);
+    t.wait_text("$ while true; do sleep 0.2; done", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A node-killing key meanwhile is refused, with the reason, not queued.
+    t.keys(&["k"]);
+    t.wait_text("busy: `while true; do sleep 0.2; done` still runs", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["Escape"]);
+    t.wait_text("✗130", T).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !t.screen().contains("$ raft kill"),
+        "the refused key ran later: {}",
+        t.screen()
+    );
+    assert_eq!(t.node_processes().len(), 3, "{}", t.screen());
+    // Q during a long command quits at once and leaves no process of it behind.
+    t.keys(&[":"]);
+    t.text("sleep 41.5");
+    t.keys(&["Enter"]);
+    t.wait_for("the sleep", T, |_| !sleeping("41.5").is_empty())
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["Q"]);
+    assert!(t.wait_exit(T), "wirelab did not quit: {}", t.screen());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !sleeping("41.5").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(sleeping("41.5").is_empty(), "the command outlived the app");
+    assert!(t.node_processes().is_empty());
+}
+
+#[test]
+fn l_on_the_shell_page_opens_the_interactive_shell_and_exit_comes_back() {
+    if !common::require_tool("tmux") {
+        return;
+    }
+    let t = Tmux::start(common::wirelab(), &[], 120, 36);
+    t.wait_text("POSIX shell [shell]", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Down to the shell's row, whatever its position in the list.
+    for _ in 0..12 {
+        if t.screen().contains("▶ POSIX shell") {
+            break;
+        }
+        t.keys(&["Down"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.wait_text("runs here as `wirelab shell`", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["Enter"]);
+    t.wait_text("l shell", T).unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["l"]);
+    t.wait_text("`help` lists the builtins", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.text("echo shell-page-$((6*7))");
+    t.keys(&["Enter"]);
+    t.wait_text("shell-page-42", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.text("exit");
+    t.keys(&["Enter"]);
+    t.wait_text("wirelab › home › POSIX shell", T)
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.keys(&["Q"]);
+    assert!(t.wait_exit(T), "wirelab did not quit: {}", t.screen());
 }

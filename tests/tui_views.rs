@@ -150,7 +150,7 @@ fn lab_app() -> App {
             5,
             "raft partition 3",
             "key n",
-            "node(s) 3 cut off from the rest\n",
+            "node 3 cut off from the rest\n",
         ),
     ] {
         lab.record(id, cmd, src);
@@ -183,7 +183,8 @@ fn project_page_with_a_lab_and_a_measured_claim() {
     a.measured.insert(
         "raft-kv#0".into(),
         Measurement {
-            figure: "linearizable = true".into(),
+            figure: "linearizable, 0 acknowledged writes lost over 52180 operations with 3 kills"
+                .into(),
             ok: true,
             date: "20261124-050000".into(),
             command: "raft chaos --duration 20s --json".into(),
@@ -204,16 +205,18 @@ fn project_without_a_lab_says_so() {
         .expect("the shell project");
     a.act(Action::Open);
     let text = render(&mut a, 120, 40);
-    assert!(text.contains("No dashboard for this project yet"), "{text}");
+    assert!(text.contains("l opens the interactive shell"), "{text}");
     assert!(text.contains("`wirelab shell`"), "{text}");
-    // ephemeral-secret cannot run at all yet, and says so plainly.
+    // Every other project has a lab and a dashboard now: ephemeral-secret's page launches it.
     let mut a = app(Mode::Explorer);
     a.act(Action::Down);
     a.act(Action::Down);
     a.act(Action::Open);
     let text = render(&mut a, 120, 40);
-    assert!(text.contains("No lab for this project yet"), "{text}");
-    check("project_no_lab", &mut a);
+    assert!(
+        text.contains("ephemeral-secret") && text.contains("l launches a real local cluster"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -367,6 +370,31 @@ fn s_shows_the_scenario_scripts_and_they_scroll() {
 }
 
 #[test]
+fn enter_on_the_scenario_scripts_runs_the_one_at_the_top_on_its_labs_dashboard() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use wirelab::tui::app::Effect;
+    let mut a = app(Mode::Explorer);
+    a.act(Action::Open);
+    a.act(Action::Scenarios);
+    let popup = a.popup.clone().expect("the scenario scripts");
+    let (second_line, second) = popup.runs[1].clone();
+    // Scroll the second script to the top, then Enter.
+    for _ in 0..second_line {
+        a.on_key(&KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+    }
+    let effect = a.on_key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(
+        effect,
+        Some(Effect::Run(
+            format!("scenario run {second}"),
+            "scenario".into()
+        ))
+    );
+    assert!(a.popup.is_none());
+    assert_eq!(a.screen(), Screen::Dashboard("raft"));
+}
+
+#[test]
 fn the_command_bar_runs_a_shell_command_and_remembers_it() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use wirelab::tui::app::Effect;
@@ -397,4 +425,28 @@ fn the_tour_over_the_dashboard_keeps_the_command_log_visible_at_80x24() {
     assert!(text.contains("command log"), "{text}");
     assert!(text.contains("tour · step 1/"), "{text}");
     check("lab_with_tour_caption", &mut a);
+}
+
+/// Every command a tour step queues (the lab start included) is the tour's: the loop queues
+/// those behind a running command instead of refusing them as "busy" (a forge step whose
+/// `forge up` was refused left the tour on an empty dashboard).
+#[test]
+fn a_tour_steps_lab_start_is_queued_as_the_tours() {
+    use wirelab::tui::app::Effect;
+    let mut a = app(Mode::Tour { auto: false });
+    let mut starts = 0;
+    for _ in 0..80 {
+        a.queued.clear();
+        a.act(Action::TourNext);
+        for e in &a.queued {
+            if let Effect::Run(cmd, source) = e {
+                assert_eq!(source, "tour", "`{cmd}` is queued as {source}");
+                starts += usize::from(cmd.ends_with(" up"));
+            }
+        }
+    }
+    assert!(
+        starts >= 2,
+        "the tour starts its labs: {starts} lab starts seen"
+    );
 }

@@ -302,19 +302,23 @@ impl Bot {
         loop {
             tokio::select! {
                 f = frames.recv() => {
-                    let Some(f) = f else { return Err("closed") };
+                    let Some(mut f) = f else { return Err("closed") };
                     last_rx = Instant::now();
-                    let opened = chan.open(&f);
+                    let opened = chan.open_all(&mut f);
                     self.progressed |= opened.is_ok();
-                    match opened {
+                    let msgs = match opened {
                         Err(super::link::OpenError::Aead) => return Err("aead"),
                         Err(_) => return Err("protocol"),
-                        Ok(None) => {
-                            let r = chan.rekeys_in + chan.rekeys_out;
-                            self.set(|g| { g.session = "rekeyed"; g.rekeys = g.rekeys.max(r); });
-                        }
-                        Ok(Some(Wire::Msg(e))) => self.deliver(e)?,
-                        Ok(Some(Wire::Ack { cid, id })) => {
+                        Ok(msgs) => msgs,
+                    };
+                    if msgs.is_empty() {
+                        // A rekey frame.
+                        let r = chan.rekeys_in + chan.rekeys_out;
+                        self.set(|g| { g.session = "rekeyed"; g.rekeys = g.rekeys.max(r); });
+                    }
+                    for msg in msgs { match msg {
+                        Wire::Msg(e) => self.deliver(e)?,
+                        Wire::Ack { cid, id } => {
                             if cid == self.outbox.cid && !self.outbox.acked {
                                 self.outbox.acked = true;
                                 self.outbox.save(&self.outbox_path).map_err(|_| "disk")?;
@@ -329,8 +333,8 @@ impl Bot {
                                 });
                             }
                         }
-                        Ok(Some(_)) => return Err("protocol"),
-                    }
+                        _ => return Err("protocol"),
+                    } }
                 }
                 c = self.cmds.recv() => {
                     if let Some(c) = c { self.set(|g| g.queue.push_back(c)); }

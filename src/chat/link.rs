@@ -11,10 +11,17 @@
 //!   frame(AEAD(Msg | Ack | Rekey …))  ◀─▶
 //! ```
 //!
-//! Rekey: a sender, after [`RekeyPolicy::every`] messages or [`RekeyPolicy::period`], sends
-//! [`Wire::Rekey`] and then rekeys its sending key; the receiver, having decrypted it, rekeys
-//! its receiving key (Noise §11.3 `Rekey()`). In plain mode (the bench's baseline) the same
-//! frames carry the JSON in clear and no handshake happens.
+//! A transport message carries one [`Wire`] JSON message, or several separated by `\n`
+//! (compact JSON never holds a raw newline): the server seals what it has queued for one
+//! member in a single AEAD operation ([`Channel::seal_batch`], at most [`MAX_BATCH`] bytes of
+//! plaintext), and a receiver reads frames with [`Channel::open_all`]. One AEAD operation per
+//! message was most of what the protocol cost over plain TCP in a fan-out. Clients send one
+//! message per frame, and the server accepts nothing else ([`Channel::open`]).
+//!
+//! Rekey: a sender, after [`RekeyPolicy::every`] frames or [`RekeyPolicy::period`], sends
+//! [`Wire::Rekey`] alone in a frame and then rekeys its sending key; the receiver, having
+//! decrypted it, rekeys its receiving key (Noise §11.3 `Rekey()`). In plain mode (the bench's
+//! baseline) the same frames carry the JSON in clear and no handshake happens.
 
 use std::time::{Duration, Instant};
 
@@ -137,12 +144,30 @@ pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Appends one frame holding the transport message sealing `payload`: the length prefix
+/// first, then the ciphertext written in place after it.
+fn seal_frame(ts: &mut TransportState, payload: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+    let n = u16::try_from(payload.len() + super::noise::TAG_LEN).map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame over 65535 bytes")
+    })?;
+    let start = out.len();
+    out.extend_from_slice(&n.to_be_bytes());
+    if let Err(e) = ts.write_message_into(payload, out) {
+        out.truncate(start);
+        return Err(std::io::Error::other(e));
+    }
+    Ok(())
+}
+
 /// Writes one frame.
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, payload: &[u8]) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(payload.len() + 2);
     encode_frame(payload, &mut out)?;
     w.write_all(&out).await
 }
+
+/// Most plaintext bytes [`Channel::seal_batch`] puts in one frame (a frame holds 65,535).
+pub const MAX_BATCH: usize = 16 * 1024;
 
 /// Why a message could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,21 +219,18 @@ impl Channel {
         self.seal_json(&json, out)
     }
 
-    /// [`Self::seal`] for a message already serialized (a fan-out serializes once).
+    /// [`Self::seal`] for a message already serialized (a fan-out serializes once): the frame
+    /// is written straight into `out` (length, ciphertext, tag), without an allocation.
     pub fn seal_json(&mut self, json: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
         let Some(ts) = self.ts.as_mut() else {
             return encode_frame(json, out);
         };
-        let ct = ts.write_message(json).map_err(std::io::Error::other)?;
-        encode_frame(&ct, out)?;
+        seal_frame(ts, json, out)?;
         self.since += 1;
         let due = (self.policy.every > 0 && self.since >= self.policy.every)
             || (!self.policy.period.is_zero() && self.at.elapsed() >= self.policy.period);
         if due {
-            let ct = ts
-                .write_message(br#"{"t":"rekey"}"#)
-                .map_err(std::io::Error::other)?;
-            encode_frame(&ct, out)?;
+            seal_frame(ts, br#"{"t":"rekey"}"#, out)?;
             ts.rekey_outgoing().map_err(std::io::Error::other)?;
             self.since = 0;
             self.at = Instant::now();
@@ -217,18 +239,72 @@ impl Channel {
         Ok(())
     }
 
-    /// Authenticates and decodes one frame; a [`Wire::Rekey`] is applied here and returned as
-    /// `None`.
-    pub fn open(&mut self, frame: &[u8]) -> Result<Option<Wire>, OpenError> {
-        let plain;
-        let bytes = match self.ts.as_mut() {
-            Some(ts) => {
-                plain = ts.read_message(frame).map_err(|_| OpenError::Aead)?;
-                &plain[..]
+    /// Seals the messages of `jsons` (each one compact JSON) in as few frames as fit in
+    /// [`MAX_BATCH`] bytes of plaintext each, `\n`-separated, into `out`; a rekey follows any
+    /// frame after which one is due. Returns the frames written.
+    pub fn seal_batch<'a>(
+        &mut self,
+        jsons: impl IntoIterator<Item = &'a [u8]>,
+        plain: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<u64> {
+        plain.clear();
+        let mut frames = 0;
+        for j in jsons {
+            if !plain.is_empty() && plain.len() + 1 + j.len() > MAX_BATCH {
+                self.seal_json(plain, out)?;
+                frames += 1;
+                plain.clear();
             }
-            None => frame,
+            if !plain.is_empty() {
+                plain.push(b'\n');
+            }
+            plain.extend_from_slice(j);
+        }
+        if !plain.is_empty() {
+            self.seal_json(plain, out)?;
+            frames += 1;
+        }
+        Ok(frames)
+    }
+
+    /// Authenticates (in place: `frame` is overwritten) and decodes a frame of one or more
+    /// `\n`-separated messages (what the server sends). A [`Wire::Rekey`] must be alone in
+    /// its frame; it is applied here and yields no message.
+    pub fn open_all(&mut self, frame: &mut [u8]) -> Result<Vec<Wire>, OpenError> {
+        let len = match self.ts.as_mut() {
+            Some(ts) => ts
+                .read_message_in_place(frame)
+                .map_err(|_| OpenError::Aead)?,
+            None => frame.len(),
         };
-        let msg: Wire = serde_json::from_slice(bytes).map_err(|_| OpenError::Protocol)?;
+        let mut msgs = Vec::new();
+        for line in frame[..len].split(|b| *b == b'\n') {
+            msgs.push(serde_json::from_slice::<Wire>(line).map_err(|_| OpenError::Protocol)?);
+        }
+        if msgs.contains(&Wire::Rekey) {
+            if msgs.len() != 1 {
+                return Err(OpenError::Protocol);
+            }
+            if let Some(ts) = self.ts.as_mut() {
+                ts.rekey_incoming().map_err(|_| OpenError::Aead)?;
+            }
+            self.rekeys_in += 1;
+            msgs.clear();
+        }
+        Ok(msgs)
+    }
+
+    /// Authenticates (in place: `frame` is overwritten) and decodes a frame of exactly one
+    /// message (what a client sends); a [`Wire::Rekey`] is applied here and returned as `None`.
+    pub fn open(&mut self, frame: &mut [u8]) -> Result<Option<Wire>, OpenError> {
+        let len = match self.ts.as_mut() {
+            Some(ts) => ts
+                .read_message_in_place(frame)
+                .map_err(|_| OpenError::Aead)?,
+            None => frame.len(),
+        };
+        let msg: Wire = serde_json::from_slice(&frame[..len]).map_err(|_| OpenError::Protocol)?;
         if msg == Wire::Rekey {
             if let Some(ts) = self.ts.as_mut() {
                 ts.rekey_incoming().map_err(|_| OpenError::Aead)?;
@@ -381,6 +457,90 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_sealed_in_few_frames_and_opens_in_order_across_rekeys() {
+        let (mut a, mut b) = pair();
+        let msgs: Vec<Wire> = (0..2_000u64)
+            .map(|k| Wire::Ack { cid: k, id: k * 7 })
+            .collect();
+        let jsons: Vec<Vec<u8>> = msgs
+            .iter()
+            .map(|m| serde_json::to_vec(m).unwrap())
+            .collect();
+        let (mut plain, mut out) = (Vec::new(), Vec::new());
+        let n = a
+            .seal_batch(jsons.iter().map(Vec::as_slice), &mut plain, &mut out)
+            .unwrap();
+        let fs = frames(&out);
+        // ~60 KB of JSON in 16 KiB frames, each 3rd frame followed by a rekey frame.
+        assert!((4..=6).contains(&n), "{n} frames");
+        assert_eq!(fs.len() as u64, n + n / 3);
+        let mut got = Vec::new();
+        for f in &fs {
+            assert!(f.len() <= MAX_BATCH + crate::chat::noise::TAG_LEN);
+            got.extend(b.open_all(&mut f.clone()).unwrap());
+        }
+        assert_eq!(got, msgs);
+        assert_eq!(b.rekeys_in, n / 3);
+        // A single message still opens with `open` (what the server reads)…
+        let mut one = Vec::new();
+        a.seal_batch([&jsons[0][..]], &mut plain, &mut one).unwrap();
+        assert_eq!(
+            b.open(&mut frames(&one)[0].clone()),
+            Ok(Some(msgs[0].clone()))
+        );
+        // …and two in one frame do not: a client sends one message per frame.
+        let mut two = Vec::new();
+        a.seal_batch([&jsons[1][..], &jsons[2][..]], &mut plain, &mut two)
+            .unwrap();
+        assert_eq!(
+            b.open(&mut frames(&two)[0].clone()),
+            Err(OpenError::Protocol)
+        );
+    }
+
+    #[test]
+    fn a_rekey_must_be_alone_in_its_frame_and_plain_mode_batches_too() {
+        let (mut a, mut b) = pair();
+        let mut out = Vec::new();
+        a.seal_json(
+            b"{\"t\":\"rekey\"}\n{\"t\":\"ack\",\"cid\":1,\"id\":1}",
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            b.open_all(&mut frames(&out)[0].clone()),
+            Err(OpenError::Protocol)
+        );
+        let (mut p, mut q) = (
+            Channel::new(
+                None,
+                RekeyPolicy {
+                    every: 0,
+                    period: Duration::ZERO,
+                },
+            ),
+            Channel::new(
+                None,
+                RekeyPolicy {
+                    every: 0,
+                    period: Duration::ZERO,
+                },
+            ),
+        );
+        let (mut plain, mut out) = (Vec::new(), Vec::new());
+        let j = serde_json::to_vec(&Wire::Ack { cid: 3, id: 4 }).unwrap();
+        assert_eq!(
+            p.seal_batch([&j[..], &j[..]], &mut plain, &mut out)
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            q.open_all(&mut frames(&out)[0].clone()).unwrap(),
+            vec![Wire::Ack { cid: 3, id: 4 }; 2]
+        );
+    }
+
+    #[test]
     fn channel_rekeys_in_band_and_keeps_working() {
         let (mut a, mut b) = pair();
         for k in 0..10u64 {
@@ -389,7 +549,7 @@ mod tests {
             a.seal(&msg, &mut out).unwrap();
             let got: Vec<_> = frames(&out)
                 .iter()
-                .filter_map(|f| b.open(f).unwrap())
+                .filter_map(|f| b.open(&mut f.clone()).unwrap())
                 .collect();
             assert_eq!(got, vec![msg]);
         }
@@ -411,7 +571,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
             let n = frames(&out)
                 .iter()
-                .filter_map(|f| b.open(f).unwrap())
+                .filter_map(|f| b.open(&mut f.clone()).unwrap())
                 .count();
             assert_eq!(n, 1);
         }
@@ -425,11 +585,11 @@ mod tests {
         a.seal(&Wire::Ack { cid: 1, id: 1 }, &mut out).unwrap();
         a.seal(&Wire::Ack { cid: 2, id: 2 }, &mut out).unwrap();
         let f = frames(&out);
-        assert_eq!(b.open(&f[1]), Err(OpenError::Aead));
+        assert_eq!(b.open(&mut f[1].clone()), Err(OpenError::Aead));
         let mut t = f[0].clone();
         t[3] ^= 1;
-        assert_eq!(b.open(&t), Err(OpenError::Aead));
-        assert!(b.open(&f[0]).unwrap().is_some());
-        assert_eq!(b.open(&f[0]), Err(OpenError::Aead));
+        assert_eq!(b.open(&mut t), Err(OpenError::Aead));
+        assert!(b.open(&mut f[0].clone()).unwrap().is_some());
+        assert_eq!(b.open(&mut f[0].clone()), Err(OpenError::Aead));
     }
 }

@@ -323,11 +323,15 @@ async fn impersonate(server: SocketAddr, name: &str, room: &str, psk: Psk) -> Va
             if !read_frame(&mut s, &mut buf).await? {
                 anyhow::bail!("server closed");
             }
-            match chan.open(&buf) {
-                Ok(Some(Wire::Msg(_))) => read += 1,
-                Ok(Some(Wire::Ack { id, .. })) => return anyhow::Ok((id, read)),
-                Ok(_) => {}
-                Err(_) => anyhow::bail!("decryption failed"),
+            let Ok(msgs) = chan.open_all(&mut buf) else {
+                anyhow::bail!("decryption failed");
+            };
+            for msg in msgs {
+                match msg {
+                    Wire::Msg(_) => read += 1,
+                    Wire::Ack { id, .. } => return anyhow::Ok((id, read)),
+                    _ => {}
+                }
             }
         }
     })

@@ -35,8 +35,8 @@
 //!   `p99_ms` (delivery, sender's send to this member's receipt), `reconnects`, `rekeys`,
 //!   `rejects` as this client saw them (aead, bad_handshake, refused, timeout, …).
 //!
-//! There is no dashboard yet (`wirelab lab chat` says so); the CLI and the shell builtin
-//! cover every verb.
+//! The dashboard (`wirelab lab chat`, `crate::tui::chat`) reads these events; the CLI and the
+//! shell builtin cover every verb.
 
 pub mod bench;
 pub mod check;

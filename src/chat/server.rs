@@ -50,6 +50,22 @@ enum Out {
     Msg(Arc<Logged>),
 }
 
+/// A message on its way to one member: a room message's JSON shared by every member, or
+/// one of its own (an ack).
+enum Json {
+    Shared(Arc<Logged>),
+    Own(Vec<u8>),
+}
+
+impl Json {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Json::Shared(e) => &e.wire,
+            Json::Own(v) => v,
+        }
+    }
+}
+
 /// A room message with its `Wire::Msg` JSON, serialized once for every member.
 struct Logged {
     entry: Entry,
@@ -92,7 +108,46 @@ struct ClientView {
     room: Option<String>,
 }
 
+/// A bounded record of latency samples (µs), for the bench's breakdown.
+#[derive(Default)]
+struct Samples(Vec<u64>);
+
+impl Samples {
+    const CAP: usize = 200_000;
+
+    fn record(&mut self, us: u64) {
+        if self.0.len() < Self::CAP {
+            self.0.push(us);
+        }
+    }
+}
+
+/// Where a message's time went on the server, as quantiles in ms: the group commit
+/// (append + fdatasync of one batch) and the sender's send → durable in the log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CommitStats {
+    /// Batches committed.
+    pub batches: u64,
+    /// Writes to the clients' sockets (each one syscall, many frames).
+    pub writes: u64,
+    /// Frames those writes carried (each frame one AEAD operation, holding every message
+    /// queued for its member, up to 16 KiB).
+    pub frames: u64,
+    /// Commit p50.
+    pub commit_p50_ms: f64,
+    /// Commit p99.
+    pub commit_p99_ms: f64,
+    /// Slowest commit.
+    pub commit_max_ms: f64,
+    /// Send → durable p50.
+    pub durable_p50_ms: f64,
+    /// Send → durable p99.
+    pub durable_p99_ms: f64,
+}
+
 struct Shared {
+    commit_us: Samples,
+    durable_us: Samples,
     registry: Registry,
     rooms: HashMap<String, Room>,
     clients: BTreeMap<String, ClientView>,
@@ -107,6 +162,9 @@ struct Shared {
 pub struct Server {
     cfg: ServerConfig,
     shared: Arc<Mutex<Shared>>,
+    /// Writes (syscalls) of the sessions' senders, and the frames they carried.
+    writes: std::sync::atomic::AtomicU64,
+    frames_out: std::sync::atomic::AtomicU64,
 }
 
 fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -129,7 +187,11 @@ impl Server {
             .collect();
         let server = Arc::new(Server {
             cfg,
+            writes: Default::default(),
+            frames_out: Default::default(),
             shared: Arc::new(Mutex::new(Shared {
+                commit_us: Samples::default(),
+                durable_us: Samples::default(),
                 registry,
                 rooms: HashMap::new(),
                 clients,
@@ -218,6 +280,25 @@ impl Server {
     /// Counts a refused or broken connection.
     fn reject(&self, r: Reason) {
         *lock(&self.shared).rejects.entry(r).or_default() += 1;
+    }
+
+    /// The group commits so far: how long they took, and how long messages took from their
+    /// sender to the disk.
+    pub fn commit_stats(&self) -> CommitStats {
+        use super::stats::quantile_ms;
+        let g = lock(&self.shared);
+        let (c, d) = (g.commit_us.0.clone(), g.durable_us.0.clone());
+        drop(g);
+        CommitStats {
+            batches: c.len() as u64,
+            writes: self.writes.load(std::sync::atomic::Ordering::Relaxed),
+            frames: self.frames_out.load(std::sync::atomic::Ordering::Relaxed),
+            commit_p50_ms: quantile_ms(c.clone(), 0.5),
+            commit_p99_ms: quantile_ms(c.clone(), 0.99),
+            commit_max_ms: quantile_ms(c, 1.0),
+            durable_p50_ms: quantile_ms(d.clone(), 0.5),
+            durable_p99_ms: quantile_ms(d, 0.99),
+        }
     }
 
     /// Messages accepted so far.
@@ -334,7 +415,7 @@ impl Server {
                     Ok(true) => {}
                     _ => return Err(Reason::BadHandshake),
                 }
-                match chan.open(&buf).map_err(Reason::from)? {
+                match chan.open(&mut buf).map_err(Reason::from)? {
                     None => continue,
                     Some(Wire::Hello { room, after })
                         if valid_name(&room) && room.len() <= MAX_ROOM =>
@@ -388,31 +469,43 @@ impl Server {
         let shared = self.shared.clone();
         let out_name = name.clone();
         let coalesce = self.cfg.coalesce;
+        let (writes, frames_out) = (&self.writes, &self.frames_out);
         let send_loop = async move {
-            let mut buf = Vec::new();
+            let (mut buf, mut plain) = (Vec::new(), Vec::new());
+            let mut queued: Vec<Json> = Vec::new();
             let mut rekeys = 0;
             while let Some(first) = rx.recv().await {
                 if !coalesce.is_zero() && rx.is_empty() {
                     tokio::time::sleep(coalesce).await;
                 }
                 buf.clear();
+                // What has queued up for this member, up to 256 KiB of messages, goes out
+                // sealed together: one AEAD operation per frame, not per message.
+                queued.clear();
+                let mut bytes = 0;
+                let mut next = Some(first);
+                while let Some(o) = next {
+                    let json = match o {
+                        Out::Ack { cid, id } => Json::Own(
+                            serde_json::to_vec(&Wire::Ack { cid, id }).unwrap_or_default(),
+                        ),
+                        Out::Msg(e) => Json::Shared(e),
+                    };
+                    bytes += json.bytes().len();
+                    queued.push(json);
+                    next = if bytes < 256 * 1024 {
+                        rx.try_recv().ok()
+                    } else {
+                        None
+                    };
+                }
                 let now_rekeys = {
                     let mut c = out_chan.lock().unwrap_or_else(|p| p.into_inner());
-                    let mut next = Some(first);
-                    while let Some(o) = next {
-                        let sealed = match o {
-                            Out::Ack { cid, id } => c.seal(&Wire::Ack { cid, id }, &mut buf),
-                            Out::Msg(e) => c.seal_json(&e.wire, &mut buf),
-                        };
-                        if sealed.is_err() {
-                            return;
-                        }
-                        next = if buf.len() < 256 * 1024 {
-                            rx.try_recv().ok()
-                        } else {
-                            None
-                        };
-                    }
+                    let jsons = queued.iter().map(Json::bytes);
+                    let Ok(frames) = c.seal_batch(jsons, &mut plain, &mut buf) else {
+                        return;
+                    };
+                    frames_out.fetch_add(frames, std::sync::atomic::Ordering::Relaxed);
                     c.rekeys_out + c.rekeys_in
                 };
                 if now_rekeys != rekeys {
@@ -425,6 +518,7 @@ impl Server {
                         v.rekeys += 1;
                     }
                 }
+                writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if wr.write_all(&buf).await.is_err() {
                     return;
                 }
@@ -440,7 +534,7 @@ impl Server {
                 let msg = chan
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .open(&buf)
+                    .open(&mut buf)
                     .map_err(Reason::from)?;
                 match msg {
                     None => {}
@@ -528,6 +622,7 @@ fn writer_loop(
             });
             acks.push((p.reply, p.cid, id));
         }
+        let started = std::time::Instant::now();
         if !fresh.is_empty()
             && let Err(e) = log.append(&fresh)
         {
@@ -537,6 +632,13 @@ fn writer_loop(
         }
         {
             let mut g = lock(&shared);
+            if !fresh.is_empty() {
+                let now = super::link::now_us();
+                g.commit_us.record(started.elapsed().as_micros() as u64);
+                for e in &fresh {
+                    g.durable_us.record(now.saturating_sub(e.sent_us));
+                }
+            }
             g.msgs += fresh.len() as u64;
             if let Some(r) = g.rooms.get_mut(&room) {
                 for e in fresh {

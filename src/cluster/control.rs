@@ -207,6 +207,13 @@ pub fn serve(sup: &Supervisor, on_stop: impl Fn() + Send + Sync + 'static) -> st
     let listener = UnixListener::bind(&path).map_err(|e| {
         std::io::Error::new(e.kind(), format!("cannot bind {}: {e}", path.display()))
     })?;
+    // Only the run's owner may drive it (connecting to a Unix socket needs write permission).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot chmod {}: {e}", path.display()))
+        })?;
+    }
     sup.set_control_socket(&path);
     let weak = sup.downgrade();
     let on_stop = std::sync::Arc::new(on_stop);

@@ -27,6 +27,7 @@ pub mod foreground;
 pub mod ports;
 pub mod procstat;
 pub mod rundir;
+pub mod runs;
 pub mod supervisor;
 
 pub use event::{ControlCommand, NodeEvent};

@@ -113,8 +113,10 @@ pub fn runs_dir() -> PathBuf {
     state_dir().join("runs")
 }
 
-/// A fresh run dir name for `lab`, e.g. `raft-20261124-040512-4242`.
+/// A fresh run dir name for `lab`, e.g. `raft-20261124-040512-4242`. First prunes that lab's
+/// old stopped runs ([`super::runs::auto_prune`]).
 pub fn new_run_dir(lab: &str) -> PathBuf {
+    super::runs::auto_prune(lab);
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

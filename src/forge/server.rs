@@ -80,7 +80,12 @@ pub struct Server {
     tls: Option<TlsAcceptor>,
     open_connections: Arc<AtomicI64>,
     on_reject: Option<RejectHook>,
+    on_refusal: Option<RefusalHook>,
 }
+
+/// Dresses every response the server makes itself, without the app (refusals before the app,
+/// a handler's panic): an app's own headers (security headers) then cover those responses too.
+pub type RefusalHook = Arc<dyn Fn(&mut Response) + Send + Sync>;
 
 /// Called with the status of every request the server refuses before it reaches the app
 /// (malformed or smuggling requests, header timeouts, oversized heads).
@@ -95,12 +100,20 @@ impl Server {
             tls: None,
             open_connections: Arc::new(AtomicI64::new(0)),
             on_reject: None,
+            on_refusal: None,
         }
     }
 
     /// Calls `hook` with the status of every request refused before it reached the app.
     pub fn on_reject(mut self, hook: RejectHook) -> Server {
         self.on_reject = Some(hook);
+        self
+    }
+
+    /// Passes every response the server makes without the app (a refusal before the app, the
+    /// 500 of a panicking handler) through `hook` before it is written.
+    pub fn on_refusal(mut self, hook: RefusalHook) -> Server {
+        self.on_refusal = Some(hook);
         self
     }
 
@@ -173,6 +186,7 @@ impl Server {
                 hard_stop: hard_stop.clone(),
                 peer,
                 on_reject: self.on_reject.clone(),
+                on_refusal: self.on_refusal.clone(),
             };
             let gauge = self.open_connections.clone();
             let tls = self.tls.clone();
@@ -228,6 +242,7 @@ struct ConnShared {
     hard_stop: CancellationToken,
     peer: SocketAddr,
     on_reject: Option<RejectHook>,
+    on_refusal: Option<RefusalHook>,
 }
 
 /// Flush pending pipelined responses once they reach this size.
@@ -377,7 +392,7 @@ impl ConnShared {
             biased;
             res = handled => res.unwrap_or_else(|_| {
                 keep_alive = false;
-                Response::error(500)
+                self.refusal(500)
             }),
             _ = self.hard_stop.cancelled() => return Ok(After::Close),
         };
@@ -391,7 +406,7 @@ impl ConnShared {
                 flush(io, out, self.config.write_timeout).await?;
                 return Ok(After::Upgrade(on_upgrade));
             }
-            res = Response::error(500);
+            res = self.refusal(500);
         }
         if omit_body && version == Version::Http10 && res.body().len().is_none() {
             // The head says the (unsent) body would run until close.
@@ -464,6 +479,15 @@ impl ConnShared {
         Ok(complete && len.is_none_or(|l| sent == l))
     }
 
+    /// A response of the server's own (no app involved), dressed by the refusal hook.
+    fn refusal(&self, status: u16) -> Response {
+        let mut res = Response::error(status);
+        if let Some(hook) = &self.on_refusal {
+            hook(&mut res);
+        }
+        res
+    }
+
     /// Answers a request we refuse to parse further and closes without resetting the peer.
     async fn reject<S: Io>(
         &self,
@@ -475,7 +499,7 @@ impl ConnShared {
         if let Some(hook) = &self.on_reject {
             hook(status);
         }
-        let res = Response::error(status);
+        let res = self.refusal(status);
         write_response_head(&res, out, Version::Http11, false, false, date.now());
         if flush(io, out, self.config.write_timeout).await.is_err() {
             return;

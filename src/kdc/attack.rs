@@ -45,11 +45,19 @@ pub struct Attacker {
     pub holdings: Vec<Holding>,
     /// Leaked principal database.
     pub principals: Vec<PrincipalInfo>,
+    /// The last `forge`: when (unix ms), whether it worked, and its last line.
+    #[serde(default)]
+    pub last_attempt: Option<(u64, bool, String)>,
 }
 
 impl Attacker {
     fn load(l: &Located) -> Attacker {
-        store::read_bounded(&l.dir.join("attacker.json"))
+        Self::load_dir(&l.dir)
+    }
+
+    /// What the attacker of the run in `dir` holds (nothing when the file is absent or bad).
+    pub fn load_dir(dir: &std::path::Path) -> Attacker {
+        store::read_bounded(&dir.join("attacker.json"))
             .ok()
             .flatten()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -71,7 +79,7 @@ impl Attacker {
     }
 
     /// Two shares of one epoch, if held.
-    fn quorum(&self) -> Option<(&Holding, &Holding)> {
+    pub fn quorum(&self) -> Option<(&Holding, &Holding)> {
         for a in &self.holdings {
             if let Some(b) = self
                 .holdings
@@ -189,10 +197,43 @@ pub fn forge(
     run: &RunDirArg,
 ) -> anyhow::Result<i32> {
     let l = locate(cx, run)?;
-    let att = Attacker::load(&l);
-    writeln!(cx.out, "{}", att.summary())?;
+    let mut text = Vec::new();
+    let code = forge_at(&mut Tee(&mut *cx.out, &mut text), &l, user, service)?;
+    let last = String::from_utf8_lossy(&text)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    let mut att = Attacker::load(&l);
+    att.last_attempt = Some((super::proto::now_millis(), code == 0, last));
+    att.save(&l)?;
+    Ok(code)
+}
+
+/// Writes to both.
+struct Tee<'a>(&'a mut dyn std::io::Write, &'a mut Vec<u8>);
+
+impl std::io::Write for Tee<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = self.0.write(b)?;
+        self.1.extend_from_slice(&b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+fn forge_at(
+    out: &mut dyn std::io::Write,
+    l: &Located,
+    user: &str,
+    service: &str,
+) -> anyhow::Result<i32> {
+    let att = Attacker::load(l);
+    writeln!(out, "{}", att.summary())?;
     let rt = runtime()?;
-    let mut kdc = rt.block_on(connect(&l)).map_err(|e| anyhow::anyhow!(e))?;
+    let mut kdc = rt.block_on(connect(l)).map_err(|e| anyhow::anyhow!(e))?;
     let (ticket, key) = kdc
         .propose_service_ticket(user, service, 3600, u64::MAX)
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -201,7 +242,7 @@ pub fn forge(
         let sig = match sign_locally(a, b, &public, &ticket) {
             Ok(s) => s,
             Err(e) => {
-                writeln!(cx.out, "forge failed: {e}")?;
+                writeln!(out, "forge failed: {e}")?;
                 return Ok(1);
             }
         };
@@ -215,7 +256,7 @@ pub fn forge(
         return match rt.block_on(kdc.send_ap(&req, &key, ts)) {
             Ok(who) => {
                 writeln!(
-                    cx.out,
+                    out,
                     "FORGED: a ticket for {user} to {service} signed offline with the shares of authorities {} and {} (epoch {}), no authority asked; {service} says: you are {who}\nthis is the boundary: two shares of one epoch are the whole group key (2-of-3)",
                     a.id, b.id, a.epoch
                 )?;
@@ -223,7 +264,7 @@ pub fn forge(
             }
             Err(e) => {
                 writeln!(
-                    cx.out,
+                    out,
                     "forge failed: {service} refused the forged ticket: {e}"
                 )?;
                 Ok(1)
@@ -245,9 +286,9 @@ pub fn forge(
             .unwrap_or(ids[0]);
         let (_, public) = key_package(newest).map_err(|e| anyhow::anyhow!(e))?;
         match sign_locally(ids[0], ids[1], &public, &ticket) {
-            Ok(_) => writeln!(cx.out, "unexpected: shares of different epochs combined")?,
+            Ok(_) => writeln!(out, "unexpected: shares of different epochs combined")?,
             Err(e) => writeln!(
-                cx.out,
+                out,
                 "shares of authorities {} (epoch {}) and {} (epoch {}) do not combine: {e} (the refresh killed the older share)",
                 ids[0].id, ids[0].epoch, ids[1].id, ids[1].epoch
             )?,
@@ -281,9 +322,9 @@ pub fn forge(
             };
             let r = rt.block_on(co_sign(&mut kdc, h, j, &ticket, &req));
             match r {
-                Ok(()) => writeln!(cx.out, "unexpected: authority {j} co-signed")?,
+                Ok(()) => writeln!(out, "unexpected: authority {j} co-signed")?,
                 Err(e) => writeln!(
-                    cx.out,
+                    out,
                     "authority {j} refused to co-sign with the leaked share of authority {}: {e}",
                     h.id
                 )?,
@@ -295,7 +336,7 @@ pub fn forge(
     } else {
         "one share is below the threshold, and honest authorities check each request themselves"
     };
-    writeln!(cx.out, "forge failed: {why}")?;
+    writeln!(out, "forge failed: {why}")?;
     Ok(1)
 }
 

@@ -23,10 +23,8 @@ use tokio::net::TcpStream;
 
 use super::checks::{Principals, check_request};
 use super::config::{LabConfig, SERVICE_NODE};
-use super::frost::{self, Identifier, SignatureShare, SigningNonces, SigningPackage};
-use super::proto::{
-    IssueRequest, MAX_FRAME, PeerMsg, PrincipalInfo, Request, Response, hex, hex_vec, now_secs,
-};
+use super::frost::{self, Identifier, SigningNonces};
+use super::proto::{MAX_FRAME, PeerMsg, PrincipalInfo, Request, Response, hex, hex_vec, now_secs};
 use super::store::{self, Share};
 use crate::cluster::event::{ControlCommand, Emitter, NodeEvent, NodeRuntime, run_node};
 use crate::wire::fault::{FaultFilter, Verdict};
@@ -72,7 +70,21 @@ pub(super) struct Inner {
     pub(super) culprits_reported: u64,
     pub(super) last_culprit: Value,
     pub(super) last_round: Value,
+    /// The latest signing rounds this authority took part in, newest last (for the dashboard).
+    pub(super) rounds: VecDeque<Value>,
+    /// The latest sign requests' service times, microseconds.
+    pub(super) sign_us: VecDeque<u32>,
+    /// State changed since the last `state` event.
+    pub(super) dirty: bool,
 }
+
+/// Rounds kept in an authority's state.
+pub const ROUNDS_KEPT: usize = 8;
+/// Sign service times kept for the percentiles.
+pub(super) const SIGN_TIMES_KEPT: usize = 1024;
+/// How often a busy authority reports its state (signing marks it dirty; lab actions report
+/// at once).
+pub const STATE_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub(super) struct Authority {
     pub(super) id: u64,
@@ -101,7 +113,8 @@ impl Authority {
 
     pub(super) fn emit_state(&self) {
         let fields = {
-            let g = self.lock();
+            let mut g = self.lock();
+            g.dirty = false;
             let mut f = Map::new();
             f.insert("role".into(), json!("authority"));
             f.insert("can_sign".into(), json!(g.share.is_some()));
@@ -114,6 +127,19 @@ impl Authority {
             f.insert("culprits_reported".into(), json!(g.culprits_reported));
             f.insert("last_culprit".into(), g.last_culprit.clone());
             f.insert("last_round".into(), g.last_round.clone());
+            f.insert(
+                "rounds".into(),
+                Value::from(g.rounds.iter().cloned().collect::<Vec<_>>()),
+            );
+            let mut times: Vec<u32> = g.sign_us.iter().copied().collect();
+            times.sort_unstable();
+            let q = |p: f64| {
+                times
+                    .get(((times.len() as f64 - 1.0) * p).round() as usize)
+                    .copied()
+            };
+            f.insert("sign_us_p50".into(), json!(q(0.5)));
+            f.insert("sign_us_p99".into(), json!(q(0.99)));
             f
         };
         self.emitter.emit(&NodeEvent::State { fields });
@@ -143,6 +169,30 @@ impl Authority {
                 }
             }
             Request::Commit => self.commit(),
+            Request::CommitBatch { count } => self.commit_batch(count),
+            Request::Outcome {
+                round,
+                signers,
+                rejected,
+            } => {
+                {
+                    let mut g = self.lock();
+                    if let Some(r) = g
+                        .rounds
+                        .iter_mut()
+                        .rev()
+                        .find(|r| r["round"] == round.as_str())
+                    {
+                        r["aggregate"] = json!("verified");
+                        r["final_signers"] = json!(signers);
+                        r["rejected"] = json!(rejected);
+                    }
+                    g.dirty = true;
+                }
+                Response::Ok {
+                    detail: "noted".into(),
+                }
+            }
             Request::Sign {
                 session,
                 package,
@@ -261,145 +311,6 @@ impl Authority {
                 }
             }
         }
-    }
-
-    fn commit(&self) -> Response {
-        let (key, broken) = {
-            let g = self.lock();
-            let Some(s) = g.share.as_ref() else {
-                return Response::Refused {
-                    reason: "no share yet".into(),
-                };
-            };
-            (s.key.clone(), g.broken.as_ref().map(|b| b.commitments()))
-        };
-        let (nonces, commitments) = match broken {
-            // The broken signer's nonces live inside it: no per-session nonces to keep.
-            Some(c) => (None, c),
-            None => {
-                let (n, c) = frost::round1::commit(&key, &mut rand::rng());
-                (Some(n), c)
-            }
-        };
-        let mut g = self.lock();
-        g.next_session += 1;
-        let session = g.next_session;
-        if let Some(n) = nonces {
-            g.nonces.insert(session, n);
-            g.order.push_back(session);
-            while g.order.len() > MAX_SESSIONS {
-                if let Some(old) = g.order.pop_front() {
-                    g.nonces.remove(&old);
-                }
-            }
-        }
-        g.commits += 1;
-        Response::Committed {
-            session,
-            commitments: hex(&commitments.to_bytes()),
-        }
-    }
-
-    fn sign(&self, session: u64, package: &str, request: &IssueRequest) -> Response {
-        let result = self.sign_inner(session, package, request);
-        let mut g = self.lock();
-        let resp = match result {
-            Ok((share, client, service)) => {
-                g.signed += 1;
-                g.last_round = json!({"session": session, "client": client, "service": service,
-                    "result": if g.compromised { "garbage share sent" } else { "signed" }});
-                Response::Share {
-                    share: hex(&share.to_bytes()),
-                }
-            }
-            Err(reason) => {
-                g.refused += 1;
-                g.last_round = json!({"session": session, "result": "refused", "reason": reason});
-                Response::Refused { reason }
-            }
-        };
-        drop(g);
-        if let Response::Refused { reason } = &resp {
-            self.emitter.log(
-                "info",
-                format!("refused to sign (session {session}): {reason}"),
-            );
-        }
-        self.emit_state();
-        resp
-    }
-
-    fn sign_inner(
-        &self,
-        session: u64,
-        package: &str,
-        request: &IssueRequest,
-    ) -> Result<(SignatureShare, String, String), String> {
-        let bytes = hex_vec(package, "signing package", MAX_FRAME)?;
-        let pkg = SigningPackage::from_bytes(&bytes)
-            .map_err(|e| format!("malformed signing package: {e}"))?;
-        // Take what the round needs, then check and sign without holding the lock.
-        let (nonces, key, public, principals, compromised, broken) = {
-            let mut g = self.lock();
-            let broken = g.broken.is_some();
-            let nonces = g.nonces.remove(&session);
-            if nonces.is_none() && !broken {
-                return Err(format!("unknown or already used session {session}"));
-            }
-            let Some(s) = g.share.as_ref() else {
-                return Err("no share yet".into());
-            };
-            let (key, public) = (s.key.clone(), s.public.clone());
-            (
-                nonces,
-                key,
-                public,
-                g.principals.clone(),
-                g.compromised,
-                broken,
-            )
-        };
-        if pkg.commitment_for(key.identifier()).is_none() {
-            return Err(format!(
-                "commitment list lacks this authority's own commitment (signer {})",
-                key.identifier()
-            ));
-        }
-        for id in pkg.identifiers() {
-            if !public.verifying_shares().contains_key(&id) {
-                return Err(format!("unknown signer {id} in the commitment list"));
-            }
-        }
-        if pkg.identifiers().len() < usize::from(public.min_signers()) {
-            return Err("commitment list below the threshold".into());
-        }
-        let gk = public.group_public_key();
-        let t = check_request(
-            &self.cfg,
-            &principals,
-            &gk,
-            pkg.message(),
-            request,
-            now_secs(),
-            &self.tgt_cache,
-        )?;
-        if compromised {
-            // The attacker controls this signer: a random (canonical) scalar, not a share.
-            let mut b: [u8; 32] = rand::random();
-            b[31] &= 0x0f;
-            let garbage = SignatureShare::from_bytes(&b).map_err(|e| e.to_string())?;
-            return Ok((garbage, t.client, t.service));
-        }
-        let share = match (broken, nonces) {
-            (true, _) => match self.lock().broken.as_ref() {
-                Some(b) => b.sign(&pkg),
-                None => return Err("nonce-reuse mode ended mid-round".into()),
-            },
-            (false, Some(n)) => frost::round2::sign(&pkg, n, &key),
-            (false, None) => return Err(format!("unknown or already used session {session}")),
-        }
-        .map_err(|e| format!("cannot sign: {e}"))?;
-        Ok((share, t.client, t.service))
     }
 }
 
@@ -524,6 +435,17 @@ async fn serve(a: AuthorityArgs, emitter: Arc<Emitter>) -> Result<(), String> {
         auth.lock().share = Some(share);
     }
     auth.emit_state();
+    let ticker = auth.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(STATE_EVERY);
+        loop {
+            every.tick().await;
+            let dirty = std::mem::take(&mut ticker.lock().dirty);
+            if dirty {
+                ticker.emit_state();
+            }
+        }
+    });
     emitter.emit(&NodeEvent::Ready {
         addr: a.listen.to_string(),
         http: None,
@@ -532,7 +454,9 @@ async fn serve(a: AuthorityArgs, emitter: Arc<Emitter>) -> Result<(), String> {
     Ok(())
 }
 
-async fn connection(auth: Arc<Authority>, mut conn: TcpStream) {
+async fn connection(auth: Arc<Authority>, conn: TcpStream) {
+    // Buffered for reading: a frame's length prefix and body come in one `read`, not three.
+    let mut conn = tokio::io::BufReader::new(conn);
     let mut buf = Vec::new();
     loop {
         match read_frame(&mut conn, &mut buf, MAX_FRAME).await {
@@ -573,7 +497,10 @@ async fn connection(auth: Arc<Authority>, mut conn: TcpStream) {
     }
 }
 
-async fn write_json(conn: &mut TcpStream, r: &Response) -> std::io::Result<()> {
+async fn write_json(
+    conn: &mut tokio::io::BufReader<TcpStream>,
+    r: &Response,
+) -> std::io::Result<()> {
     let body = serde_json::to_vec(r).map_err(std::io::Error::other)?;
     write_frame(conn, &body).await
 }

@@ -22,7 +22,7 @@ use super::store;
 use crate::cluster::control::ControlRequest;
 use crate::cluster::{NodeInfo, NodeSpec, Supervisor};
 use crate::lab::args::RunDirArg;
-use crate::lab::{Lab, Readiness, Role, VerbCtx};
+use crate::lab::{Lab, Readiness, Role, TourStep, VerbCtx};
 
 /// The lab's name.
 pub const NAME: &str = "kdc";
@@ -305,6 +305,10 @@ impl Lab for KdcLab {
         out
     }
 
+    fn tour_steps(&self) -> &'static [TourStep] {
+        TOUR
+    }
+
     fn up_hint(&self) -> String {
         "(Ctrl-C stops every node; from another terminal: `wirelab kdc access alice files`, `kdc kill 1`, `kdc compromise 2`, `kdc forge alice files`, …)".into()
     }
@@ -320,6 +324,46 @@ impl Lab for KdcLab {
         }
     }
 }
+
+/// The tour on the KDC dashboard: the threshold holding with one authority down, failing with
+/// two, a compromise that forges nothing, a refresh that kills a leaked share, and the boundary.
+const TOUR: &[TourStep] = &[
+    TourStep::new(
+        "The KDC triad: three authority processes each hold one share of a key that no process ever held whole (a distributed key generation at up). alice gets a ticket signed 2-of-3, and the files service says who she is.",
+        Some("kdc access alice files"),
+        6,
+    ),
+    TourStep::new(
+        "SIGKILL authority 1: the other two still commit and sign. The signing-rounds panel shows who took part.",
+        Some("kdc kill 1 && kdc ticket alice files"),
+        6,
+    ),
+    TourStep::new(
+        "Kill authority 2 as well: one share is below the threshold, and issuing stops with a clear error instead of a bad ticket.",
+        Some("kdc kill 2; kdc ticket alice files"),
+        6,
+    ),
+    TourStep::new(
+        "Both restart from their own disks, with their shares: tickets flow again.",
+        Some("kdc restart 1 && kdc restart 2 && kdc access bob files"),
+        6,
+    ),
+    TourStep::new(
+        "The attacker takes authority 1: its share and its database. One share forges nothing; the garbage shares it now sends fail their check, are named, and 2 and 3 sign instead.",
+        Some("kdc compromise 1 && kdc access alice files; kdc forge alice files"),
+        8,
+    ),
+    TourStep::new(
+        "Refresh: every share re-randomized, the group key unchanged. The leaked share is now dead: with authority 2 leaked too, still no forgery.",
+        Some("kdc refresh && kdc compromise 2 && kdc forge alice files"),
+        8,
+    ),
+    TourStep::new(
+        "A third leak gives two shares of the same epoch: the threshold's boundary, stated as such. The forgery works, as the arithmetic says.",
+        Some("kdc compromise 3 && kdc forge alice files"),
+        8,
+    ),
+];
 
 /// Where the lab's processes are.
 pub struct Located {

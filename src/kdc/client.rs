@@ -10,7 +10,7 @@
 //! - AP: [`Kdc::ap_request`] and [`Kdc::send_ap`] send the ticket and a GCM authenticator to
 //!   the service and check its mutual-authentication proof.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -23,10 +23,15 @@ use super::frost::{self, GroupPublicKey, Identifier, PublicKeyPackage, Signature
 use super::net::Conn;
 use super::proto::{
     AP_REP_AAD, AP_REQ_AAD, AS_PREAUTH_CONTEXT, ApAuthenticator, ApRequest, ApResponse,
-    IssueRequest, PrincipalInfo, Request, Response, TGS_AUTH_CONTEXT, TGS_NAME, Ticket, TicketKind,
-    gcm_open, gcm_seal, hex, hex_array, hex_vec, now_millis, now_secs, seal_session_key,
+    IssueRequest, PrincipalInfo, Request, Response, STALE_SESSION, Sealer, TGS_AUTH_CONTEXT,
+    TGS_NAME, Ticket, TicketKind, gcm_open, gcm_seal, hex, hex_array, hex_vec, now_millis,
+    now_secs, round_id,
 };
 use super::store;
+
+/// A signer's pool of preprocessed commitments is refilled (after a share, on the same
+/// connection) once fewer than this many are left.
+const REFILL_BELOW: usize = 4;
 
 /// A signed ticket.
 #[derive(Clone, Debug)]
@@ -65,6 +70,17 @@ pub struct Kdc {
     pub timeout: Duration,
     /// The lab file.
     pub cfg: LabConfig,
+    /// Preprocessed commitments per authority, as received (session, encoding): each is
+    /// decoded and validated when it is taken, so a batch's point checks (two subgroup
+    /// checks per commitment) are spread over the tickets that use it instead of stalling
+    /// the one ticket that fetched the batch.
+    pool: BTreeMap<u64, VecDeque<(u64, Vec<u8>)>>,
+    /// How many commitments to fetch ahead from an authority (1: plain two-round signing).
+    pub batch: u32,
+    /// Whether to tell the signers the outcome of each round (one more message each).
+    pub report: bool,
+    /// Session-key sealers by recipient key (a precomputed table each).
+    sealers: std::sync::Mutex<Vec<std::sync::Arc<Sealer>>>,
 }
 
 fn ident(id: u64) -> Identifier {
@@ -121,6 +137,10 @@ impl Kdc {
             epoch,
             timeout,
             cfg,
+            pool: BTreeMap::new(),
+            batch: 1,
+            report: true,
+            sealers: Default::default(),
         })
     }
 
@@ -154,13 +174,59 @@ impl Kdc {
         self.conns.keys().copied().collect()
     }
 
+    /// Preprocessed commitments of `id` (FROST's preprocessing stage): `self.batch` fresh
+    /// ones when none is left, each validated once here. `Err` when the authority does not
+    /// answer.
+    async fn take_commitment(
+        &mut self,
+        id: u64,
+    ) -> Result<(u64, frost::SigningCommitments), String> {
+        let decode = |b: &[u8]| -> Result<frost::SigningCommitments, String> {
+            let c = frost::SigningCommitments::from_bytes(b).map_err(|e| e.to_string())?;
+            if c.identifier() != ident(id) {
+                return Err("commitments under another identifier".into());
+            }
+            Ok(c)
+        };
+        if let Some((session, b)) = self.pool.get_mut(&id).and_then(VecDeque::pop_front) {
+            return Ok((session, decode(&b)?));
+        }
+        let req = if self.batch <= 1 {
+            Request::Commit
+        } else {
+            Request::CommitBatch { count: self.batch }
+        };
+        let batch = match self.call(id, &req).await? {
+            Response::Committed {
+                session,
+                commitments,
+            } => vec![(session, commitments)],
+            Response::CommittedBatch { batch } => batch,
+            Response::Refused { reason } => return Err(reason),
+            other => return Err(format!("unexpected answer {other:?}")),
+        };
+        let mut fresh = VecDeque::with_capacity(batch.len());
+        for (session, commitments) in batch {
+            fresh.push_back((session, hex_vec(&commitments, "commitments", 96)?));
+        }
+        let (session, first) = fresh.pop_front().ok_or("an empty commitment batch")?;
+        let first = decode(&first)?;
+        self.pool.insert(id, fresh);
+        Ok((session, first))
+    }
+
     /// Signs `ticket` under the group key with two authorities that accept `request`.
+    ///
+    /// One network round when preprocessed commitments are at hand (`self.batch` > 1 keeps a
+    /// pool per authority), two otherwise. An authority that does not answer is skipped for
+    /// 2 s; one whose share fails its check is named and left out; one that no longer holds a
+    /// preprocessed session (it restarted) has its pool dropped and the round is tried again.
     pub async fn issue(&mut self, ticket: &[u8], request: &IssueRequest) -> Result<Issued, String> {
         let need = usize::from(self.public.min_signers());
         let mut excluded: BTreeSet<u64> = BTreeSet::new();
         let mut rejected = Vec::new();
         let mut failures: BTreeMap<u64, String> = BTreeMap::new();
-        for _attempt in 0..4 {
+        for _attempt in 0..5 {
             let now = Instant::now();
             let mut queue: Vec<u64> = self
                 .ids()
@@ -169,43 +235,19 @@ impl Kdc {
                 .collect();
             queue.sort_by_key(|i| (self.down.get(i).is_some_and(|t| *t > now), *i));
             let mut commits: Vec<(u64, u64, frost::SigningCommitments)> = Vec::new();
-            while commits.len() < need && !queue.is_empty() {
-                let take: Vec<u64> = queue
-                    .drain(..(need - commits.len()).min(queue.len()))
-                    .collect();
-                let timeout = self.timeout;
-                let calls =
-                    self.conns.iter_mut().filter(|(i, _)| take.contains(i)).map(
-                        |(i, c)| async move {
-                            (*i, c.call::<_, Response>(&Request::Commit, timeout).await)
-                        },
-                    );
-                for (id, r) in futures::future::join_all(calls).await {
-                    match r.and_then(|r| match r {
-                        Response::Committed {
-                            session,
-                            commitments,
-                        } => {
-                            let b = hex_vec(&commitments, "commitments", 96)?;
-                            let c = frost::SigningCommitments::from_bytes(&b)
-                                .map_err(|e| e.to_string())?;
-                            if c.identifier() != ident(id) {
-                                return Err("commitments under another identifier".into());
-                            }
-                            Ok((session, c))
-                        }
-                        Response::Refused { reason } => Err(reason),
-                        other => Err(format!("unexpected answer {other:?}")),
-                    }) {
-                        Ok((s, c)) => {
-                            self.down.remove(&id);
-                            commits.push((id, s, c));
-                        }
-                        Err(e) => {
-                            self.down
-                                .insert(id, Instant::now() + Duration::from_secs(2));
-                            failures.insert(id, e);
-                        }
+            for id in queue {
+                if commits.len() == need {
+                    break;
+                }
+                match self.take_commitment(id).await {
+                    Ok((s, c)) => {
+                        self.down.remove(&id);
+                        commits.push((id, s, c));
+                    }
+                    Err(e) => {
+                        self.down
+                            .insert(id, Instant::now() + Duration::from_secs(2));
+                        failures.insert(id, e);
                     }
                 }
             }
@@ -226,6 +268,17 @@ impl Kdc {
                 .map_err(|e| e.to_string())?;
             let pkg_hex = hex(&package.to_bytes().map_err(|e| e.to_string())?);
             let timeout = self.timeout;
+            // A signer whose pool runs low is asked for its next batch on the same
+            // connection right after its share: the signers refill in parallel, not one after
+            // the other at the start of a later ticket.
+            let refill: BTreeSet<u64> = commits
+                .iter()
+                .map(|c| c.0)
+                .filter(|i| {
+                    self.batch > 1 && self.pool.get(i).map_or(0, VecDeque::len) < REFILL_BELOW
+                })
+                .collect();
+            let count = self.batch;
             let calls = self
                 .conns
                 .iter_mut()
@@ -236,11 +289,35 @@ impl Kdc {
                         package: pkg_hex.clone(),
                         request: request.clone(),
                     };
-                    async move { (*i, c.call::<_, Response>(&req, timeout).await) }
+                    let more = refill.contains(i);
+                    async move {
+                        let r = c.call::<_, Response>(&req, timeout).await;
+                        let batch = if more && r.is_ok() {
+                            c.call::<_, Response>(&Request::CommitBatch { count }, timeout)
+                                .await
+                                .ok()
+                        } else {
+                            None
+                        };
+                        (*i, r, batch)
+                    }
                 });
             let mut shares = BTreeMap::new();
-            let mut transport = false;
-            for (id, r) in futures::future::join_all(calls).await {
+            let mut again = false;
+            let mut answers = Vec::new();
+            for (id, r, batch) in futures::future::join_all(calls).await {
+                // A refill that failed is no error: the pool is fetched when it runs dry.
+                if let Some(Response::CommittedBatch { batch }) = batch {
+                    let pool = self.pool.entry(id).or_default();
+                    for (session, commitments) in batch {
+                        if let Ok(b) = hex_vec(&commitments, "commitments", 96) {
+                            pool.push_back((session, b));
+                        }
+                    }
+                }
+                answers.push((id, r));
+            }
+            for (id, r) in answers {
                 match r {
                     Ok(Response::Share { share }) => {
                         let s = hex_array::<32>(&share, "share").and_then(|b| {
@@ -256,6 +333,10 @@ impl Kdc {
                             }
                         }
                     }
+                    Ok(Response::Refused { reason }) if reason.starts_with(STALE_SESSION) => {
+                        self.pool.remove(&id);
+                        again = true;
+                    }
                     Ok(Response::Refused { reason }) => {
                         return Err(format!("authority {id} refused: {reason}"));
                     }
@@ -263,24 +344,29 @@ impl Kdc {
                         return Err(format!("authority {id}: unexpected answer {other:?}"));
                     }
                     Err(e) => {
+                        self.pool.remove(&id);
                         self.down
                             .insert(id, Instant::now() + Duration::from_secs(2));
                         failures.insert(id, e);
-                        transport = true;
+                        again = true;
                     }
                 }
             }
-            if transport || shares.len() < need {
+            if again || shares.len() < need {
                 continue;
             }
             match frost::aggregate(&package, &shares, &self.public) {
                 Ok(sig) => {
-                    return Ok(Issued {
+                    let issued = Issued {
                         ticket: ticket.to_vec(),
                         signature: sig.to_bytes(),
                         signers: commits.iter().map(|c| c.0).collect(),
                         rejected,
-                    });
+                    };
+                    if self.report {
+                        self.report_outcome(&issued).await;
+                    }
+                    return Ok(issued);
                 }
                 Err(frost::FrostError::InvalidSignatureShare { culprit }) => {
                     let id = u64::from(culprit.get());
@@ -304,6 +390,23 @@ impl Kdc {
             }
         }
         Err("cannot issue: too many failed attempts".into())
+    }
+
+    /// Tells the signers of an issued ticket that the aggregate verified (their state, the
+    /// dashboard's rounds).
+    async fn report_outcome(&mut self, issued: &Issued) {
+        let req = Request::Outcome {
+            round: round_id(&issued.ticket),
+            signers: issued.signers.clone(),
+            rejected: issued.rejected.iter().map(|(i, _)| *i).collect(),
+        };
+        let timeout = self.timeout;
+        let calls = self
+            .conns
+            .iter_mut()
+            .filter(|(i, _)| issued.signers.contains(i))
+            .map(|(_, c)| c.call::<_, Response>(&req, timeout));
+        futures::future::join_all(calls).await;
     }
 
     /// AS exchange: a TGT for `user` (password from the lab file unless given).
@@ -348,6 +451,20 @@ impl Kdc {
         }
     }
 
+    /// The sealer for a recipient key (made once per recipient, at most 16 kept).
+    fn sealer(&self, recipient: &[u8; 32]) -> std::sync::Arc<Sealer> {
+        let mut all = self.sealers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = all.iter().find(|s| s.recipient() == recipient) {
+            return s.clone();
+        }
+        if all.len() >= 16 {
+            all.clear();
+        }
+        let s = std::sync::Arc::new(Sealer::new(recipient));
+        all.push(s.clone());
+        s
+    }
+
     /// Proposes a service ticket (fresh session key sealed to the service).
     pub fn propose_service_ticket(
         &self,
@@ -366,7 +483,7 @@ impl Kdc {
             start: now,
             end: (now + lifetime).min(tgt_end),
             nonce: rand::random(),
-            key: seal_session_key(&svc, &session_key),
+            key: self.sealer(&svc).seal(&session_key),
         };
         Ok((t.encode(), session_key))
     }

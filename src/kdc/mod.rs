@@ -66,5 +66,7 @@ mod keygen;
 pub mod net;
 pub mod proto;
 pub mod rcache;
+pub mod seal;
 pub mod service;
+mod signer;
 pub mod store;

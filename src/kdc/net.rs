@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::io::BufReader;
 use tokio::net::TcpStream;
 
 use super::proto::MAX_FRAME;
@@ -15,7 +16,8 @@ use crate::wire::frame::{read_frame, write_frame};
 #[derive(Debug)]
 pub struct Conn {
     addr: SocketAddr,
-    stream: Option<TcpStream>,
+    /// Buffered for reading: a frame's length prefix and body come in one `read`, not three.
+    stream: Option<BufReader<TcpStream>>,
     buf: Vec<u8>,
 }
 
@@ -57,7 +59,7 @@ impl Conn {
                 .await
                 .map_err(|e| format!("cannot connect: {e}"))?;
             let _ = s.set_nodelay(true);
-            self.stream = Some(s);
+            self.stream = Some(BufReader::new(s));
         }
         let Some(s) = self.stream.as_mut() else {
             return Err("not connected".into());

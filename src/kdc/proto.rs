@@ -17,7 +17,6 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 /// The magic of a ticket encoding.
 pub const TICKET_MAGIC: &[u8; 6] = b"WLKDC1";
@@ -180,81 +179,7 @@ pub fn now_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn seal_key(shared: &[u8; 32], eph: &[u8; 32], recipient: &[u8; 32]) -> Zeroizing<[u8; 32]> {
-    let mut salt = [0u8; 64];
-    salt[..32].copy_from_slice(eph);
-    salt[32..].copy_from_slice(recipient);
-    let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(&salt), shared);
-    let mut k = Zeroizing::new([0u8; 32]);
-    // 32 bytes is far below HKDF's limit.
-    let _ = hk.expand(b"wirelab-kdc seal v1", k.as_mut());
-    k
-}
-
-/// Seals a 32-byte session key to `recipient` (X25519): `recipient | ephemeral | GCM`.
-pub fn seal_session_key(recipient: &[u8; 32], session_key: &[u8; 32]) -> Vec<u8> {
-    let eph = x25519_dalek::StaticSecret::from(rand::random::<[u8; 32]>());
-    seal_with(recipient, session_key, eph)
-}
-
-fn seal_with(
-    recipient: &[u8; 32],
-    session_key: &[u8; 32],
-    eph: x25519_dalek::StaticSecret,
-) -> Vec<u8> {
-    let eph_pub = x25519_dalek::PublicKey::from(&eph).to_bytes();
-    let shared = eph.diffie_hellman(&x25519_dalek::PublicKey::from(*recipient));
-    let k = seal_key(shared.as_bytes(), &eph_pub, recipient);
-    let cipher = Aes256Gcm::new_from_slice(k.as_ref()).expect("32-byte key");
-    // The key is used once (fresh ephemeral), so a zero nonce is safe.
-    let ct = cipher
-        .encrypt(
-            Nonce::from_slice(&[0u8; 12]),
-            Payload {
-                msg: session_key,
-                aad: b"wirelab-kdc session key",
-            },
-        )
-        .unwrap_or_default();
-    let mut out = Vec::with_capacity(SEALED_LEN);
-    out.extend_from_slice(recipient);
-    out.extend_from_slice(&eph_pub);
-    out.extend_from_slice(&ct);
-    out
-}
-
-/// Opens a sealed session key with the recipient's secret; `None` if it was not sealed to
-/// this key or was altered.
-pub fn open_session_key(
-    secret: &x25519_dalek::StaticSecret,
-    sealed: &[u8],
-) -> Option<Zeroizing<[u8; 32]>> {
-    if sealed.len() != SEALED_LEN {
-        return None;
-    }
-    let me = x25519_dalek::PublicKey::from(secret).to_bytes();
-    if sealed[..32] != me {
-        return None;
-    }
-    let eph: [u8; 32] = sealed[32..64].try_into().ok()?;
-    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(eph));
-    let k = seal_key(shared.as_bytes(), &eph, &me);
-    let cipher = Aes256Gcm::new_from_slice(k.as_ref()).ok()?;
-    let pt = Zeroizing::new(
-        cipher
-            .decrypt(
-                Nonce::from_slice(&[0u8; 12]),
-                Payload {
-                    msg: &sealed[64..],
-                    aad: b"wirelab-kdc session key",
-                },
-            )
-            .ok()?,
-    );
-    let mut key = Zeroizing::new([0u8; 32]);
-    key.copy_from_slice(pt.get(..32)?);
-    Some(key)
-}
+pub use super::seal::{Sealer, open_session_key, seal_session_key};
 
 /// AES-256-GCM under a session key: `nonce (12) | ciphertext+tag`.
 pub fn gcm_seal(key: &[u8; 32], aad: &[u8], msg: &[u8]) -> Vec<u8> {
@@ -323,6 +248,14 @@ pub enum Request {
     Info,
     /// Round one: fresh nonces, returns their commitments under a session number.
     Commit,
+    /// Round one ahead of time (FROST's preprocessing stage): `count` fresh nonce pairs
+    /// (at most [`MAX_COMMIT_BATCH`]), their commitments under session numbers. Each pair
+    /// still signs at most once; an authority keeps them in memory only, so a restart discards
+    /// them and a later sign request naming one is refused with [`STALE_SESSION`].
+    CommitBatch {
+        /// How many.
+        count: u32,
+    },
     /// Round two: check `request` against the ticket in `package`, then sign.
     Sign {
         /// The session number of [`Request::Commit`].
@@ -365,6 +298,18 @@ pub enum Request {
         session: u64,
         /// The authority whose share was rejected.
         culprit: u64,
+    },
+    /// Coordinator → the signers of a round, once the ticket is signed: the aggregate
+    /// verified under the group key, with the signers whose shares made it and any whose share
+    /// was rejected (for the authorities' state and the dashboard; unauthenticated, shown as
+    /// reported).
+    Outcome {
+        /// The round's id ([`round_id`] of the ticket bytes).
+        round: String,
+        /// The authorities whose shares made the signature.
+        signers: Vec<u64>,
+        /// Authorities whose shares were rejected on the way.
+        rejected: Vec<u64>,
     },
     /// Authority → authority (DKG and refresh rounds).
     Peer {
@@ -457,6 +402,11 @@ pub enum Response {
         /// Hex of `SigningCommitments`.
         commitments: String,
     },
+    /// Preprocessed round-one commitments.
+    CommittedBatch {
+        /// `(session, hex of SigningCommitments)` each.
+        batch: Vec<(u64, String)>,
+    },
     /// A signature share.
     Share {
         /// Hex of `SignatureShare`.
@@ -532,6 +482,21 @@ pub enum ApResponse {
     },
 }
 
+/// Most preprocessed commitments one [`Request::CommitBatch`] returns.
+pub const MAX_COMMIT_BATCH: u32 = 256;
+
+/// The start of an authority's refusal of a session it does not hold (already used, dropped,
+/// or from before a restart): the coordinator then discards its preprocessed commitments of
+/// that authority and tries again.
+pub const STALE_SESSION: &str = "unknown or already used session";
+
+/// A signing round's short id: the first 4 bytes of SHA-256 of the ticket bytes, in hex. Every
+/// party of the round computes the same one.
+pub fn round_id(ticket: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(ticket)[..4])
+}
+
 /// Decodes exactly `N` bytes of hex.
 pub fn hex_array<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String> {
     let v = hex_vec(s, what, N)?;
@@ -544,10 +509,20 @@ pub fn hex_vec(s: &str, what: &str, max: usize) -> Result<Vec<u8>, String> {
     if !s.len().is_multiple_of(2) || s.len() / 2 > max {
         return Err(format!("{what}: bad hex length"));
     }
-    (0..s.len() / 2)
-        .map(|i| {
-            s.get(2 * i..2 * i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    s.as_bytes()
+        .chunks_exact(2)
+        .map(|p| {
+            nibble(p[0])
+                .zip(nibble(p[1]))
+                .map(|(h, l)| h << 4 | l)
                 .ok_or_else(|| format!("{what}: not hex"))
         })
         .collect()
@@ -555,10 +530,11 @@ pub fn hex_vec(s: &str, what: &str, max: usize) -> Result<Vec<u8>, String> {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     s
 }
@@ -596,20 +572,6 @@ mod tests {
         let mut bad = bytes;
         bad[7] = 200; // client name length
         assert!(Ticket::decode(&bad).is_err());
-    }
-
-    #[test]
-    fn sealed_session_key_opens_only_with_the_recipient_secret() {
-        let svc = x25519_dalek::StaticSecret::from(rand::random::<[u8; 32]>());
-        let other = x25519_dalek::StaticSecret::from(rand::random::<[u8; 32]>());
-        let pubk = x25519_dalek::PublicKey::from(&svc).to_bytes();
-        let sealed = seal_session_key(&pubk, &[9; 32]);
-        assert_eq!(sealed.len(), SEALED_LEN);
-        assert_eq!(*open_session_key(&svc, &sealed).unwrap(), [9; 32]);
-        assert!(open_session_key(&other, &sealed).is_none());
-        let mut tampered = sealed.clone();
-        tampered[80] ^= 1;
-        assert!(open_session_key(&svc, &tampered).is_none());
     }
 
     #[test]

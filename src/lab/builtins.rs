@@ -39,6 +39,27 @@ struct LogsBuiltin {
     run_dir: Option<PathBuf>,
 }
 
+/// Rewrites the hints of error messages written through it for the shell: "`wirelab raft up`"
+/// becomes "`raft up`" (the lab builtins are the shell's commands).
+struct InShellHints<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Write for InShellHints<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(text) if text.contains("`wirelab ") => {
+                self.0
+                    .write_all(text.replace("`wirelab ", "`").as_bytes())?;
+                Ok(buf.len())
+            }
+            _ => self.0.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// The provider of the lab builtins, over a [`LabHost`] and the registered labs.
 pub struct LabBuiltins {
     host: LabHost,
@@ -116,6 +137,8 @@ impl LabBuiltins {
             }
         }
         let interrupted = || ctx.interrupted();
+        // In the shell, hints name the shell's commands (`raft up`, not `wirelab raft up`).
+        let mut err = InShellHints(&mut err);
         let target = match &hosted {
             Some(sup) if !in_child => Target::InProcess(sup),
             Some(sup) => Target::Dir(sup.run_dir()),
@@ -435,7 +458,7 @@ impl BuiltinProvider for LabBuiltins {
         self.labs
             .iter()
             .map(|l| l.name().to_string())
-            .chain(["labs", "logs", "scenario"].map(String::from))
+            .chain(["labs", "logs", "scenario", "help"].map(String::from))
             .collect()
     }
 
@@ -444,6 +467,15 @@ impl BuiltinProvider for LabBuiltins {
             Some("labs") => self.labs(ctx),
             Some("logs") => self.logs(ctx, argv),
             Some("scenario") => self.scenario(ctx, argv),
+            Some("help") => {
+                let names = ctx.builtin_names();
+                let mut out = ctx.stdout();
+                let r = match argv.get(1) {
+                    None => super::help::overview(self.labs, &names, &mut out).map(|()| 0),
+                    Some(name) => super::help::topic(self.labs, &names, name, &mut out),
+                };
+                r.unwrap_or(1)
+            }
             Some(name) => match self.lab(name) {
                 Some(lab) => self.lab_verb(lab, ctx, argv),
                 None => 127,

@@ -326,7 +326,11 @@ pub fn run(
         Verb::Partition { nodes, run } => {
             let ids: Vec<String> = nodes.iter().map(u64::to_string).collect();
             target.request(name, &run, ControlRequest::Partition { nodes })?;
-            writeln!(cx.out, "node(s) {} cut off from the rest", ids.join(","))?;
+            let who = match ids.as_slice() {
+                [one] => format!("node {one}"),
+                more => format!("nodes {}", more.join(", ")),
+            };
+            writeln!(cx.out, "{who} cut off from the rest")?;
             Ok(0)
         }
         Verb::Heal { run } => {
@@ -417,7 +421,7 @@ fn up(
         println!("{}", lab.up_hint());
     };
     let live = |latest: &BTreeMap<u64, serde_json::Map<String, Value>>| lab.live_line(latest);
-    foreground::run(
+    let code = foreground::run(
         sup,
         foreground::Foreground {
             ready_timeout: readiness.timeout,
@@ -427,7 +431,9 @@ fn up(
             banner: &banner,
             live: &live,
         },
-    )
+    );
+    lab.after_stop(&run_dir);
+    code
 }
 
 /// `up --detach`: the same `up` as a background process of its own; returns once the lab is

@@ -116,6 +116,7 @@ impl LabHost {
                 // Its background work (a workload) would only retry against dead nodes.
                 h.lab.on_stop();
                 h.sup.shutdown(Duration::from_secs(2));
+                h.lab.after_stop(h.sup.run_dir());
                 true
             }
             None => false,

@@ -26,6 +26,7 @@ pub mod args;
 pub mod builtins;
 pub mod common;
 pub mod follow;
+pub mod help;
 pub mod host;
 pub mod scenario;
 pub mod target;
@@ -254,6 +255,10 @@ pub trait Lab: Send + Sync {
 
     /// Called when a lab hosted by this process stops (to end its background work).
     fn on_stop(&self) {}
+
+    /// Called once a run of this lab has stopped (its nodes are gone), with its run dir: a lab
+    /// whose runs hold large payloads removes them here, keeping the logs and the metadata.
+    fn after_stop(&self, _run_dir: &Path) {}
 
     /// The lab's steps in the guided tour, shown on its dashboard after its project page, in
     /// portfolio order (none: the tour shows only its page).

@@ -176,6 +176,10 @@ impl Lab for P2pLab {
         code
     }
 
+    fn after_stop(&self, run_dir: &Path) {
+        remove_payloads(run_dir);
+    }
+
     fn tour_steps(&self) -> &'static [TourStep] {
         TOUR
     }
@@ -201,8 +205,8 @@ const TOUR: &[TourStep] = &[
         5,
     ),
     TourStep::new(
-        "SIGKILL tracker 1 mid-transfer: the clients replay their sessions on tracker 2, and the downloads go on.",
-        Some("p2p kill 1 && p2p wait tracker 2 --timeout 30s"),
+        "Mid-transfer, SIGKILL tracker 1 and restart leecher 5: the clients replay their sessions on tracker 2, leecher 5 resumes from the pieces it had verified, and the downloads go on.",
+        Some("p2p kill 1 && p2p restart 5 && p2p wait tracker 2 --timeout 30s"),
         6,
     ),
     TourStep::new(
@@ -266,6 +270,17 @@ pub enum P2pVerb {
         /// Which pieces: an index (`7`), a range (`0-15`) or `all`.
         #[arg(long, default_value = "0")]
         piece: PieceSelection,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Start a new round: every leecher is SIGKILLed, loses its copy and starts again from
+    /// nothing (the trackers, the seeder and any corrupted seeder piece stay as they are).
+    Round {
+        /// Leave this leecher as it is: with a corrupted seeder piece, a complete leecher is
+        /// the swarm's only good source of that piece.
+        #[arg(long)]
+        keep: Option<u64>,
         /// Run dir.
         #[command(flatten)]
         run: RunDirArg,
@@ -371,9 +386,81 @@ fn run_inner(verb: P2pVerb, target: Target<'_>, out: &mut dyn Write) -> anyhow::
             )?;
             Ok(0)
         }
+        P2pVerb::Round { keep, run } => new_round(target, &run, keep, out),
         P2pVerb::Wait { until } => wait(target, &until, out, &|| false),
         P2pVerb::Bench(args) => Ok(super::bench::run(args)),
     }
+}
+
+/// What a stopped run no longer needs: the generated file the seeder served and every peer's
+/// copy of it (a P2P run is otherwise ~5 × the file size on disk). The logs, the torrent and
+/// `cluster.json` stay; `p2p up --run-dir` on the run generates the file again.
+fn remove_payloads(run_dir: &Path) {
+    let _ = std::fs::remove_file(run_dir.join("lab-data.bin"));
+    let (Ok(t), Ok(cf)) = (
+        super::torrent::Torrent::load(&run_dir.join("lab.torrent")),
+        rundir::read_cluster_file(run_dir),
+    ) else {
+        return;
+    };
+    for n in &cf.nodes {
+        // Only a plain file name inside the node's own data dir (the torrent is ours, but a
+        // damaged one must not reach outside).
+        if !t.name.contains('/') && !t.name.contains("..") && n.data_dir.starts_with(run_dir) {
+            let _ = std::fs::remove_file(n.data_dir.join(&t.name));
+        }
+    }
+}
+
+/// `p2p round`: each leecher is stopped, its copy of the file removed, and started again: it
+/// re-verifies nothing, holds nothing and downloads everything once more.
+fn new_round(
+    target: Target<'_>,
+    run: &RunDirArg,
+    keep: Option<u64>,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let dir = target.run_dir(NAME, run)?;
+    let t = super::torrent::Torrent::load(&dir.join("lab.torrent"))?;
+    let nodes = ctl(target, run, ControlRequest::Status)?.nodes;
+    let leechers: Vec<&NodeInfo> = nodes
+        .iter()
+        .filter(|n| n.state.get("role").and_then(Value::as_str) == Some("leecher"))
+        .collect();
+    if let Some(k) = keep
+        && !leechers.iter().any(|n| n.id == k)
+    {
+        anyhow::bail!("--keep {k}: node {k} is not a leecher");
+    }
+    let leechers: Vec<&NodeInfo> = leechers
+        .into_iter()
+        .filter(|n| Some(n.id) != keep)
+        .collect();
+    if leechers.is_empty() {
+        anyhow::bail!("no leecher to start over (none has reported yet, or --keep left none)");
+    }
+    for n in &leechers {
+        if n.status.is_alive() {
+            ctl(target, run, ControlRequest::Kill { node: n.id })?;
+        }
+        let copy = n.data_dir.join(&t.name);
+        match std::fs::remove_file(&copy) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => anyhow::bail!("removing {}: {e}", copy.display()),
+        }
+        ctl(target, run, ControlRequest::Restart { node: n.id })?;
+    }
+    let ids: Vec<String> = leechers.iter().map(|n| n.id.to_string()).collect();
+    writeln!(
+        out,
+        "new round: leechers {} start over from nothing ({} pieces each to fetch and verify){}",
+        ids.join(", "),
+        t.piece_count(),
+        keep.map(|k| format!("; leecher {k} keeps its copy"))
+            .unwrap_or_default()
+    )?;
+    Ok(0)
 }
 
 /// Runs the trackers' supervisor in the foreground until Ctrl-C, SIGTERM, SIGHUP or `stop`.

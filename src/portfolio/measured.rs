@@ -12,7 +12,7 @@ use crate::cluster::rundir::{state_dir, utc_stamp};
 /// One measurement of one claim.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
-    /// The figure as shown beside the claim (`linearizable = true`).
+    /// The figure as shown beside the claim ("linearizable, 0 acknowledged writes lost over … operations").
     pub figure: String,
     /// Whether the command succeeded.
     pub ok: bool,
@@ -78,15 +78,7 @@ pub fn measurement_from_output(
             .filter(Value::is_object)
     });
     let figure = match (metric, &json) {
-        (Some(metrics), Some(j)) => metrics
-            .split_whitespace()
-            .map(|m| match j.get(m) {
-                Some(Value::String(s)) => format!("{m} = {s}"),
-                Some(v) => format!("{m} = {v}"),
-                None => format!("{m}: not in the output"),
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
+        (Some(metrics), Some(j)) => sentence(metrics, j),
         _ if status == 0 => "passed".to_string(),
         _ => format!("failed (exit {status})"),
     };
@@ -98,6 +90,78 @@ pub fn measurement_from_output(
     }
 }
 
+fn num(v: &Value) -> String {
+    match v.as_f64() {
+        Some(f) if f.fract() == 0.0 || f >= 100.0 => format!("{}", f.round() as i64),
+        Some(f) => format!("{f:.2}"),
+        None => v.to_string(),
+    }
+}
+
+/// One metric of a run's JSON, in words.
+fn phrase(key: &str, v: &Value) -> String {
+    match (key, v) {
+        ("linearizable", Value::Bool(true)) => "linearizable".into(),
+        ("linearizable", Value::Bool(false)) => "NOT linearizable".into(),
+        ("lost_acknowledged_writes", v) => format!("{} acknowledged writes lost", num(v)),
+        ("nodes_rejoined", v) => format!(
+            "{} nodes caught up with the leader on their own after the kills",
+            num(v)
+        ),
+        ("rps", v) => format!("{} requests/s", num(v)),
+        ("p99_ms", v) => format!("p99 {} ms", num(v)),
+        ("mb_per_s", v) => format!("{} MB/s", num(v)),
+        ("peak_rss_kb", Value::Object(m)) => {
+            let each: Vec<String> = m
+                .iter()
+                .map(|(who, kb)| format!("{who} {} KiB", num(kb)))
+                .collect();
+            format!("peak RSS {}", each.join(", "))
+        }
+        (k, Value::String(s)) => format!("{}: {s}", k.replace('_', " ")),
+        (k, v) => format!("{}: {}", k.replace('_', " "), num(v)),
+    }
+}
+
+/// The metrics of a run as a sentence with its conditions when the output has them (a chaos
+/// run's operations and faults): "linearizable over 451,888 operations with 6 kills, …".
+pub fn sentence(metrics: &str, j: &Value) -> String {
+    let words: Vec<String> = metrics
+        .split_whitespace()
+        .map(|m| match j.get(m) {
+            Some(v) => phrase(m, v),
+            None => format!("{}: not in the output", m.replace('_', " ")),
+        })
+        .collect();
+    let mut text = words.join(", ");
+    if let Some(ops) = j.get("ops").and_then(Value::as_u64) {
+        let faults = j
+            .get("faults")
+            .and_then(Value::as_object)
+            .map(|f| {
+                f.iter()
+                    .map(|(k, n)| {
+                        format!(
+                            "{} {k}{}",
+                            num(n),
+                            if n.as_u64() == Some(1) { "" } else { "s" }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        text.push_str(&format!(" over {ops} operations"));
+        if !faults.is_empty() {
+            text.push_str(&format!(" with {faults}"));
+        }
+    }
+    if let Some(d) = j.get("duration_s").and_then(Value::as_f64) {
+        text.push_str(&format!(" in {} s", num(&Value::from(d))));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,14 +170,26 @@ mod tests {
     fn the_metric_comes_from_the_last_json_line() {
         let out = "chaos: starting\n{\"linearizable\":true,\"lost_acknowledged_writes\":0}\n";
         let m = measurement_from_output("raft chaos", Some("linearizable"), 0, out, 0);
-        assert_eq!(m.figure, "linearizable = true");
+        assert_eq!(m.figure, "linearizable");
         assert!(m.ok);
         assert_eq!(m.date, "19700101-000000");
         let out = "{\"rps\":61277.0,\"p99_ms\":1.83,\"peak_rss_kb\":{\"leecher-1\":7100}}\n";
         let m = measurement_from_output("forge bench", Some("rps p99_ms peak_rss_kb"), 0, out, 0);
         assert_eq!(
             m.figure,
-            "rps = 61277.0, p99_ms = 1.83, peak_rss_kb = {\"leecher-1\":7100}"
+            "61277 requests/s, p99 1.83 ms, peak RSS leecher-1 7100 KiB"
+        );
+        let out = r#"{"linearizable":true,"lost_acknowledged_writes":0,"ops":4518,"faults":{"kill":6,"pause":1}}"#;
+        let m = measurement_from_output(
+            "c",
+            Some("linearizable lost_acknowledged_writes"),
+            0,
+            out,
+            0,
+        );
+        assert_eq!(
+            m.figure,
+            "linearizable, 0 acknowledged writes lost over 4518 operations with 6 kills, 1 pause"
         );
         let m = measurement_from_output("x", Some("linearizable"), 2, "boom", 0);
         assert_eq!(m.figure, "failed (exit 2)");

@@ -90,6 +90,10 @@ pub struct Project {
     /// Headline claims.
     #[serde(default)]
     pub claims: Vec<Claim>,
+    /// What wirelab runs for it: its own Rust implementation of the design, and where that
+    /// differs from the portfolio's original (shown above the original's description).
+    #[serde(default)]
+    pub here: Option<String>,
     /// What it is.
     pub about: String,
     /// How it works.

@@ -17,7 +17,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::cli::current_leader;
-use super::client::{Client, ClientOptions};
+use super::client::{Client, ClientAuth, ClientOptions};
 use super::codec::{Op, Reply};
 use super::lab::{self, LabConfig};
 use crate::cluster::{NodeStatus, Supervisor};
@@ -150,7 +150,8 @@ fn run_inner(args: &BenchArgs) -> anyhow::Result<()> {
             cluster.dir.display()
         );
     }
-    let load = rt.block_on(throughput(nodes.clone(), args))?;
+    let auth = ClientAuth::of_run(cluster.sup.run_dir())?;
+    let load = rt.block_on(throughput(nodes.clone(), auth, args))?;
     let failovers = if args.kills > 0 {
         if !args.json {
             eprintln!("bench: failover phase, {} leader kills", args.kills);
@@ -218,13 +219,14 @@ struct Load {
 
 async fn throughput(
     nodes: Vec<(u64, std::net::SocketAddr)>,
+    auth: ClientAuth,
     args: &BenchArgs,
 ) -> anyhow::Result<Load> {
     let value = vec![b'x'; args.value_size];
     // Warm up: connect every client and find the leader.
     let mut clients = Vec::new();
     for _ in 0..args.clients {
-        let mut c = Client::new(nodes.clone(), ClientOptions::default());
+        let mut c = Client::new(nodes.clone(), auth.clone(), ClientOptions::default());
         c.execute(Op::Get {
             key: "warmup".into(),
         })
@@ -292,6 +294,7 @@ pub async fn failover_phase(
     kills: usize,
     quiet: bool,
 ) -> anyhow::Result<Vec<f64>> {
+    let auth = ClientAuth::of_run(sup.run_dir())?;
     let mut samples = Vec::new();
     for round in 0..kills {
         let s = sup.clone();
@@ -313,11 +316,13 @@ pub async fn failover_phase(
         let mut writers = Vec::new();
         for w in 0..4 {
             let nodes = nodes.clone();
+            let auth = auth.clone();
             let killed_at = killed_at.clone();
             let stop = stop.clone();
             writers.push(tokio::spawn(async move {
                 let mut c = Client::new(
                     nodes,
+                    auth,
                     ClientOptions {
                         deadline: Duration::from_secs(10),
                         attempt_timeout: Duration::from_millis(300),

@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::bench::{addrs_of, start_cluster};
 use super::cli::current_leader;
-use super::client::{Client, ClientOptions};
+use super::client::{Client, ClientAuth, ClientOptions};
 use super::codec::{Op, Reply};
 use crate::check::{self, Call, Completion, Event, History, HistoryWriter, OpName, Verdict};
-use crate::cluster::{NodeEvent, NodeStatus, SupEventKind, Supervisor};
+use crate::cluster::{NodeEvent, NodeInfo, NodeStatus, SupEventKind, Supervisor};
 use crate::lab::args::parse_duration;
 
 /// Options of `wirelab raft chaos`.
@@ -234,6 +234,8 @@ fn run_inner(args: &ChaosArgs) -> anyhow::Result<bool> {
         "linearizable": linearizable,
         "verdict": report.verdict,
         "lost_acknowledged_writes": outcome.lost.len(),
+        "nodes_rejoined": outcome.rejoined,
+        "nodes": outcome.node_count,
         "max_unavailable_ms": outcome.max_gap.as_millis() as u64,
         "history": kept_history,
         "seed": seed,
@@ -263,9 +265,13 @@ fn run_inner(args: &ChaosArgs) -> anyhow::Result<bool> {
         } else {
             println!("LOST acknowledged writes: {:?}", outcome.lost);
         }
+        println!(
+            "{} of {} nodes caught up with the leader on their own after the faults",
+            outcome.rejoined, outcome.node_count
+        );
         println!("history: {}", kept_history.display());
     }
-    Ok(linearizable && outcome.lost.is_empty())
+    Ok(linearizable && outcome.lost.is_empty() && outcome.rejoined == outcome.node_count)
 }
 
 struct ClusterGuard {
@@ -295,6 +301,11 @@ struct Outcome {
     elections: u64,
     lost: Vec<String>,
     max_gap: Duration,
+    /// Nodes whose applied index reached the leader's commit index after healing, without any
+    /// step but the supervisor's restart (the "rejoins without manual steps" check).
+    rejoined: usize,
+    /// Nodes in the cluster.
+    node_count: usize,
 }
 
 async fn chaos(
@@ -304,6 +315,7 @@ async fn chaos(
     seed: u64,
 ) -> anyhow::Result<Outcome> {
     let nodes = addrs_of(sup)?;
+    let auth = ClientAuth::of_run(sup.run_dir())?;
     let rec: Shared = Arc::new(Mutex::new(Recorder {
         start: Some(Instant::now()),
         ..Default::default()
@@ -333,6 +345,7 @@ async fn chaos(
     let mut workers = Vec::new();
     for c in 0..args.clients {
         let nodes = nodes.clone();
+        let auth = auth.clone();
         let rec = rec.clone();
         let stop = stop.clone();
         let receipts = receipts.clone();
@@ -354,7 +367,7 @@ async fn chaos(
                     attempt_timeout: Duration::from_millis(250),
                 }
             };
-            let mut client = Client::new(nodes, opts);
+            let mut client = Client::new(nodes, auth, opts);
             let id = client.session();
             let mut n = 0u64;
             let mut last_seen: BTreeMap<String, String> = BTreeMap::new();
@@ -432,6 +445,7 @@ async fn chaos(
     // Read back every acknowledged receipt (these reads are part of the history too).
     let mut reader = Client::new(
         nodes,
+        auth,
         ClientOptions {
             deadline: Duration::from_secs(10),
             attempt_timeout: Duration::from_secs(1),
@@ -461,6 +475,30 @@ async fn chaos(
             _ => anyhow::bail!("cluster did not answer the final read of {key} after healing"),
         }
     }
+    // Every node, the restarted ones included, catches up with the leader on its own: its
+    // applied index reaches the leader's commit index as it stood after the final reads.
+    let target = current_leader(&sup.fresh_nodes(Duration::from_secs(2)))
+        .and_then(|l| {
+            sup.nodes()
+                .into_iter()
+                .find(|n| n.id == l)
+                .and_then(|n| n.state.get("commit").and_then(Value::as_u64))
+        })
+        .unwrap_or(0);
+    let s = sup.clone();
+    let applied =
+        move |n: &NodeInfo| n.state.get("applied").and_then(Value::as_u64).unwrap_or(0) >= target;
+    let caught_up = tokio::task::spawn_blocking(move || {
+        let _ = s.wait_until(Duration::from_secs(20), "every node caught up", |ns| {
+            ns.iter()
+                .all(|n| n.status == NodeStatus::Running && applied(n))
+        });
+        s.fresh_nodes(Duration::from_secs(2))
+            .iter()
+            .filter(|n| n.status == NodeStatus::Running && applied(n))
+            .count()
+    })
+    .await?;
     election_watch.abort();
     let rec = Arc::try_unwrap(rec)
         .map_err(|_| anyhow::anyhow!("recorder still shared"))?
@@ -479,6 +517,8 @@ async fn chaos(
         elections: elections.load(Ordering::Relaxed),
         lost,
         max_gap: rec.max_gap,
+        rejoined: caught_up,
+        node_count: sup.ids().len(),
     })
 }
 

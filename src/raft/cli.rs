@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::{ArgMatches, Args, Command, FromArgMatches, Subcommand};
 use serde_json::{Value, json};
 
-use super::client::{Client, ClientError, ClientOptions};
+use super::client::{Client, ClientAuth, ClientError, ClientOptions};
 use super::codec::{Op, Reply};
 use super::lab::{self, LabConfig};
 use crate::cluster::control::ControlRequest;
@@ -95,6 +95,15 @@ pub enum RaftVerb {
         /// Delay added to each frame it sends to a peer, in milliseconds.
         #[arg(long, default_value_t = 0)]
         delay_ms: u64,
+        /// Run dir.
+        #[command(flatten)]
+        run: RunDirArg,
+    },
+    /// Rebuild a node whose data is damaged from its peers: its files are moved aside, it
+    /// restarts empty above every stored term, and votes only once it holds the cluster's log.
+    Repair {
+        /// Node id.
+        node: u64,
         /// Run dir.
         #[command(flatten)]
         run: RunDirArg,
@@ -366,6 +375,7 @@ fn run_verb(
             )?;
             Ok(0)
         }
+        RaftVerb::Repair { node, run } => super::repair::run(target, &run, node, out),
         RaftVerb::Bench(args) => Ok(super::bench::run(args)),
         RaftVerb::Chaos(args) => Ok(super::chaos::run(args)),
         RaftVerb::Load { action, clients } => load_verb(target, &action, clients, out, err),
@@ -395,7 +405,8 @@ fn load_verb(
     };
     match action {
         "start" => {
-            let line = super::load::start(super::bench::addrs_of(sup)?, clients)?;
+            let auth = ClientAuth::of_run(sup.run_dir())?;
+            let line = super::load::start(super::bench::addrs_of(sup)?, auth, clients)?;
             writeln!(out, "{line}")?;
             Ok(0)
         }
@@ -435,7 +446,8 @@ fn client_op(
     let dir = target.run_dir(NAME, run)?;
     let nodes = cluster_addrs(&dir)?;
     let rt = runtime()?;
-    let mut client = Client::new(nodes, ClientOptions::default());
+    let auth = ClientAuth::of_run(&dir)?;
+    let mut client = Client::new(nodes, auth, ClientOptions::default());
     let is_write = op.is_write();
     let result = rt.block_on(client.execute(op));
     Ok(match result {

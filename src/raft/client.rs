@@ -5,8 +5,13 @@
 //! When the overall deadline passes without an answer, a write's outcome is
 //! [`ClientError::Unknown`]: it may or may not have been applied, and callers (the chaos
 //! checker, the CLI) must treat it so.
+//!
+//! Nodes accept only mutual TLS from their run's CA ([`crate::wire::pki`]): a client
+//! presents the run's client certificate ([`ClientAuth`]), and checks that the node it dials
+//! is the member it meant.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
@@ -15,6 +20,61 @@ use tokio::net::TcpStream;
 use super::codec::{self, Hello, Op, Reply, Request};
 use crate::wire::MAX_FRAME;
 use crate::wire::frame::{encode_frame, read_frame};
+use crate::wire::pki::{self, ClientStream, PkiError, RunPki};
+
+/// A run's client credentials: its client certificate and key, and the CA that the nodes'
+/// certificates must chain to. Cheap to clone.
+#[derive(Clone)]
+pub struct ClientAuth {
+    pki: RunPki,
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("pki", &self.pki)
+            .finish()
+    }
+}
+
+impl ClientAuth {
+    /// The client credentials of the Raft run in `run_dir`.
+    pub fn of_run(run_dir: &Path) -> Result<Self, PkiError> {
+        let pki = RunPki::of_run(run_dir, super::cli::NAME)?;
+        Self::with_identity(pki, pki::CLIENT)
+    }
+
+    /// Credentials that present `name`'s certificate instead of the client's (tests use a
+    /// member's to show what the node does with a member that says hello as a client).
+    pub fn with_identity(pki: RunPki, name: &str) -> Result<Self, PkiError> {
+        Ok(Self {
+            connector: pki.connector(name)?,
+            pki,
+        })
+    }
+
+    /// Dials node `id` at `addr` and completes mutual TLS (the node must present member
+    /// `id`'s certificate). Sends no hello: the caller says who it is.
+    pub async fn connect_tls(&self, id: u64, addr: SocketAddr) -> std::io::Result<ClientStream> {
+        let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let name = self
+            .pki
+            .server_name(&pki::node_name(id))
+            .map_err(std::io::Error::other)?;
+        self.connector.connect(name, tcp).await
+    }
+
+    /// Dials node `id` at `addr` as a client: TLS, then the client hello.
+    pub async fn connect(&self, id: u64, addr: SocketAddr) -> std::io::Result<ClientStream> {
+        let mut s = self.connect_tls(id, addr).await?;
+        let mut hello = Vec::new();
+        encode_frame(&codec::encode_hello(Hello::Client), &mut hello);
+        s.write_all(&hello).await?;
+        Ok(s)
+    }
+}
 
 /// Why an operation has no definite answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -48,20 +108,22 @@ impl Default for ClientOptions {
 /// A connection-caching client for one cluster.
 pub struct Client {
     nodes: Vec<(u64, SocketAddr)>,
+    auth: ClientAuth,
     opts: ClientOptions,
     session: u64,
     seq: u64,
     next_id: u64,
     target: usize,
-    conn: Option<(usize, TcpStream)>,
+    conn: Option<(usize, ClientStream)>,
     buf: Vec<u8>,
 }
 
 impl Client {
-    /// A client for the cluster whose members are `nodes`.
-    pub fn new(nodes: Vec<(u64, SocketAddr)>, opts: ClientOptions) -> Self {
+    /// A client for the cluster whose members are `nodes`, with the run's credentials.
+    pub fn new(nodes: Vec<(u64, SocketAddr)>, auth: ClientAuth, opts: ClientOptions) -> Self {
         Self {
             nodes,
+            auth,
             opts,
             session: rand::random::<u64>() | 1,
             seq: 0,
@@ -132,14 +194,10 @@ impl Client {
 
     async fn attempt(&mut self, req: &Request) -> std::io::Result<Reply> {
         if self.conn.as_ref().is_none_or(|(i, _)| *i != self.target) {
-            let Some(&(_, addr)) = self.nodes.get(self.target) else {
+            let Some(&(id, addr)) = self.nodes.get(self.target) else {
                 return Err(std::io::Error::other("no nodes"));
             };
-            let mut s = TcpStream::connect(addr).await?;
-            s.set_nodelay(true)?;
-            let mut hello = Vec::new();
-            encode_frame(&codec::encode_hello(Hello::Client), &mut hello);
-            s.write_all(&hello).await?;
+            let s = self.auth.connect(id, addr).await?;
             self.conn = Some((self.target, s));
         }
         let Some((_, s)) = self.conn.as_mut() else {

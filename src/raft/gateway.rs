@@ -9,6 +9,10 @@
 //! | `GET /metrics` | Prometheus text: HTTP metrics and `wirelab_raft_*` gauges |
 //! | `GET /healthz` | liveness |
 //!
+//! KV routes need the run's client token (`RUN_DIR/pki/client.token`, 0600) as
+//! `Authorization: Bearer TOKEN`, compared in constant time; without it they answer `401`.
+//! `/status`, `/metrics` and `/healthz` carry no data and stay open (for scrapers).
+//!
 //! A follower answers KV requests with `307` and the leader's gateway URL in `Location`
 //! (`503` with `Retry-After` while no leader is known); no answer within 5 s is `504`: the write
 //! may or may not have happened. Every request is a new write: the gateway never retries, so all
@@ -39,6 +43,8 @@ pub(super) struct Gateway {
     pub(super) state: Arc<Mutex<Map<String, Value>>>,
     pub(super) in_flight: Arc<tokio::sync::Semaphore>,
     pub(super) session: Arc<GatewaySession>,
+    /// `Bearer TOKEN`, the `Authorization` value KV requests must carry.
+    pub(super) bearer: Arc<str>,
 }
 
 /// The one client session of a gateway process: a random client id and the next sequence
@@ -128,7 +134,23 @@ impl Gateway {
         }
     }
 
+    /// Whether `req` carries the run's client token (constant-time comparison).
+    fn authorized(&self, req: &Request) -> bool {
+        use subtle::ConstantTimeEq;
+        req.header("authorization").is_some_and(|v| {
+            let v = v.trim().as_bytes();
+            v.len() == self.bearer.len() && bool::from(v.ct_eq(self.bearer.as_bytes()))
+        })
+    }
+
     async fn kv(&self, req: Request) -> Response {
+        if !self.authorized(&req) {
+            return plain(
+                401,
+                "KV requests need the run's client token: Authorization: Bearer $(cat RUN_DIR/pki/client.token)\n",
+            )
+            .with_header("www-authenticate", "Bearer realm=\"wirelab raft\"");
+        }
         let Some(key) = req
             .param("key")
             .map(str::to_owned)

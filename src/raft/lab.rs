@@ -78,8 +78,14 @@ fn member_list(addrs: &[SocketAddr]) -> String {
 }
 
 /// Node specs for nodes on the given addresses (node `i + 1` on `addrs[i]`), each with an HTTP
-/// gateway on `http[i]` when `http` has an address for it.
-pub fn node_specs(cfg: &LabConfig, addrs: &[SocketAddr], http: &[SocketAddr]) -> Vec<NodeSpec> {
+/// gateway on `http[i]` when `http` has an address for it, and the run's PKI folder `pki`
+/// (see [`ensure_pki`]).
+pub fn node_specs(
+    cfg: &LabConfig,
+    addrs: &[SocketAddr],
+    http: &[SocketAddr],
+    pki: &Path,
+) -> Vec<NodeSpec> {
     let peers = member_list(addrs);
     let http_peers = member_list(http);
     addrs
@@ -104,6 +110,8 @@ pub fn node_specs(cfg: &LabConfig, addrs: &[SocketAddr], http: &[SocketAddr]) ->
                 .chain([
                     "--listen".into(),
                     addr.to_string(),
+                    "--pki".into(),
+                    pki.display().to_string(),
                     "--peers".into(),
                     peers.clone(),
                     "--tick-ms".into(),
@@ -122,6 +130,16 @@ pub fn node_specs(cfg: &LabConfig, addrs: &[SocketAddr], http: &[SocketAddr]) ->
                 .collect(),
         })
         .collect()
+}
+
+/// Makes the run's CA and certificates for `nodes` members and the client (once per run dir;
+/// kept across restarts), and returns the PKI folder.
+pub fn ensure_pki(run_dir: &Path, nodes: usize) -> Result<std::path::PathBuf, SupervisorError> {
+    let names: Vec<String> = (1..=nodes as u64)
+        .map(crate::wire::pki::node_name)
+        .collect();
+    crate::wire::pki::ensure(run_dir, "raft", &names)
+        .map_err(|e| SupervisorError::Io(format!("cannot make the run's certificates: {e}")))
 }
 
 /// Starts (or restarts from disk) a Raft cluster in `run_dir`. When the run dir already holds a
@@ -169,7 +187,8 @@ pub fn launch(
                 (all, http)
             }
         };
-    let specs = node_specs(cfg, &addrs, &http);
+    let pki = ensure_pki(run_dir, addrs.len())?;
+    let specs = node_specs(cfg, &addrs, &http, &pki);
     match exe {
         Some(exe) => Supervisor::launch_with_exe("raft", run_dir, specs, exe),
         None => Supervisor::launch("raft", run_dir, specs),
@@ -193,7 +212,7 @@ mod tests {
             "127.0.0.1:3".parse().unwrap(),
             "127.0.0.1:4".parse().unwrap(),
         ];
-        let specs = node_specs(&cfg, &addrs, &http);
+        let specs = node_specs(&cfg, &addrs, &http, Path::new("/run/pki"));
         assert_eq!(specs.len(), 2);
         let has = |i: usize, s: &str| specs[i].args.iter().any(|a| a == s);
         assert!(has(1, "1=127.0.0.1:1,2=127.0.0.1:2"));

@@ -13,6 +13,8 @@
 //! - [`codec`]: the binary protocol between peers and with clients.
 //! - [`kv`]: the replicated state machine with exactly-once client sessions.
 //! - [`node`]: the node process: event loop, storage thread, peer and client connections.
+//! - [`repair`]: `raft repair N`, rebuilding a damaged node from its peers without weakening
+//!   safety (a term above every stored one, votes held until it holds the log).
 //! - [`gateway`]: each node's HTTP face through [`crate::forge`]: KV over HTTP with 307s to
 //!   the leader, `/status`, `/metrics`, `/healthz`.
 //! - [`client`]: leader discovery, retries with the same request id, unknown outcomes.
@@ -34,5 +36,6 @@ pub mod load;
 pub mod message;
 pub mod nemesis;
 pub mod node;
+pub mod repair;
 pub mod sim;
 pub mod storage;

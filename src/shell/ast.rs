@@ -45,6 +45,8 @@ pub enum AndOrOp {
 pub struct Pipeline {
     /// True when prefixed by `!`.
     pub bang: bool,
+    /// Prefixed by bash's `time` keyword: `Some(true)` for `time -p` (POSIX format).
+    pub time: Option<bool>,
     /// The commands, at least one.
     pub commands: Vec<Command>,
     /// Line number of the first command (for `$LINENO` and error messages).

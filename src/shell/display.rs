@@ -159,7 +159,12 @@ fn command_text(c: &Command) -> String {
 pub fn pipeline_text(p: &Pipeline) -> String {
     let cmds: Vec<String> = p.commands.iter().map(command_text).collect();
     let s = cmds.join(" | ");
-    if p.bang { format!("! {s}") } else { s }
+    let s = if p.bang { format!("! {s}") } else { s };
+    match p.time {
+        Some(true) => format!("time -p {s}"),
+        Some(false) => format!("time {s}"),
+        None => s,
+    }
 }
 
 /// An and-or list as text.

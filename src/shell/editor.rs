@@ -2,7 +2,9 @@
 //! signals), the read-eval loop with job reports before each prompt, and the line editor —
 //! reedline with highlighting, completion, history hints, persistent history (Ctrl-R) and
 //! multi-line input — or a plain line reader when the terminal cannot host it (`TERM=dumb`, or
-//! no answer to the cursor-position query).
+//! no answer to the cursor-position query). The terminal is asked once, after the first prompt
+//! is shown; keys typed while the shell waits for the answer are kept (and Ctrl-C among them
+//! acts), so a terminal that never answers neither delays the prompt nor loses type-ahead.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -11,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpgrp, getpid, setpgid, tcgetpgrp, tcsetpgrp};
 use reedline::{
-    ColumnarMenu, DefaultHinter, Emacs, FileBackedHistory, KeyCode, KeyModifiers, MenuBuilder,
-    Prompt, PromptEditMode, PromptHistorySearch, Reedline, ReedlineEvent, ReedlineMenu,
-    Signal as RlSignal, default_emacs_keybindings,
+    ColumnarMenu, DefaultHinter, EditCommand, Emacs, KeyCode, KeyModifiers, MenuBuilder, Prompt,
+    PromptEditMode, PromptHistorySearch, Reedline, ReedlineEvent, ReedlineMenu, Signal as RlSignal,
+    default_emacs_keybindings,
 };
 
 use super::builtins::write_fd;
@@ -65,8 +67,65 @@ fn setup_job_control(sh: &mut Shell) {
     sh.opts.monitor = true;
 }
 
-/// Asks the terminal for the cursor position; false when it does not answer within `ms`.
-fn terminal_answers(ms: i32) -> bool {
+/// Input typed while the shell waited for the terminal's answer to the cursor-position query,
+/// read in raw mode and handled the way the terminal's line discipline would have: complete
+/// lines to run, the line being typed, an end of input (Ctrl-D on an empty line).
+#[derive(Default)]
+struct TypedAhead {
+    lines: std::collections::VecDeque<String>,
+    partial: Vec<u8>,
+    eof: bool,
+    /// The prompt (and `partial` after it) is on the screen, so reading the next line does
+    /// not print them again.
+    shown: bool,
+}
+
+impl TypedAhead {
+    /// Handles one typed byte (a Ctrl-C prints a fresh prompt).
+    fn key(&mut self, b: u8, sh: &mut Shell) {
+        match b {
+            b'\r' | b'\n' => {
+                let line = String::from_utf8_lossy(&self.partial).into_owned();
+                self.lines.push_back(line + "\n");
+                self.partial.clear();
+                let _ = sys::write_all(2, b"\r\n");
+            }
+            // Ctrl-C: the terminal would flush its input queue and interrupt whatever ran.
+            0x03 => {
+                self.lines.clear();
+                self.partial.clear();
+                sh.last_status = 130;
+                let prompt = primary_prompt(sh);
+                let _ = sys::write_all(2, format!("^C\r\n{prompt}").as_bytes());
+            }
+            0x04 if self.partial.is_empty() => self.eof = true,
+            0x7f | 0x08 => {
+                while let Some(c) = self.partial.pop() {
+                    if c & 0xc0 != 0x80 {
+                        break;
+                    }
+                }
+                let _ = sys::write_all(2, b"\x08 \x08");
+            }
+            0x15 => {
+                let n = String::from_utf8_lossy(&self.partial).chars().count();
+                self.partial.clear();
+                let _ = sys::write_all(2, "\x08 \x08".repeat(n).as_bytes());
+            }
+            b'\t' | 0x20.. => {
+                self.partial.push(b);
+                let _ = sys::write_all(2, &[b]);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Shows the first prompt at once, then asks the terminal for the cursor position. True when
+/// it answers within `ms`: the line editor can run. Keys typed meanwhile are kept in `ahead`
+/// (shown as typed), so neither the prompt nor type-ahead waits for, or is lost to, a terminal
+/// that never answers (test harnesses, `expect`, editors' shell buffers).
+fn terminal_answers(sh: &mut Shell, ahead: &mut TypedAhead, ms: u64) -> bool {
     // SAFETY: isatty only inspects the fds.
     if unsafe { libc::isatty(0) != 1 || libc::isatty(1) != 1 } {
         return false;
@@ -83,32 +142,70 @@ fn terminal_answers(ms: i32) -> bool {
     if nix::sys::termios::tcsetattr(borrow(0), now, &raw).is_err() {
         return false;
     }
+    let prompt = primary_prompt(sh);
+    let _ = sys::write_all(2, prompt.as_bytes());
+    ahead.shown = true;
     let _ = sys::write_all(1, b"\x1b[6n");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms as u64);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
     let mut answered = false;
-    let mut reply = Vec::new();
-    while std::time::Instant::now() < deadline {
-        let left = deadline
-            .saturating_duration_since(std::time::Instant::now())
-            .as_millis() as i32;
+    // An escape sequence being read: the answer (`ESC [ row ; col R`) or a key to drop.
+    let mut esc: Option<Vec<u8>> = None;
+    'wait: while !ahead.eof {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
         let mut pfd = libc::pollfd {
             fd: 0,
             events: libc::POLLIN,
             revents: 0,
         };
         // SAFETY: pfd is a valid pollfd for one descriptor.
-        let n = unsafe { libc::poll(&mut pfd, 1, left.max(1)) };
+        let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
         if n <= 0 {
             break;
         }
-        let mut b = [0u8; 1];
-        if !matches!(sys::read(0, &mut b), Ok(1)) {
-            break;
-        }
-        reply.push(b[0]);
-        if b[0] == b'R' || reply.len() > 32 {
-            answered = b[0] == b'R';
-            break;
+        let mut buf = [0u8; 256];
+        // One byte at a time once an answer may be complete, so input after it stays queued
+        // for the line editor.
+        let want = if esc.is_some() { 1 } else { buf.len() };
+        let got = match sys::read(0, &mut buf[..want]) {
+            Ok(0) | Err(_) => {
+                ahead.eof = true;
+                break;
+            }
+            Ok(n) => n,
+        };
+        for (i, &b) in buf[..got].iter().enumerate() {
+            if let Some(seq) = esc.as_mut() {
+                seq.push(b);
+                let done = match seq.len() {
+                    2 => b != b'[',
+                    _ => (0x40..=0x7e).contains(&b) || seq.len() > 32,
+                };
+                if done {
+                    let is_answer = b == b'R'
+                        && seq[2..seq.len() - 1]
+                            .iter()
+                            .all(|c| c.is_ascii_digit() || *c == b';');
+                    esc = None;
+                    if is_answer {
+                        answered = true;
+                        // Keys after the answer in this read go to the line being typed.
+                        for &k in &buf[i + 1..got] {
+                            ahead.key(k, sh);
+                        }
+                        break 'wait;
+                    }
+                }
+            } else if b == 0x1b {
+                esc = Some(vec![b]);
+            } else {
+                ahead.key(b, sh);
+            }
         }
     }
     let _ = nix::sys::termios::tcsetattr(borrow(0), now, &saved);
@@ -177,14 +274,29 @@ pub fn primary_prompt(sh: &mut Shell) -> String {
     p
 }
 
+/// The history file: `$XDG_STATE_HOME/wirelab/history` (history is state, per the XDG base
+/// directory spec: it belongs to this machine, unlike data). A file left at the old place
+/// (`$XDG_DATA_HOME/wirelab/history`) is moved there once.
 fn history_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_DATA_HOME")
+    let home = std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    let dir = base.join("wirelab");
+        .map(PathBuf::from);
+    let xdg = |var: &str, fallback: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(fallback)))
+    };
+    let dir = xdg("XDG_STATE_HOME", ".local/state")?.join("wirelab");
     std::fs::create_dir_all(&dir).ok()?;
-    Some(dir.join("history"))
+    let path = dir.join("history");
+    if !path.exists()
+        && let Some(old) = xdg("XDG_DATA_HOME", ".local/share").map(|d| d.join("wirelab/history"))
+        && old.is_file()
+    {
+        let _ = std::fs::rename(&old, &path);
+    }
+    Some(path)
 }
 
 enum LineReader {
@@ -250,7 +362,8 @@ fn build_editor(snap: SharedSnapshot, file_history: bool) -> Reedline {
         .with_partial_completions(true);
     if file_history
         && let Some(path) = history_path()
-        && let Ok(h) = FileBackedHistory::with_file(super::limits::MAX_HISTORY_ENTRIES, path)
+        && let Ok(h) =
+            super::history::SessionHistory::open(super::limits::MAX_HISTORY_ENTRIES, path)
     {
         ed = ed.with_history(Box::new(h));
     }
@@ -273,11 +386,83 @@ fn refresh_snapshot(sh: &Shell, snap: &SharedSnapshot) {
     }
 }
 
+/// Whether a whole line typed ahead waits on stdin. Between commands the terminal is in
+/// canonical mode, where the kernel makes input readable only once a line is complete, so
+/// this is true exactly when the user typed a line (and Enter) while a command ran.
+fn typed_ahead() -> bool {
+    let mut pfd = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: pfd is a valid pollfd for one descriptor; a zero timeout does not block.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n == 1 && pfd.revents & libc::POLLIN != 0
+}
+
+/// One line from the terminal in canonical mode, or `None` at end of input. A Ctrl-C (SIGINT
+/// while waiting) gives `Some("")` with `$?` set to 130, so the caller prompts again; other
+/// caught signals run their traps at once.
+fn plain_line(sh: &mut Shell) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match sys::read_once(0, &mut b) {
+            Ok(1) => {
+                bytes.push(b[0]);
+                if b[0] == b'\n' || bytes.len() >= 1 << 20 {
+                    break;
+                }
+            }
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                if super::traps::take_sigint() {
+                    sh.last_status = 130;
+                    write_fd(2, b"\n");
+                    return Some(String::new());
+                }
+                if let Err(Flow::Exit(_)) = sh.check_signals() {
+                    return None;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    if bytes.is_empty() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 impl LineReader {
     /// The next complete command text, or `None` at end of input.
-    fn read(&mut self, sh: &mut Shell) -> Option<String> {
+    fn read(&mut self, sh: &mut Shell, ahead: &mut TypedAhead) -> Option<String> {
+        if ahead.eof && ahead.lines.is_empty() {
+            return None;
+        }
         match self {
             LineReader::Edit(ed, snap) => {
+                // Lines typed while the terminal was probed, or during the last command, run
+                // first, in order, as in bash: the line editor would read them in raw mode and
+                // keep only the first.
+                if !ahead.lines.is_empty() {
+                    return LineReader::Plain.read(sh, ahead);
+                }
+                if typed_ahead() {
+                    let text = LineReader::Plain.read(sh, ahead)?;
+                    write_fd(2, text.as_bytes());
+                    return Some(text);
+                }
+                if ahead.shown {
+                    // The probe's prompt: the line editor draws its own.
+                    write_fd(2, b"\r\x1b[K");
+                    ahead.shown = false;
+                }
+                if !ahead.partial.is_empty() {
+                    let typed = String::from_utf8_lossy(&ahead.partial).into_owned();
+                    ahead.partial.clear();
+                    ed.run_edit_commands(&[EditCommand::InsertString(typed)]);
+                }
                 refresh_snapshot(sh, snap);
                 let prompt = ShellPrompt {
                     left: primary_prompt(sh),
@@ -298,17 +483,39 @@ impl LineReader {
                         Ok(_) => continue,
                         Err(_) => {
                             *self = LineReader::Plain;
-                            return self.read(sh);
+                            return self.read(sh, ahead);
                         }
                     }
                 }
             }
             LineReader::Plain => {
+                let mut text = match ahead.lines.pop_front() {
+                    // Typed (and shown) while the terminal was probed.
+                    Some(line) => {
+                        ahead.shown = false;
+                        line
+                    }
+                    None => {
+                        if !ahead.shown {
+                            let ps1 = primary_prompt(sh);
+                            write_fd(2, ps1.as_bytes());
+                            write_fd(2, &ahead.partial);
+                        }
+                        ahead.shown = false;
+                        let typed = std::mem::take(&mut ahead.partial);
+                        let line = plain_line(sh)?;
+                        if line.is_empty() {
+                            return Some(line);
+                        }
+                        String::from_utf8_lossy(&typed).into_owned() + &line
+                    }
+                };
                 let mut src = StdinSource::new();
-                let ps1 = primary_prompt(sh);
-                write_fd(2, ps1.as_bytes());
-                let mut text = src.next_line()?;
                 while is_incomplete(text.trim_end_matches('\n')) {
+                    if let Some(line) = ahead.lines.pop_front() {
+                        text.push_str(&line);
+                        continue;
+                    }
                     let ps2 = sh.get("PS2").unwrap_or("> ").to_string();
                     write_fd(2, expand_prompt(sh, &ps2).as_bytes());
                     match src.next_line() {
@@ -331,7 +538,15 @@ pub fn run_interactive(sh: &mut Shell) -> i32 {
         ignore_signal(s);
     }
     let file_history = history_path().is_none_or(|p| load_history(sh, &p));
-    let mut reader = if terminal_answers(300) {
+    // One line on where to start, when the shell knows the labs (the wirelab binary's shell).
+    if sh.builtins.names().iter().any(|n| n == "help") {
+        write_fd(
+            2,
+            b"wirelab shell: `help` lists the builtins and every lab's verbs; Ctrl-D leaves.\n",
+        );
+    }
+    let mut ahead = TypedAhead::default();
+    let mut reader = if terminal_answers(sh, &mut ahead, 300) {
         let snap: SharedSnapshot = Arc::new(Mutex::new(Snapshot::default()));
         LineReader::Edit(Box::new(build_editor(snap.clone(), file_history)), snap)
     } else {
@@ -348,7 +563,7 @@ pub fn run_interactive(sh: &mut Shell) -> i32 {
         if let Err(Flow::Exit(s)) = sh.check_signals() {
             return leave(sh, Err(Flow::Exit(s)));
         }
-        let Some(text) = reader.read(sh) else {
+        let Some(text) = reader.read(sh, &mut ahead) else {
             if warn_stopped(sh, &mut exit_warned) {
                 continue;
             }
@@ -366,8 +581,17 @@ pub fn run_interactive(sh: &mut Shell) -> i32 {
             text.push('\n');
         }
         let src: Box<dyn LineSource> = Box::new(LinesSource::new(text));
+        sh.sigint_newline_done = false;
         match sh.run_source(src) {
-            Ok(_) | Err(Flow::Abort(_)) => exit_warned = false,
+            Ok(_) => exit_warned = false,
+            Err(Flow::Abort(s)) => {
+                // Ctrl-C during `read`, `wait` or a command substitution: the next prompt
+                // starts on a line of its own (a job killed by it already moved there).
+                if s == 130 && !sh.sigint_newline_done {
+                    write_fd(2, b"\n");
+                }
+                exit_warned = false;
+            }
             Err(Flow::Exit(s)) if warn_stopped(sh, &mut exit_warned) => sh.last_status = s,
             Err(f) => return leave(sh, Err(f)),
         }

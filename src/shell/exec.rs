@@ -31,7 +31,8 @@ impl Shell {
         let mut status = 0;
         loop {
             lex.compact();
-            let aliases = self.aliases.clone();
+            let aliases = Rc::new(self.aliases.clone());
+            lex.aliases = (!aliases.is_empty()).then(|| aliases.clone());
             let parsed = Parser::new(&mut lex, Some(&aliases)).next_command();
             match parsed {
                 Ok(None) => break,
@@ -44,6 +45,11 @@ impl Shell {
                         Err(Flow::Abort(s)) => {
                             status = s;
                             self.last_status = s;
+                            // An error aborts the whole `eval`/`.` it happened in; Ctrl-C the
+                            // whole input line, as in bash.
+                            if self.source_depth > 0 || s == 130 {
+                                return Err(Flow::Abort(s));
+                            }
                         }
                         Err(f) => return Err(f),
                     }
@@ -140,6 +146,8 @@ impl Shell {
         let mut status = first?;
         for (i, (op, p)) in ao.rest.iter().enumerate() {
             self.last_status = status;
+            // Traps run between the parts of `a && b` too; Ctrl-C stops the list.
+            self.check_signals()?;
             let run = match op {
                 AndOrOp::And => status == 0,
                 AndOrOp::Or => status != 0,
@@ -174,6 +182,16 @@ impl Shell {
     }
 
     fn run_pipeline(&mut self, p: &Pipeline) -> Status {
+        if let Some(posix) = p.time {
+            let start = Timing::now();
+            let untimed = Pipeline {
+                time: None,
+                ..p.clone()
+            };
+            let r = self.run_pipeline(&untimed);
+            start.report(posix);
+            return r;
+        }
         if p.bang {
             self.cond_depth += 1;
         }
@@ -195,6 +213,11 @@ impl Shell {
             self.cond_depth -= 1;
         }
         let st = r?;
+        if p.commands.len() == 1 {
+            // A multi-command pipeline's statuses were kept by the wait for its job.
+            self.pipestatus.clear();
+            self.pipestatus.push(st);
+        }
         Ok(if p.bang { (st == 0) as i32 } else { st })
     }
 
@@ -420,9 +443,57 @@ impl Shell {
 
     /// Reports an expansion error and returns the flow for it (exit 2 when not interactive).
     pub fn expand_failed(&mut self, e: &super::expand::ExpandError) -> Flow {
+        if *e == super::expand::ExpandError::Interrupted {
+            super::traps::take_sigint();
+            self.last_status = 130;
+            return Flow::Abort(130);
+        }
         self.error(&e.to_string());
         self.last_status = 2;
         self.fatal(2)
+    }
+}
+
+/// Wall and CPU time (the shell's and its waited-for children's) when `time` began.
+struct Timing {
+    wall: std::time::Instant,
+    user: f64,
+    sys: f64,
+}
+
+impl Timing {
+    fn now() -> Timing {
+        let cpu = |who| {
+            let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+            // SAFETY: getrusage fills the struct it is given.
+            let ru = unsafe {
+                libc::getrusage(who, ru.as_mut_ptr());
+                ru.assume_init()
+            };
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            (secs(ru.ru_utime), secs(ru.ru_stime))
+        };
+        let (su, ss) = cpu(libc::RUSAGE_SELF);
+        let (cu, cs) = cpu(libc::RUSAGE_CHILDREN);
+        Timing {
+            wall: std::time::Instant::now(),
+            user: su + cu,
+            sys: ss + cs,
+        }
+    }
+
+    /// Prints the times since `self` to stderr the way bash does (`-p`: POSIX's format).
+    fn report(&self, posix: bool) {
+        let end = Timing::now();
+        let real = self.wall.elapsed().as_secs_f64();
+        let (user, sys) = (end.user - self.user, end.sys - self.sys);
+        let text = if posix {
+            format!("real {real:.2}\nuser {user:.2}\nsys {sys:.2}\n")
+        } else {
+            let f = |t: f64| format!("{}m{:.3}s", (t / 60.0) as u64, t % 60.0);
+            format!("\nreal\t{}\nuser\t{}\nsys\t{}\n", f(real), f(user), f(sys))
+        };
+        builtins::write_fd(2, text.as_bytes());
     }
 }
 

@@ -21,6 +21,9 @@ pub enum ExpandError {
     /// A bad arithmetic expression.
     #[error(transparent)]
     Arith(#[from] ArithError),
+    /// Ctrl-C during a command substitution in an interactive shell: the line is abandoned.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Collects expanded characters into fields, splitting unquoted expansion results on IFS.
@@ -277,8 +280,57 @@ impl Shell {
             "#" => Some(self.positional.len().to_string()),
             "-" => Some(self.opts.dash_flags()),
             "@" | "*" => Some(self.positional.join(" ")),
-            _ => self.get(name).map(str::to_string),
+            _ => {
+                if matches!(first, 'L' | 'P' | 'R')
+                    && let Some(v) = self.bash_param(name)
+                {
+                    return v;
+                }
+                self.get(name).map(str::to_string)
+            }
         }
+    }
+
+    /// bash's dynamic parameters: the current line, each command's status in the last
+    /// pipeline, a random number in 0..32768 at each reference (assigning to RANDOM seeds it).
+    /// `None` for any other name.
+    fn bash_param(&self, name: &str) -> Option<Option<String>> {
+        Some(match name {
+            "LINENO" => Some(self.lineno.to_string()),
+            "PIPESTATUS" | "PIPESTATUS[0]" => self.pipestatus.first().map(i32::to_string),
+            "PIPESTATUS[@]" | "PIPESTATUS[*]" => Some(
+                self.pipestatus
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            _ if name.starts_with("PIPESTATUS[") => name
+                .strip_prefix("PIPESTATUS[")
+                .and_then(|r| r.strip_suffix(']'))
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| self.pipestatus.get(i))
+                .map(i32::to_string),
+            "RANDOM" => Some(self.next_random().to_string()),
+            _ => return None,
+        })
+    }
+
+    /// The next `$RANDOM`: xorshift64*, seeded from the clock and the pid in each process.
+    fn next_random(&self) -> u32 {
+        let pid = std::process::id() as i32;
+        let (mut x, owner) = self.random.get();
+        if owner != pid || x == 0 {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            x = t ^ (u64::from(pid as u32) << 32) | 1;
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.random.set((x, pid));
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 49) as u32
     }
 
     fn expand_param(
@@ -329,6 +381,8 @@ impl Shell {
                 unset_check(self)?;
                 let n = if is_list {
                     self.positional.join(" ").chars().count()
+                } else if name == "PIPESTATUS[@]" || name == "PIPESTATUS[*]" {
+                    self.pipestatus.len()
                 } else {
                     value.as_deref().unwrap_or("").chars().count()
                 };

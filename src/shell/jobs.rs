@@ -71,15 +71,20 @@ impl Job {
 
     /// The status a `wait` or foreground wait reports (pipefail picks the last failure).
     pub fn status(&self, pipefail: bool) -> i32 {
-        let st = |p: &Proc| match p.state {
-            ProcState::Done(s) => s,
-            ProcState::Killed(sig) | ProcState::Stopped(sig) => 128 + sig,
-            ProcState::Running => 0,
-        };
+        let st = |p: &Proc| proc_status(p.state);
         if pipefail && let Some(p) = self.procs.iter().rev().find(|p| st(p) != 0) {
             return st(p);
         }
         self.procs.last().map(st).unwrap_or(0)
+    }
+}
+
+/// The exit status a process state stands for (128+n for a signal).
+pub fn proc_status(state: ProcState) -> i32 {
+    match state {
+        ProcState::Done(s) => s,
+        ProcState::Killed(sig) | ProcState::Stopped(sig) => 128 + sig,
+        ProcState::Running => 0,
     }
 }
 

@@ -6,6 +6,7 @@
 //! nested `case` is handled as POSIX requires.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::ast::{HereDoc, ParamExpr, ParamOp, Word, WordPart};
@@ -155,6 +156,9 @@ pub struct Lexer<'s> {
     /// Set once the buffered input passes [`MAX_COMMAND`]: the input is then treated as ended
     /// and every later token is an error.
     overflow: bool,
+    /// The aliases in force, for command substitutions parsed inside words (as in dash, an
+    /// alias works inside `$(…)` and backquotes).
+    pub aliases: Option<Rc<HashMap<String, String>>>,
 }
 
 pub(crate) fn is_meta(c: char) -> bool {
@@ -189,6 +193,7 @@ impl<'s> Lexer<'s> {
             token_start: 0,
             blank_alias_end: None,
             overflow: false,
+            aliases: None,
         }
     }
 

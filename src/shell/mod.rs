@@ -50,6 +50,7 @@ pub mod display;
 pub mod editor;
 pub mod exec;
 pub mod expand;
+pub mod history;
 pub mod input;
 pub mod jobs;
 pub mod lexer;
@@ -69,52 +70,94 @@ pub use builtins::{BuiltinCtx, BuiltinProvider, FdReader, FdWriter, LabBuiltinFn
 pub use capture::Captured;
 pub use state::{Flow, Shell};
 
-/// Command-line arguments of `wirelab shell`.
+/// Command-line arguments of `wirelab shell`, read the way dash reads its own (see
+/// [`Invocation::parse`]): `-c`, `-s`, `-i`, `-l`, the `set` letters with `-` or `+` and
+/// clustered (`-ec`, `-eu`), `-o NAME` (several: `-oo errexit noglob`), `-`/`--` to end them.
 #[derive(clap::Args, Clone, Debug, Default)]
+#[command(disable_help_flag = true)]
 pub struct ShellArgs {
-    /// Run the first operand as a command string; further operands set `$0` and then `$1…`
-    /// (as in dash, everything after the command string is an operand, `--` and `-x` too).
-    #[arg(short = 'c')]
-    pub command: bool,
-    /// Interactive even when stdin is not a terminal.
-    #[arg(short = 'i')]
-    pub interactive: bool,
-    /// Read commands from standard input (operands set `$1…`).
-    #[arg(short = 's')]
-    pub stdin: bool,
-    /// Exit when a command fails (`set -e`).
-    #[arg(short = 'e')]
-    pub errexit: bool,
-    /// Trace commands (`set -x`).
-    #[arg(short = 'x')]
-    pub xtrace: bool,
-    /// Unset parameters are an error (`set -u`).
-    #[arg(short = 'u')]
-    pub nounset: bool,
-    /// Print input lines as they are read (`set -v`).
-    #[arg(short = 'v')]
-    pub verbose: bool,
-    /// Read commands but do not run them (`set -n`).
-    #[arg(short = 'n')]
-    pub noexec: bool,
-    /// No pathname expansion (`set -f`).
-    #[arg(short = 'f')]
-    pub noglob: bool,
-    /// Job control (`set -m`; on by default when interactive).
-    #[arg(short = 'm')]
-    pub monitor: bool,
-    /// `>` does not overwrite files (`set -C`).
-    #[arg(short = 'C')]
-    pub noclobber: bool,
-    /// Export every assigned variable (`set -a`).
-    #[arg(short = 'a')]
-    pub allexport: bool,
-    /// Long option names (`-o pipefail`).
-    #[arg(short = 'o', value_name = "OPTION")]
-    pub options: Vec<String>,
-    /// FILE [ARGS…], or COMMAND [NAME [ARGS…]] with -c, or ARGS… with -s.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// [-abCefimnsuvx] [-o NAME]… [-c COMMAND [NAME [ARGS…]] | -s [ARGS…] | FILE [ARGS…]]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub args: Vec<String>,
+}
+
+/// What the command line asks of the shell.
+#[derive(Clone, Debug, Default)]
+pub struct Invocation {
+    /// `-c`: the command string.
+    pub command: Option<String>,
+    /// `-l` or `--login`: read `/etc/profile` and `$HOME/.profile` first.
+    pub login: bool,
+    /// The operands after the options (`$0`/`$1…`, or the script file and its arguments).
+    pub operands: Vec<String>,
+}
+
+impl Invocation {
+    /// Reads the options into `sh.opts` and returns the rest; `Err` with the exit status after
+    /// printing the error. As in dash, `+c` is `-c` too and the command string is the first
+    /// operand; `--login` is bash's spelling of `-l`.
+    pub fn parse(sh: &mut Shell, args: &[String]) -> Result<Invocation, i32> {
+        let mut inv = Invocation::default();
+        let mut minus_c = false;
+        let mut i = 0;
+        while let Some(arg) = args.get(i) {
+            let on = match arg.as_bytes().first() {
+                Some(b'-') => true,
+                Some(b'+') => false,
+                _ => break,
+            };
+            i += 1;
+            if arg == "-" || arg == "--" {
+                break;
+            }
+            if arg == "--login" {
+                inv.login = true;
+                continue;
+            }
+            for c in arg[1..].chars() {
+                match c {
+                    'c' => minus_c = true,
+                    'l' => inv.login = true,
+                    'i' => sh.opts.interactive = on,
+                    's' => sh.opts.stdin = on,
+                    'o' => {
+                        let Some(name) = args.get(i) else {
+                            let _ = sh.eval_string(if on { "set -o" } else { "set +o" });
+                            continue;
+                        };
+                        i += 1;
+                        match sh.opts.flag_mut('\0', name) {
+                            Some(f) => *f = on,
+                            None => {
+                                sh.error(&format!("Illegal option -o {name}"));
+                                return Err(2);
+                            }
+                        }
+                    }
+                    c => match sh.opts.flag_mut(c, "") {
+                        Some(f) if c != '\0' => *f = on,
+                        _ => {
+                            sh.error(&format!("Illegal option -{c}"));
+                            return Err(2);
+                        }
+                    },
+                }
+            }
+        }
+        let mut rest = args[i.min(args.len())..].iter().cloned();
+        if minus_c {
+            let Some(cmd) = rest.next() else {
+                sh.error("-c requires an argument");
+                return Err(2);
+            };
+            inv.command = Some(cmd);
+        }
+        inv.operands = rest.collect();
+        if inv.command.is_none() && inv.operands.is_empty() {
+            sh.opts.stdin = true;
+        }
+        Ok(inv)
+    }
 }
 
 /// Runs `wirelab shell …` with the core builtins only; returns the exit status.
@@ -129,40 +172,47 @@ pub fn run_cli_with(args: ShellArgs, providers: Vec<Arc<dyn BuiltinProvider>>) -
     for p in providers {
         sh.add_provider(p);
     }
-    let o = &mut sh.opts;
-    o.errexit = args.errexit;
-    o.xtrace = args.xtrace;
-    o.nounset = args.nounset;
-    o.verbose = args.verbose;
-    o.noexec = args.noexec;
-    o.noglob = args.noglob;
-    o.monitor = args.monitor;
-    o.noclobber = args.noclobber;
-    o.allexport = args.allexport;
-    for name in &args.options {
-        match sh.opts.flag_mut('\0', name) {
-            Some(f) => *f = true,
-            None => {
-                sh.error(&format!("Illegal option -o {name}"));
-                return 2;
+    if args.args.first().is_some_and(|a| a == "--help") {
+        builtins::write_fd(
+            1,
+            b"usage: wirelab shell [-abCefilmnsuvx] [-o option]... [-c command [name [arg...]] | -s [arg...] | file [arg...]]\n",
+        );
+        return 0;
+    }
+    let inv = match Invocation::parse(&mut sh, &args.args) {
+        Ok(inv) => inv,
+        Err(st) => return st,
+    };
+    input::set_verbose(sh.opts.verbose);
+    // SAFETY: isatty only inspects the fds.
+    let tty = unsafe { libc::isatty(0) == 1 && libc::isatty(2) == 1 };
+    if sh.opts.stdin && inv.command.is_none() && tty {
+        sh.opts.interactive = true;
+    }
+    if inv.login {
+        for profile in ["/etc/profile".to_string(), "$HOME/.profile".to_string()] {
+            let cmd = format!("if [ -r \"{profile}\" ]; then . \"{profile}\"; fi");
+            if let Err(Flow::Exit(s)) = sh.eval_string(&cmd) {
+                return finish(&mut sh, Err(Flow::Exit(s)));
             }
         }
     }
-    input::set_verbose(sh.opts.verbose);
-    let result = if args.command {
-        let Some(cmd) = args.args.first() else {
-            builtins::write_fd(2, b"wirelab: 0: -c requires an argument\n");
-            return 2;
-        };
-        if let Some(name) = args.args.get(1) {
-            sh.arg0 = name.clone();
+    let result = if let Some(cmd) = inv.command {
+        let mut ops = inv.operands.into_iter();
+        if let Some(name) = ops.next() {
+            sh.arg0 = name;
         }
-        sh.positional = args.args.iter().skip(2).cloned().collect();
-        sh.opts.interactive = args.interactive;
-        sh.run_source(Box::new(input::LinesSource::command_string(cmd.clone())))
-    } else if !args.stdin && !args.args.is_empty() {
-        let file = &args.args[0];
-        sh.positional = args.args[1..].to_vec();
+        sh.positional = ops.collect();
+        if sh.opts.interactive && !tty {
+            builtins::write_fd(
+                2,
+                format!("{}: 0: can't access tty; job control turned off\n", sh.arg0).as_bytes(),
+            );
+        }
+        sh.run_source(Box::new(input::LinesSource::command_string(cmd)))
+    } else if !sh.opts.stdin {
+        let file = &inv.operands[0];
+        sh.positional = inv.operands[1..].to_vec();
         match std::fs::read(file) {
             Ok(bytes) => {
                 sh.arg0 = file.clone();
@@ -186,12 +236,8 @@ pub fn run_cli_with(args: ShellArgs, providers: Vec<Arc<dyn BuiltinProvider>>) -
             }
         }
     } else {
-        sh.positional = args.args.clone();
-        sh.opts.stdin = true;
-        // SAFETY: isatty only inspects the fds.
-        let tty = unsafe { libc::isatty(0) == 1 && libc::isatty(2) == 1 };
-        if args.interactive || tty {
-            sh.opts.interactive = true;
+        sh.positional = inv.operands;
+        if sh.opts.interactive {
             return editor::run_interactive(&mut sh);
         }
         sh.run_source(Box::new(input::StdinSource::new()))

@@ -58,7 +58,8 @@ pub fn parse_program(src: &str) -> Result<Program, ParseError> {
 
 /// Parses the body of `$(…)` after the `(`, consuming the closing `)`.
 pub fn parse_subst(lex: &mut Lexer<'_>) -> Result<Program, ParseError> {
-    let mut p = Parser::new(lex, None);
+    let aliases = lex.aliases.clone();
+    let mut p = Parser::new(lex, aliases.as_deref());
     let prog = p.list_until_terminator(false, None)?;
     match p.next()? {
         (Token::Op(Op::RParen), _) => Ok(prog),
@@ -68,7 +69,8 @@ pub fn parse_subst(lex: &mut Lexer<'_>) -> Result<Program, ParseError> {
 
 /// Parses the whole text of a backquoted command substitution.
 pub fn parse_subst_string(lex: &mut Lexer<'_>) -> Result<Program, ParseError> {
-    let mut p = Parser::new(lex, None);
+    let aliases = lex.aliases.clone();
+    let mut p = Parser::new(lex, aliases.as_deref());
     let prog = p.list_until_terminator(false, None)?;
     match p.next()? {
         (Token::Eof, _) => Ok(prog),
@@ -84,6 +86,18 @@ fn describe(t: &Token) -> String {
             _ => "word".into(),
         },
         Token::IoNumber(n) => format!("\"{n}\""),
+        // dash has one token for every redirection operator.
+        Token::Op(
+            Op::Less
+            | Op::Great
+            | Op::DGreat
+            | Op::Clobber
+            | Op::LessAnd
+            | Op::GreatAnd
+            | Op::LessGreat
+            | Op::DLess
+            | Op::DLessDash,
+        ) => "redirection".into(),
         Token::Op(op) => format!("\"{}\"", op.text()),
         Token::Newline => "newline".into(),
         Token::Eof => "end of file".into(),
@@ -273,6 +287,17 @@ impl<'a, 's> Parser<'a, 's> {
 
     fn pipeline(&mut self) -> Result<Pipeline, ParseError> {
         let line = self.peek_line()?;
+        // bash's `time [-p] PIPELINE` (dash would run an external `time`, which cannot time
+        // a brace group or a pipeline).
+        let mut time = None;
+        if is_kw(self.peek()?, "time") {
+            self.next()?;
+            time = Some(false);
+            if is_kw(self.peek()?, "-p") {
+                self.next()?;
+                time = Some(true);
+            }
+        }
         let mut bang = false;
         if is_kw(self.peek()?, "!") {
             self.next()?;
@@ -286,6 +311,7 @@ impl<'a, 's> Parser<'a, 's> {
         }
         Ok(Pipeline {
             bang,
+            time,
             commands,
             line,
         })

@@ -334,6 +334,9 @@ impl Shell {
             return 0;
         };
         let status = job.status(self.opts.pipefail);
+        self.pipestatus.clear();
+        self.pipestatus
+            .extend(job.procs.iter().map(|p| super::jobs::proc_status(p.state)));
         match job.state() {
             ProcState::Stopped(sig) => {
                 self.jobs.touch(id);
@@ -360,6 +363,20 @@ impl Shell {
                     } else if sig != libc::SIGPIPE {
                         super::builtins::write_fd(2, format!("{}\n", signal_text(sig)).as_bytes());
                     }
+                }
+                // The job had the terminal, so the Ctrl-C reached only its process group: the
+                // interactive shell acts as if it had been interrupted too (the rest of the
+                // line, a loop around the command, do not run; a SIGINT trap runs).
+                if monitor
+                    && self.interactive()
+                    && self.jobs.get(id).is_some_and(|j| {
+                        j.procs
+                            .iter()
+                            .any(|p| p.state == ProcState::Killed(libc::SIGINT))
+                    })
+                {
+                    traps::request_interrupt();
+                    self.sigint_newline_done = true;
                 }
                 self.jobs.remove(id);
                 status
@@ -411,6 +428,13 @@ impl Shell {
             Some(ProcState::Killed(sig)) => 128 + sig,
             _ => 0,
         });
+        if self.interactive()
+            && self.traps.interactive_int
+            && self.traps.command(libc::SIGINT).is_none()
+            && traps::sigint_pending()
+        {
+            return Err(super::expand::ExpandError::Interrupted);
+        }
         let Ok(out) = read else {
             return Err(super::expand::ExpandError::Message(format!(
                 "command substitution output exceeds {max} bytes"
@@ -449,13 +473,30 @@ impl Shell {
 
     /// Replaces the process with an external command (in a child or for `exec`).
     pub fn exec_external(&mut self, argv: &[String], extra_env: &[(String, String)]) -> i32 {
-        let name = &argv[0];
-        let Some(path) = self.find_in_path(name) else {
+        self.exec_external_as(argv, extra_env, "", None)
+    }
+
+    /// [`Shell::exec_external`] for `exec`: `prefix` before the command's name in messages
+    /// (`exec: `), and the program's `argv[0]` replaced by `arg0` (`exec -a NAME`).
+    pub fn exec_external_as(
+        &mut self,
+        argv: &[String],
+        extra_env: &[(String, String)],
+        prefix: &str,
+        arg0: Option<&str>,
+    ) -> i32 {
+        let name = &format!("{prefix}{}", argv[0]);
+        let Some(path) = self.find_in_path(&argv[0]) else {
             self.error(&format!("{name}: not found"));
             return 127;
         };
-        let cargs: Vec<CString> = argv
-            .iter()
+        let cargs: Vec<CString> = arg0
+            .into_iter()
+            .chain(
+                argv.iter()
+                    .skip(usize::from(arg0.is_some()))
+                    .map(String::as_str),
+            )
             .filter_map(|a| CString::new(a.as_bytes()).ok())
             .collect();
         let env = self.environ(extra_env);
@@ -483,7 +524,7 @@ impl Shell {
                 126
             }
             Some(nix::errno::Errno::ENOENT) | Some(nix::errno::Errno::ENOTDIR) => {
-                self.hash.remove(name);
+                self.hash.remove(&argv[0]);
                 self.error(&format!("{name}: not found"));
                 127
             }

@@ -113,8 +113,22 @@ impl Shell {
     }
 
     fn trace(&mut self, assigns: &[(String, String)], argv: &[String]) {
-        // Like dash: PS4, then the words as they are after expansion, unquoted.
-        let mut line = self.get("PS4").unwrap_or("+ ").to_string();
+        // Like dash: PS4 (expanded, with tracing off meanwhile), then the words as they are
+        // after expansion, unquoted.
+        let ps4 = self.get("PS4").unwrap_or("+ ").to_string();
+        let mut line = if ps4.contains(['$', '`']) {
+            self.opts.xtrace = false;
+            let saved = self.last_status;
+            let s = super::lexer::parse_plain_word(&ps4)
+                .ok()
+                .and_then(|w| self.expand_string(&w).ok())
+                .unwrap_or(ps4);
+            self.last_status = saved;
+            self.opts.xtrace = true;
+            s
+        } else {
+            ps4
+        };
         let words: Vec<String> = assigns
             .iter()
             .map(|(n, v)| format!("{n}={v}"))

@@ -50,17 +50,17 @@ pub struct Options {
     pub stdin: bool,
 }
 
-/// Letters and long names of the options, for `set -o` and `$-`.
+/// Letters and long names of the options, in dash's order (`set -o`, `set +o`).
 pub const OPTION_NAMES: &[(char, &str)] = &[
-    ('a', "allexport"),
-    ('C', "noclobber"),
     ('e', "errexit"),
     ('f', "noglob"),
     ('m', "monitor"),
     ('n', "noexec"),
-    ('u', "nounset"),
-    ('v', "verbose"),
     ('x', "xtrace"),
+    ('v', "verbose"),
+    ('C', "noclobber"),
+    ('a', "allexport"),
+    ('u', "nounset"),
     ('\0', "pipefail"),
 ];
 
@@ -82,20 +82,19 @@ impl Options {
         })
     }
 
-    /// The value of `$-`.
+    /// The value of `$-`, its letters in dash's order.
     pub fn dash_flags(&self) -> String {
         let mut s = String::new();
         let mut o = self.clone();
-        for (c, long) in OPTION_NAMES {
-            if *c != '\0' && o.flag_mut(*c, long).is_some_and(|f| *f) {
-                s.push(*c);
+        for c in "uaCvxsnmife".chars() {
+            let on = match c {
+                'i' => self.interactive,
+                's' => self.stdin,
+                c => o.flag_mut(c, "").is_some_and(|f| *f),
+            };
+            if on {
+                s.push(c);
             }
-        }
-        if self.interactive {
-            s.push('i');
-        }
-        if self.stdin {
-            s.push('s');
         }
         s
     }
@@ -173,6 +172,14 @@ pub struct Shell {
     pub parse_context: Option<String>,
     /// `getopts` bookkeeping: the OPTIND it last set and the position inside that argument.
     pub getopts_state: (usize, usize),
+    /// The interactive shell already moved to a new line after a Ctrl-C (a foreground job died
+    /// of it), so aborting the command line does not print another.
+    pub sigint_newline_done: bool,
+    /// `$PIPESTATUS`: the exit status of each command of the last foreground pipeline.
+    pub pipestatus: Vec<i32>,
+    /// `$RANDOM`'s generator state and the pid it belongs to (a subshell starts a sequence of
+    /// its own).
+    pub random: std::cell::Cell<(u64, i32)>,
 }
 
 /// Deepest allowed function recursion.
@@ -223,6 +230,9 @@ impl Shell {
             subst_status: None,
             getopts_state: (1, 1),
             parse_context: None,
+            sigint_newline_done: false,
+            pipestatus: Vec::new(),
+            random: std::cell::Cell::new((0, 0)),
         };
         if !sh.vars.contains_key("IFS") {
             sh.vars.insert(
@@ -240,6 +250,9 @@ impl Shell {
                 ..Var::default()
             });
         }
+        // `$PPID`: the parent of the shell (subshells keep it, as POSIX says).
+        let ppid = nix::unistd::getppid().as_raw().to_string();
+        sh.vars.entry("PPID".into()).or_default().value = Some(ppid);
         if let Ok(cwd) = std::env::current_dir() {
             let cwd = cwd.to_string_lossy().into_owned();
             let keep = sh.get("PWD").is_some_and(|p| {
@@ -261,6 +274,14 @@ impl Shell {
 
     /// Sets a variable, honouring readonly and `set -a`.
     pub fn set_var(&mut self, name: &str, value: &str) -> Result<(), String> {
+        if name == "RANDOM" {
+            // As in bash, assigning to RANDOM seeds its sequence.
+            let seed = value.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+            self.random.set((seed | 1, std::process::id() as i32));
+            return Ok(());
+        }
         let allexport = self.opts.allexport;
         let v = self.vars.entry(name.to_string()).or_default();
         if v.readonly {

@@ -157,6 +157,13 @@ pub fn any_pending() -> bool {
     ANY_PENDING.load(Ordering::SeqCst)
 }
 
+/// Records a SIGINT as if one had arrived, without sending one: a host that runs the shell on
+/// one of its threads (the dashboard) interrupts the running command this way, as its own
+/// SIGINT handler is not the shell's.
+pub fn request_interrupt() {
+    on_signal(libc::SIGINT);
+}
+
 /// Whether SIGINT arrived and has not been handled yet (without consuming it).
 pub fn sigint_pending() -> bool {
     PENDING[libc::SIGINT as usize].load(Ordering::SeqCst)

@@ -19,6 +19,18 @@ static DASHBOARDS: &[(&str, NewDashboard)] = &[
     (crate::p2p::cli::NAME, || {
         Box::new(crate::tui::p2p::P2pLabView::new())
     }),
+    (crate::kdc::cli::NAME, || {
+        Box::new(crate::tui::kdc::KdcLabView::new())
+    }),
+    (crate::chat::lab::NAME, || {
+        Box::new(crate::tui::chat::ChatLabView::new())
+    }),
+    (crate::uav::lab::NAME, || {
+        Box::new(crate::tui::uav::UavLabView::new())
+    }),
+    (crate::secret::lab::NAME, || {
+        Box::new(crate::tui::secret::SecretLabView::new())
+    }),
 ];
 
 /// A new dashboard for every registered lab that has one, in registry order.

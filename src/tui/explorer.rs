@@ -66,7 +66,13 @@ pub fn home_commands() -> Vec<Cmd> {
     ]
 }
 
-/// The commands of a project page.
+/// Whether `p` is the shell's project: it has no cluster to launch; `l` opens the interactive
+/// shell instead.
+pub fn is_the_shell(p: &Project) -> bool {
+    p.lab.is_none() && p.try_it.as_deref() == Some("wirelab shell")
+}
+
+/// The keys of a project page.
 pub fn project_commands(p: &Project) -> Vec<Cmd> {
     let mut c = Vec::new();
     let lab = p.lab.as_deref().and_then(crate::registry::lab);
@@ -76,6 +82,15 @@ pub fn project_commands(p: &Project) -> Vec<Cmd> {
             "lab",
             "launch this project's lab (its live dashboard)",
             Action::LaunchLab,
+        ));
+    }
+    if lab.is_none() && is_the_shell(p) {
+        // The shell has no cluster to launch: its "lab" is the interactive shell itself.
+        c.push(Cmd::new(
+            &[Key::Char('l')],
+            "shell",
+            "open wirelab's interactive shell full-screen (exit comes back)",
+            Action::InteractiveShell,
         ));
     }
     if lab.is_some_and(|l| !crate::lab::scenario::of(l.name()).is_empty()) {
@@ -220,7 +235,13 @@ fn draw_projects(
         for i in idx {
             let pos = order.iter().position(|&o| o == i).unwrap_or(0);
             let pj = &p.projects[i];
-            let tag = if pj.lab.is_some() { " [lab]" } else { "" };
+            let tag = if pj.lab.is_some() {
+                " [lab]"
+            } else if is_the_shell(pj) {
+                " [shell]"
+            } else {
+                ""
+            };
             let text = format!(
                 " {} {}{tag}",
                 if pos == selected { "▶" } else { " " },
@@ -266,6 +287,10 @@ fn draw_projects(
                 format!("lab: {l} (open, then l to launch)"),
                 theme.fg(theme.good),
             ),
+            None if is_the_shell(pj) => Line::styled(
+                "runs here as `wirelab shell` (open, then l to open it full-screen)",
+                theme.fg(theme.good),
+            ),
             None => Line::styled("no lab yet: read about it, nothing to run", theme.muted()),
         };
         let mut lines = vec![
@@ -287,7 +312,7 @@ fn draw_projects(
             Line::from(""),
         ];
         for c in &pj.claims {
-            lines.push(Line::from(format!("• {}", c.text)));
+            lines.push(Line::from(format!("• portfolio: {}", c.text)));
         }
         f.render_widget(
             Paragraph::new(lines)
@@ -386,16 +411,25 @@ pub fn draw_project(
         (Some(l), false) if !crate::tui::boards::has_dashboard(l) => Line::styled(format!("▶ lab `{l}` runs from the shell (`{l} up`, then `{l} --help`; s shows its scenario scripts); its dashboard is not built yet"), theme.fg(theme.good)),
         (Some(l), false) if crate::lab::scenario::all().iter().any(|s| s.lab == l) => Line::styled(format!("▶ lab `{l}`: l launches a real local cluster; s shows its scenario scripts"), theme.fg(theme.good)),
         (Some(l), false) => Line::styled(format!("▶ lab `{l}`: l launches a real local cluster and its live dashboard (`wirelab lab {l}`)"), theme.fg(theme.good)),
+        (None, _) if is_the_shell(pj) => Line::styled("▶ it runs here: l opens the interactive shell full-screen (`wirelab shell`; exit comes back); it also runs every key and tour step of the dashboards", theme.fg(theme.good)),
         (None, _) => match &pj.try_it {
             Some(cmd) => Line::styled(format!("No dashboard for this project yet; it runs from a terminal: `{cmd}`"), theme.fg(theme.warn)),
             None => Line::styled("No lab for this project yet: wirelab cannot run it today, so there is nothing to launch or measure.", theme.fg(theme.warn)),
         },
     });
+    if let Some(here) = &pj.here {
+        lines.push(Line::from(""));
+        lines.push(Line::styled("What the lab runs here", theme.title()));
+        lines.push(Line::from(here.trim().replace('\n', " ")));
+    }
     lines.push(Line::from(""));
-    lines.push(Line::styled("Claims", theme.title()));
+    lines.push(Line::styled(
+        "Claims (the portfolio's, and what was measured here)",
+        theme.title(),
+    ));
     for (i, c) in pj.claims.iter().enumerate() {
         let key = claim_key(&pj.id, i);
-        lines.push(Line::from(format!("• {}", c.text)));
+        lines.push(Line::from(format!("• portfolio: {}", c.text)));
         let status = if verifying.get(&key).is_some_and(|v| !v.started) {
             Line::styled(
                 "    queued: measures after the claim above",
@@ -414,9 +448,10 @@ pub fn draw_project(
             };
             Line::styled(
                 format!(
-                    "    measured here: {} ({})",
+                    "    measured here: {} ({}, `{}`)",
                     m.figure,
-                    readable_stamp(&m.date)
+                    readable_stamp(&m.date),
+                    m.command
                 ),
                 style,
             )
@@ -441,10 +476,13 @@ pub fn draw_project(
     lines.push(Line::styled("Stack", theme.title()));
     lines.push(Line::from(pj.stack.join(" · ")));
     lines.push(Line::from(""));
-    lines.push(Line::styled("What it is", theme.title()));
+    lines.push(Line::styled(
+        "The original, as the portfolio describes it",
+        theme.title(),
+    ));
     lines.push(Line::from(pj.about.trim().replace('\n', " ")));
     lines.push(Line::from(""));
-    lines.push(Line::styled("How it works", theme.title()));
+    lines.push(Line::styled("How the original works", theme.title()));
     lines.push(Line::from(pj.how.trim().replace('\n', " ")));
     f.render_widget(
         Paragraph::new(lines)

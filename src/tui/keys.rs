@@ -240,17 +240,49 @@ pub fn dispatch(cmds: &[Cmd], ev: &KeyEvent) -> Option<Action> {
         .map(|c| c.action.clone())
 }
 
-/// The bottom hint bar: `key label` pairs that fit in the width.
+/// The bottom hint bar: `key label` pairs that fit in the width. `? help` and `q back` are
+/// always shown (they are how to learn the rest and how to leave): the others take the room
+/// left, in order, and a `…` says some did not fit (the help overlay lists them all).
 pub fn hint_line(cmds: &[Cmd], theme: &Theme, width: u16) -> Line<'static> {
-    let mut spans = Vec::new();
-    let mut used = 0usize;
-    for c in cmds.iter().filter(|c| c.hint) {
+    let width = width as usize;
+    let essential = |c: &Cmd| matches!(c.action, Action::Help | Action::Back);
+    let pair = |c: &Cmd| {
         let key = c.keys.first().map(|k| k.name()).unwrap_or_default();
         let len = key.chars().count() + c.label.chars().count() + 3;
-        if used + len > width as usize {
+        (key, len)
+    };
+    let hinted: Vec<&Cmd> = cmds.iter().filter(|c| c.hint).collect();
+    let reserved: usize = hinted
+        .iter()
+        .filter(|c| essential(c))
+        .map(|c| pair(c).1)
+        .sum();
+    let others: Vec<&Cmd> = hinted.iter().copied().filter(|c| !essential(c)).collect();
+    let all_len: usize = others.iter().map(|c| pair(c).1).sum();
+    // Room for the others, keeping 3 columns for "…  " when they do not all fit.
+    let room = if reserved + all_len <= width {
+        width - reserved
+    } else {
+        width.saturating_sub(reserved + 3)
+    };
+    let mut spans = Vec::new();
+    let mut used = 0usize;
+    let mut cut = false;
+    for c in &others {
+        let (key, len) = pair(c);
+        if used + len > room {
+            cut = true;
             break;
         }
         used += len;
+        spans.push(Span::styled(key, theme.title()));
+        spans.push(Span::raw(format!(" {}  ", c.label)));
+    }
+    if cut {
+        spans.push(Span::styled("…  ", theme.title()));
+    }
+    for c in hinted.iter().filter(|c| essential(c)) {
+        let (key, _) = pair(c);
         spans.push(Span::styled(key, theme.title()));
         spans.push(Span::raw(format!(" {}  ", c.label)));
     }
@@ -332,5 +364,48 @@ mod tests {
         let plain = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::NONE);
         assert_eq!(dispatch(&cmds, &ctrl), Some(Action::Quit));
         assert_eq!(dispatch(&cmds, &plain), Some(Action::Workload));
+    }
+
+    #[test]
+    fn the_hint_bar_always_shows_help_and_back_and_marks_what_it_left_out() {
+        let theme = Theme::dark();
+        let mut cmds: Vec<Cmd> = (0..20)
+            .map(|i| {
+                Cmd::new(
+                    Box::leak(Box::new([Key::Char((b'a' + i as u8) as char)])),
+                    "something long",
+                    "a command",
+                    Action::Help,
+                )
+            })
+            .map(|mut c| {
+                c.action = Action::ToggleTheme;
+                c
+            })
+            .collect();
+        cmds.extend(global_commands());
+        for width in [40u16, 80, 100, 200] {
+            let text: String = hint_line(&cmds, &theme, width)
+                .spans
+                .iter()
+                .map(|s| s.content.to_string())
+                .collect();
+            assert!(
+                text.contains("? help") && text.contains("q back"),
+                "{width}: {text}"
+            );
+            assert!(
+                text.trim_end().chars().count() <= width as usize,
+                "{width}: {text}"
+            );
+            assert!(text.contains('…'), "{width}: {text}");
+        }
+        let few: Vec<Cmd> = global_commands();
+        let text: String = hint_line(&few, &theme, 80)
+            .spans
+            .iter()
+            .map(|s| s.content.to_string())
+            .collect();
+        assert!(!text.contains('…'), "{text}");
     }
 }

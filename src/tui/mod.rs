@@ -19,17 +19,21 @@
 
 pub mod app;
 pub mod boards;
+pub mod chat;
 pub mod clock;
 pub mod dash;
 pub mod explorer;
 pub mod forge;
+pub mod kdc;
 pub mod keys;
 pub mod p2p;
 pub mod raft;
+pub mod secret;
 pub mod shell_worker;
 pub mod terminal;
 pub mod theme;
 pub mod tour;
+pub mod uav;
 pub mod verify;
 
 use std::collections::BTreeMap;
@@ -148,6 +152,15 @@ pub fn run(mode: Mode) -> i32 {
         }
     };
     terminal::install_panic_hook();
+    // The tour cleans up after itself: the runs it made (its labs, its scenario scripts') are
+    // removed when it ends. Exploring on one's own keeps them (`wirelab runs` lists them).
+    let runs_before: Option<std::collections::BTreeSet<std::path::PathBuf>> =
+        matches!(mode, Mode::Tour { .. }).then(|| {
+            crate::cluster::runs::list()
+                .into_iter()
+                .map(|r| r.dir)
+                .collect()
+        });
     let code = match rt.block_on(event_loop(mode, portfolio)) {
         Ok(()) => 0,
         Err(e) => {
@@ -157,13 +170,38 @@ pub fn run(mode: Mode) -> i32 {
         }
     };
     terminal::leave();
+    terminal::unpark_stdin();
     // Each hosted lab's `on_stop` ends its background work (a workload) before its nodes go.
     LabHost::global().stop_all();
     drop(rt);
+    if let Some(before) = runs_before {
+        remove_runs_made_since(&before);
+    }
     code
 }
 
+/// Removes the stopped runs that are not in `before` (what the tour made), and says so.
+fn remove_runs_made_since(before: &std::collections::BTreeSet<std::path::PathBuf>) {
+    let made: Vec<_> = crate::cluster::runs::list()
+        .into_iter()
+        .filter(|r| !before.contains(&r.dir) && !r.live)
+        .collect();
+    if made.is_empty() {
+        return;
+    }
+    let bytes: u64 = made.iter().map(|r| r.bytes).sum();
+    let removed = made
+        .iter()
+        .filter(|r| crate::cluster::runs::remove(r).is_ok())
+        .count();
+    println!(
+        "wirelab tour: removed the {removed} run(s) it made ({:.1} MB); `wirelab runs` lists what is left",
+        bytes as f64 / 1e6
+    );
+}
+
 async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
+    terminal::park_stdin();
     let mut term = terminal::enter()?;
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut shell = ShellWorker::start(LabHost::global().clone(), done_tx)?;
@@ -181,9 +219,31 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
     loop {
         let mut pending: Vec<Effect> = effect.take().into_iter().collect();
         pending.append(&mut app.queued);
+        // What ran before this batch: one user action's commands (a lab start, then a tour
+        // step) run in order, but a second action while a command runs is refused, not queued
+        // unseen behind it (a `k` pressed during `sleep 20` must not kill a node 20 s later).
+        // Tour steps queue: their caption says whether their command runs or is done.
+        let busy = (!pending.is_empty())
+            .then(|| app.running_command().map(|c| c.cmd.clone()))
+            .flatten();
         for e in pending {
             match e {
-                Effect::Quit => return Ok(()),
+                Effect::Quit => {
+                    shell.cancel();
+                    return Ok(());
+                }
+                Effect::Cancel => {
+                    if let Some(cmd) = app.running_command().map(|c| c.cmd.clone()) {
+                        shell.cancel();
+                        app.flash = Some(format!("interrupting `{cmd}`"));
+                    }
+                }
+                Effect::Run(cmd, source) if busy.is_some() && source != "tour" => {
+                    app.flash = Some(format!(
+                        "busy: `{}` still runs (Esc cancels it); `{cmd}` was not run",
+                        busy.as_deref().unwrap_or_default()
+                    ));
+                }
                 Effect::Run(cmd, source) => {
                     let id = shell.run(&cmd);
                     app.record_command(id, &cmd, &source);
@@ -200,12 +260,14 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
                 }
                 Effect::Interactive => {
                     drop(events);
+                    terminal::unpark_stdin();
                     terminal::drain_cursor_answers().await;
                     terminal::leave();
                     println!(
-                        "wirelab shell: the cluster keeps running; `exit` (or Ctrl-D) goes back to the dashboard."
+                        "wirelab shell: `exit` (or Ctrl-D) goes back to the explorer; labs started here or there keep running."
                     );
                     let _ = shell.interactive();
+                    terminal::park_stdin();
                     term = terminal::enter()?;
                     events = EventStream::new();
                 }

@@ -47,6 +47,10 @@ pub fn single_quote(s: &str) -> String {
 
 fn new_shell(host: &LabHost) -> Shell {
     let mut sh = Shell::new("wirelab");
+    // A SIGINT recorded by [`ShellWorker::cancel`] aborts the whole command line (a loop
+    // included), as Ctrl-C does at an interactive prompt. No handler is installed: the
+    // dashboard's own SIGINT handler stays in place.
+    sh.traps.interactive_int = true;
     sh.add_provider(Arc::new(LabBuiltins::new(
         host.clone(),
         crate::registry::labs(),
@@ -73,6 +77,8 @@ impl ShellWorker {
                     match req {
                         Request::Run(id, cmd) => {
                             let t = Instant::now();
+                            // An interrupt meant for an earlier command that ended first.
+                            let _ = crate::shell::traps::take_sigint();
                             let _ = std::fs::remove_file(&out_path);
                             let line = format!(
                                 "eval {} </dev/null >{} 2>&1\n",
@@ -123,6 +129,17 @@ impl ShellWorker {
         id
     }
 
+    /// Interrupts the running command: the shell aborts the line at its next step, and the
+    /// processes it started (this process's descendants in its own process group: the lab
+    /// nodes have groups of their own) get SIGINT, as a terminal's Ctrl-C would send them.
+    pub fn cancel(&self) {
+        crate::shell::traps::request_interrupt();
+        for pid in command_processes() {
+            // SAFETY: kill on a pid read from /proc; at worst it is gone (ESRCH).
+            unsafe { libc::kill(pid, libc::SIGINT) };
+        }
+    }
+
     /// Runs the interactive shell on the terminal and waits for its `exit` (the caller left
     /// full-screen mode first).
     pub fn interactive(&self) -> i32 {
@@ -138,6 +155,48 @@ impl Drop for ShellWorker {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.out_path);
     }
+}
+
+/// This process's descendants that share its process group: what the dashboard's shell
+/// started (the supervisor puts each lab node in a group of its own).
+fn command_processes() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    // SAFETY: getpgrp only reads the process's group.
+    let group = unsafe { libc::getpgrp() };
+    let mut procs: Vec<(i32, i32, i32)> = Vec::new(); // (pid, ppid, pgrp)
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if let (Some(ppid), Some(pgrp)) = (
+            f.get(1).and_then(|s| s.parse().ok()),
+            f.get(2).and_then(|s| s.parse().ok()),
+        ) {
+            procs.push((pid, ppid, pgrp));
+        }
+    }
+    let mut ours = vec![me];
+    let mut found = Vec::new();
+    while let Some(parent) = ours.pop() {
+        for &(pid, ppid, pgrp) in &procs {
+            if ppid == parent && pgrp == group && pid != me {
+                found.push(pid);
+                ours.push(pid);
+            }
+        }
+    }
+    found
 }
 
 /// The signals an interactive shell re-disposes (job control, SIGINT, SIGTERM…): saved and put

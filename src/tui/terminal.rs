@@ -3,6 +3,11 @@
 //!
 //! The UI draws to a duplicate of fd 1 taken at start-up, so that a shell command whose output
 //! the dashboard captures (`cmd >FILE 2>&1` moves fd 1 for a moment) never swallows a frame.
+//! For the same reason the terminal is moved off fd 0 while the dashboard runs ([`park_stdin`]):
+//! the shell's `</dev/null` moves fd 0 for as long as a command runs, and crossterm, which
+//! reads keys from fd 0 when fd 0 is a terminal, would read nothing until the command ended,
+//! then replay every key at once. With fd 0 parked on /dev/null, crossterm opens /dev/tty and
+//! reads keys through a descriptor of its own.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -41,6 +46,58 @@ fn ui_file() -> io::Result<File> {
     }
     // SAFETY: `dup` is a fresh descriptor we own.
     Ok(unsafe { File::from_raw_fd(dup) })
+}
+
+/// The terminal's descriptor while fd 0 is parked on /dev/null (-1: not parked).
+static PARKED_STDIN: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Moves the terminal off fd 0 (see the module's overview): fd 0 becomes /dev/null and the
+/// terminal is kept on a high descriptor for [`unpark_stdin`]. Does nothing when fd 0 is not a
+/// terminal or /dev/tty cannot be opened (then keys are read from fd 0 as before).
+pub fn park_stdin() {
+    use std::sync::atomic::Ordering;
+    // SAFETY: isatty only inspects the descriptor.
+    if PARKED_STDIN.load(Ordering::SeqCst) >= 0 || unsafe { libc::isatty(0) } != 1 {
+        return;
+    }
+    // crossterm will open /dev/tty: it must be there (a controlling terminal).
+    if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_err()
+    {
+        return;
+    }
+    let Ok(null) = std::fs::File::open("/dev/null") else {
+        return;
+    };
+    // SAFETY: fcntl/dup2 on descriptors we hold; fd 0 is replaced atomically by dup2.
+    unsafe {
+        let saved = libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 10);
+        if saved < 0 {
+            return;
+        }
+        if libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) < 0 {
+            libc::close(saved);
+            return;
+        }
+        PARKED_STDIN.store(saved, Ordering::SeqCst);
+    }
+}
+
+/// Puts the terminal back on fd 0 (before the interactive shell, which reads fd 0, and on
+/// exit); [`park_stdin`] moves it off again.
+pub fn unpark_stdin() {
+    use std::sync::atomic::Ordering;
+    let saved = PARKED_STDIN.swap(-1, Ordering::SeqCst);
+    if saved >= 0 {
+        // SAFETY: `saved` is the terminal descriptor park_stdin kept; dup2 then close it.
+        unsafe {
+            libc::dup2(saved, 0);
+            libc::close(saved);
+        }
+    }
 }
 
 /// Whether stdin and stdout are terminals.

@@ -59,6 +59,43 @@ fn live_lab(name: Option<&str>) -> Option<&'static dyn crate::lab::Lab> {
     (crate::tui::boards::has_dashboard(lab.name()) && !lab.tour_steps().is_empty()).then_some(lab)
 }
 
+/// The Raft dashboard's Commands tab ([`crate::tui::raft::TABS`]), where the shell's steps
+/// show their output full-width.
+const RAFT_COMMANDS_TAB: usize = 4;
+
+/// The shell's own steps, on the Raft dashboard's command log (the Raft lab runs since the
+/// tour's first lab): a pipeline over a node's log, job control, a scenario script. None when
+/// the Raft lab is not a live lab.
+fn shell_steps() -> Vec<Step> {
+    let Some(raft) = live_lab(Some("raft")) else {
+        return Vec::new();
+    };
+    let on_raft = |caption: &str, command: &str, secs: u64| Step {
+        place: Place::Dashboard(raft.name()),
+        caption: caption.to_string(),
+        command: Some(command.to_string()),
+        hold: Duration::from_secs(secs),
+        tab: RAFT_COMMANDS_TAB,
+    };
+    vec![
+        on_raft(
+            "The shell: a pipeline over node 1's log (logs | grep | tail), each stage a process. These are the terms and leaders it saw through the kills and the partition.",
+            "logs -n 2000 raft-1 | grep -E 'leader|candidate' | tail -n 5",
+            6,
+        ),
+        on_raft(
+            "Job control: a background job stopped with SIGSTOP and resumed with SIGCONT, as `jobs` reports it, then ended with SIGTERM (status 143).",
+            "sleep 30 & kill -STOP $!; sleep 0.2; jobs -l; kill -CONT $!; sleep 0.2; jobs -l; kill $!; wait $!; echo \"the job ended with status $?\"",
+            6,
+        ),
+        on_raft(
+            "Scenario scripts are shell scripts with `set -e`. This one starts a cluster of its own, pauses its leader with SIGSTOP, writes on, resumes it and checks every write.",
+            "scenario run raft/pause",
+            6,
+        ),
+    ]
+}
+
 /// The steps for a portfolio.
 pub fn steps(p: &Portfolio) -> Vec<Step> {
     let mut s = vec![step(
@@ -73,8 +110,13 @@ pub fn steps(p: &Portfolio) -> Vec<Step> {
     let mut live = Vec::new();
     for pj in &p.projects {
         let lab = live_lab(pj.lab.as_deref());
+        let shell = crate::tui::explorer::is_the_shell(pj);
+        let shell_steps = if shell { shell_steps() } else { Vec::new() };
         let note = match (lab, pj.lab.as_deref()) {
             (Some(_), _) => "Its lab comes next, live.".to_string(),
+            _ if !shell_steps.is_empty() => {
+                "It runs every command of this tour; three of them next, in a dashboard's command log. On this page, l opens it full-screen.".to_string()
+            }
             (None, Some(lab)) if crate::registry::lab(lab).is_some() => {
                 format!("Its lab runs from the shell: `{lab} up`.")
             }
@@ -86,6 +128,7 @@ pub fn steps(p: &Portfolio) -> Vec<Step> {
             None,
             if lab.is_some() { 6 } else { 4 },
         ));
+        s.extend(shell_steps);
         if let Some(lab) = lab {
             live.push(format!("`wirelab lab {}`", lab.name()));
             s.extend(lab.tour_steps().iter().map(|t| Step {
@@ -122,6 +165,10 @@ pub struct Tour {
     pub ready_since: Option<Instant>,
     /// The id of the current step's command while it runs.
     pub pending: Option<u64>,
+    /// The steps whose command was run: going back and forward again shows a step without
+    /// running it twice (`raft load start` would find its workload running, `kdc kill 1` a
+    /// dead authority).
+    ran: std::collections::BTreeSet<usize>,
 }
 
 impl Tour {
@@ -133,6 +180,7 @@ impl Tour {
             auto,
             ready_since: Some(Instant::now()),
             pending: None,
+            ran: Default::default(),
         }
     }
 
@@ -177,7 +225,11 @@ impl Tour {
 
     /// Arrives at the current step: its command, if any.
     pub fn arrive(&mut self) -> Option<String> {
-        let cmd = self.current().and_then(|s| s.command.clone());
+        let first_visit = self.ran.insert(self.index);
+        let cmd = self
+            .current()
+            .and_then(|s| s.command.clone())
+            .filter(|_| first_visit);
         self.ready_since = if cmd.is_some() {
             None
         } else {
@@ -212,30 +264,65 @@ impl Tour {
         }
     }
 
+    /// Whether the current step's command has finished (None: the step runs none).
+    fn done(&self) -> Option<bool> {
+        let s = self.current()?;
+        s.command.as_ref()?;
+        Some(self.ready_since.is_some() && self.pending.is_none())
+    }
+
+    /// The caption panel's height for a terminal `width` columns wide and `height` rows high:
+    /// the whole narration and its command when they fit, never more than a third of the screen
+    /// and never less than 3 rows of text.
+    pub fn height(&self, width: u16, height: u16) -> u16 {
+        let Some(s) = self.current() else { return 0 };
+        let inner = usize::from(width.saturating_sub(2)).max(1);
+        let mut rows = wrapped_rows(&s.caption, inner);
+        if let Some(cmd) = &s.command {
+            rows += wrapped_rows(&format!("$ {cmd}  … running"), inner);
+        }
+        let rows = u16::try_from(rows).unwrap_or(u16::MAX);
+        (rows.clamp(3, 8) + 2).min((height / 3).max(5))
+    }
+
     /// Draws the caption panel.
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme) {
         let Some(s) = self.current() else { return };
-        let title = format!(
-            " tour · step {}/{}{} ",
+        // Whether the step's command has finished: the narration is about its outcome, so the
+        // state is in the title, which a long caption cannot push out of sight.
+        let state = match self.done() {
+            Some(true) => Span::styled("✓ done", theme.fg(theme.good)),
+            Some(false) => Span::styled("… running", theme.fg(theme.warn)),
+            None => Span::raw(""),
+        };
+        let mut title = vec![Span::raw(format!(
+            " tour · step {}/{} ",
             self.index + 1,
-            self.steps.len(),
-            if self.auto {
-                " · auto"
-            } else {
-                " · Space: next, <: back"
-            }
-        );
+            self.steps.len()
+        ))];
+        if !state.content.is_empty() {
+            title.push(Span::raw("· "));
+            title.push(state.clone());
+            title.push(Span::raw(" "));
+        }
+        title.push(Span::raw(if self.auto {
+            "· auto "
+        } else {
+            "· Space: next, <: back "
+        }));
         let mut lines = vec![Line::from(s.caption.clone())];
         if let Some(cmd) = &s.command {
             lines.push(Line::from(vec![
                 Span::styled("$ ", theme.title()),
                 Span::styled(cmd.clone(), theme.muted()),
+                Span::raw("  "),
+                state,
             ]));
         }
         f.render_widget(
             Paragraph::new(lines).wrap(Wrap { trim: true }).block(
                 Block::bordered()
-                    .title(title)
+                    .title(Line::from(title))
                     .border_style(theme.fg(theme.accent)),
             ),
             area,
@@ -243,9 +330,66 @@ impl Tour {
     }
 }
 
+/// How many rows `text` takes when word-wrapped at `width` columns (an estimate that errs long).
+fn wrapped_rows(text: &str, width: usize) -> usize {
+    let mut rows = 1;
+    let mut col = 0;
+    for word in text.split_whitespace() {
+        let w = word.chars().count();
+        let need = if col == 0 { w } else { col + 1 + w };
+        if need <= width {
+            col = need;
+        } else {
+            rows += 1 + w.saturating_sub(1) / width;
+            col = (w - 1) % width + 1;
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn back_then_forward_shows_a_step_without_running_it_again() {
+        let p = Portfolio::builtin().expect("portfolio");
+        let mut t = Tour::new(&p, false);
+        let with_cmd = t
+            .steps
+            .iter()
+            .position(|s| s.command.is_some())
+            .expect("a step with a command");
+        t.index = with_cmd - 1;
+        assert!(t.advance().is_some(), "first visit runs the command");
+        t.pending = None;
+        assert_eq!(t.back(), None);
+        assert_eq!(t.advance(), None, "the second visit does not");
+        assert_eq!(t.done(), Some(true));
+    }
+
+    #[test]
+    fn wrapped_rows_counts_word_wrapped_lines() {
+        assert_eq!(wrapped_rows("", 10), 1);
+        assert_eq!(wrapped_rows("one two", 7), 1);
+        assert_eq!(wrapped_rows("one two", 6), 2);
+        assert_eq!(wrapped_rows("aaaaaaaaaaaa", 5), 4);
+    }
+
+    #[test]
+    fn the_caption_grows_with_its_text_and_keeps_to_a_third_of_the_screen() {
+        let p = Portfolio::builtin().expect("portfolio");
+        let mut t = Tour::new(&p, false);
+        let longest = (0..t.steps.len())
+            .max_by_key(|&i| t.steps[i].caption.len())
+            .expect("steps");
+        t.index = longest;
+        let wide = t.height(200, 60);
+        let narrow = t.height(80, 60);
+        assert!(narrow > wide, "{narrow} vs {wide}");
+        assert!(t.height(80, 24) <= 8, "{}", t.height(80, 24));
+        assert!(t.height(80, 10) >= 5);
+    }
 
     #[test]
     fn the_tour_visits_every_project_and_runs_each_labs_steps_on_its_dashboard() {
@@ -263,23 +407,51 @@ mod tests {
                 .as_deref()
                 .is_some_and(|c| c.contains("raft kill"))
         }));
-        for lab in ["raft", "forge", "p2p"] {
+        for lab in ["raft", "forge", "p2p", "secret"] {
             let on: Vec<&Step> = s
                 .iter()
                 .filter(|x| x.place == Place::Dashboard(lab))
                 .collect();
             assert!(on.len() >= 3, "{lab}");
-            // Every step on a dashboard runs that lab's own commands.
+            // Every step on a dashboard runs that lab's own commands (but the shell's own
+            // steps, which use the Raft dashboard's command log).
+            let shell = shell_steps();
             for x in on {
                 let cmd = x.command.as_deref().unwrap_or("");
+                if shell.iter().any(|y| y.command == x.command) {
+                    continue;
+                }
                 assert!(cmd.contains(&format!("{lab} ")), "{cmd}");
             }
         }
+        // The shell's steps follow its page, on the Raft dashboard's command log.
+        let page = s
+            .iter()
+            .position(|x| x.place == Place::Project("shell".into()))
+            .expect("the shell page");
+        for (i, x) in shell_steps().iter().enumerate() {
+            assert_eq!(s[page + 1 + i].command, x.command);
+            assert_eq!(s[page + 1 + i].tab, RAFT_COMMANDS_TAB);
+        }
+        assert_eq!(crate::tui::raft::TABS[RAFT_COMMANDS_TAB], "Commands");
         // A lab's steps follow its project page.
         let page = s
             .iter()
             .position(|x| x.place == Place::Project("p2p".into()))
             .expect("the p2p page");
         assert_eq!(s[page + 1].place, Place::Dashboard("p2p"));
+        // The one-time secret's steps run on its dashboard, after its page.
+        let page = s
+            .iter()
+            .position(|x| x.place == Place::Project("ephemeral-secret".into()))
+            .expect("the one-time secret's page");
+        assert_eq!(page + 1, 16, "demo.tape waits on the page as step 16");
+        assert_eq!(s[page + 1].place, Place::Dashboard("secret"));
+        assert_eq!(
+            s.iter()
+                .filter(|x| x.place == Place::Dashboard("secret"))
+                .count(),
+            crate::secret::verbs::TOUR.len()
+        );
     }
 }

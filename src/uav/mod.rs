@@ -1,9 +1,8 @@
 //! The drone fleet: the portfolio's "secure UAV command & control", as wirelab implements it.
 //!
-//! What is here today is the link-security core the lab is built on: a secure command link
-//! between mission control (MC) and its drones, carrying MAVLink 2. The lab itself (mission
-//! control and drone processes, the flight model, the attacks and the dashboard) is not built
-//! yet: `uav` is not a registered lab, and the explorer says so.
+//! The link-security core: a secure command link between mission control (MC) and its drones;
+//! and the lab built on it: mission control and drone processes, the flight model, MAVLink 2
+//! for ground stations, the attacks and the bench.
 //!
 //! - [`group`]: the RFC 3526 2048-bit MODP group (id 14), subgroup checks, Schnorr signatures
 //!   and ElGamal key transport over num-bigint, with a modexp counter.
@@ -14,9 +13,16 @@
 //!   per-drone [`record::Session`], fleet-key delivery and fleet broadcasts with epochs.
 //! - [`mavlink`]: MAVLink 2 framing, CRC_EXTRA, and message signing for HEARTBEAT,
 //!   SYS_STATUS and GLOBAL_POSITION_INT; interoperates with pymavlink.
+//! - [`store`]: key files (0600) and mission control's durable registry.
+//! - [`proto`]: the application messages inside the records.
+//! - [`flight`]: the vehicle model, missions and failsafes.
+//! - [`control`]: the mission-control node; [`gcs`]: its MAVLink face.
+//! - [`drone`]: the drone node.
+//! - [`lab`]: the lab on the lab contract; [`verbs`]: its own verbs; [`attack`]: the
+//!   attacker; [`bench`](mod@bench): `uav bench`.
 //!
-//! Everything here is pure computation over bytes: sockets, radios, clocks and randomness are
-//! passed in by the caller.
+//! The four core modules are pure computation over bytes: sockets, radios, clocks and
+//! randomness are passed in by the caller.
 //!
 //! ```text
 //!   MC                               drone
@@ -27,7 +33,17 @@
 //!   FleetSender ── broadcast under (epoch, seq) ──▶ FleetReceiver (every drone)
 //! ```
 
+pub mod attack;
+pub mod bench;
+pub mod control;
+pub mod drone;
+pub mod flight;
+pub mod gcs;
 pub mod group;
 pub mod handshake;
+pub mod lab;
 pub mod mavlink;
+pub mod proto;
 pub mod record;
+pub mod store;
+pub mod verbs;

@@ -4,7 +4,10 @@
 //! that announces a 4 GiB frame costs us four bytes of reading, not four gigabytes of memory;
 //! and the buffer then grows with the bytes that actually arrive ([`GROW_STEP`] at a time), so
 //! twenty connections that each announce 16 MiB and send one byte cost kilobytes, not 320 MiB.
-//! [`read_frame_within`] also bounds the time a started frame may take.
+//! [`read_frame_within`] also bounds the time a started frame may take, and
+//! [`read_frame_budgeted`] makes every frame over [`GROW_STEP`] take its size from a
+//! process-wide [`FrameBudget`] first, so that many connections each sending a large frame at
+//! once wait their turn instead of adding up.
 
 use std::io;
 
@@ -73,6 +76,88 @@ pub async fn read_frame_within<R: AsyncRead + Unpin>(
     }
 }
 
+/// A budget of bytes for frames being read at once, shared by every connection of a process.
+/// Frames up to [`GROW_STEP`] are free (a connection's steady state); a larger one holds its
+/// size, rounded up to [`GROW_STEP`]s, from when its header is read until the caller drops
+/// the returned [`FramePermit`].
+#[derive(Clone, Debug)]
+pub struct FrameBudget {
+    units: std::sync::Arc<tokio::sync::Semaphore>,
+    total: usize,
+}
+
+/// A large frame's share of a [`FrameBudget`]; dropping it gives the bytes back.
+#[derive(Debug)]
+pub struct FramePermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl FrameBudget {
+    /// A budget of `bytes` (rounded down to [`GROW_STEP`]s; at least one).
+    pub fn new(bytes: usize) -> Self {
+        let total = (bytes / GROW_STEP).max(1);
+        Self {
+            units: std::sync::Arc::new(tokio::sync::Semaphore::new(total)),
+            total,
+        }
+    }
+
+    /// Bytes of the budget not held by a frame right now.
+    pub fn available(&self) -> usize {
+        self.units.available_permits() * GROW_STEP
+    }
+
+    async fn take(&self, len: usize) -> Result<Option<FramePermit>, FrameError> {
+        if len <= GROW_STEP {
+            return Ok(None);
+        }
+        let units = len.div_ceil(GROW_STEP);
+        if units > self.total {
+            return Err(FrameError::TooLarge {
+                len,
+                max: self.total * GROW_STEP,
+            });
+        }
+        let n = u32::try_from(units).map_err(|_| FrameError::TooLarge {
+            len,
+            max: self.total * GROW_STEP,
+        })?;
+        let permit = self
+            .units
+            .clone()
+            .acquire_many_owned(n)
+            .await
+            .map_err(|_| io::Error::other("frame budget closed"))?;
+        Ok(Some(FramePermit(permit)))
+    }
+}
+
+/// [`read_frame_within`], with a frame over [`GROW_STEP`] first taking its size from `budget`
+/// (waiting for it within the same deadline). Returns `None` at a clean end of stream, else
+/// the frame's permit (`Some(None)` for a small frame); keep it while the frame's bytes are in
+/// use. After a large frame the caller should give the buffer's memory back (it is sized to
+/// that frame).
+pub async fn read_frame_budgeted<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+    deadline: std::time::Duration,
+    budget: &FrameBudget,
+) -> Result<Option<Option<FramePermit>>, FrameError> {
+    let mut first = [0u8; 1];
+    if reader.read(&mut first).await? == 0 {
+        return Ok(None);
+    }
+    let read = async {
+        let len = read_len(reader, first[0], max).await?;
+        let permit = budget.take(len).await?;
+        read_body(reader, len, buf).await?;
+        Ok::<_, FrameError>(permit)
+    };
+    match tokio::time::timeout(deadline, read).await {
+        Ok(r) => r.map(Some),
+        Err(_) => Err(FrameError::Stalled(deadline)),
+    }
+}
+
 /// The rest of a frame whose first header byte is `first`.
 async fn read_rest<R: AsyncRead + Unpin>(
     reader: &mut R,
@@ -80,6 +165,16 @@ async fn read_rest<R: AsyncRead + Unpin>(
     buf: &mut Vec<u8>,
     max: usize,
 ) -> Result<(), FrameError> {
+    let len = read_len(reader, first, max).await?;
+    read_body(reader, len, buf).await
+}
+
+/// The rest of a frame header whose first byte is `first`: the checked length.
+async fn read_len<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    first: u8,
+    max: usize,
+) -> Result<usize, FrameError> {
     let mut header = [first, 0, 0, 0];
     let mut got = 1;
     while got < header.len() {
@@ -93,6 +188,15 @@ async fn read_rest<R: AsyncRead + Unpin>(
     if len > max {
         return Err(FrameError::TooLarge { len, max });
     }
+    Ok(len)
+}
+
+/// A payload of `len` bytes into `buf`, growing it with what arrives.
+async fn read_body<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> Result<(), FrameError> {
     buf.clear();
     // Grow with what arrives, never ahead of it by more than one step.
     while buf.len() < len {
@@ -196,5 +300,85 @@ mod tests {
         let r =
             read_frame_within(&mut rx, &mut buf, 100, std::time::Duration::from_millis(50)).await;
         assert!(matches!(r, Err(FrameError::Stalled(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn large_frames_wait_for_the_budget_and_small_ones_do_not() {
+        use std::time::Duration;
+        let budget = FrameBudget::new(4 * GROW_STEP);
+        let big = 3 * GROW_STEP;
+        let mut frame = Vec::new();
+        encode_frame(&vec![1u8; big], &mut frame);
+        // The first large frame takes three quarters of the budget while it is held.
+        let (mut a, mut b) = tokio::io::duplex(1 << 20);
+        a.write_all(&frame).await.unwrap();
+        let mut buf = Vec::new();
+        let held =
+            read_frame_budgeted(&mut b, &mut buf, MAX_FRAME, Duration::from_secs(5), &budget)
+                .await
+                .unwrap()
+                .expect("a frame");
+        assert!(held.is_some());
+        assert_eq!(budget.available(), GROW_STEP);
+        // A second one must wait: within its deadline it cannot start, so it stalls.
+        let (mut c, mut d) = tokio::io::duplex(1 << 20);
+        c.write_all(&frame).await.unwrap();
+        let mut buf2 = Vec::new();
+        let r = read_frame_budgeted(
+            &mut d,
+            &mut buf2,
+            MAX_FRAME,
+            Duration::from_millis(100),
+            &budget,
+        )
+        .await;
+        assert!(matches!(r, Err(FrameError::Stalled(_))), "{r:?}");
+        assert!(
+            buf2.capacity() < GROW_STEP,
+            "it read nothing past the header"
+        );
+        // A small frame is never held up.
+        let (mut e, mut f) = tokio::io::duplex(1 << 20);
+        write_frame(&mut e, b"small").await.unwrap();
+        let small = read_frame_budgeted(
+            &mut f,
+            &mut buf2,
+            MAX_FRAME,
+            Duration::from_millis(100),
+            &budget,
+        )
+        .await
+        .unwrap()
+        .expect("a frame");
+        assert!(small.is_none());
+        // Once the first is released, a large frame goes through.
+        drop(held);
+        assert_eq!(budget.available(), 4 * GROW_STEP);
+        let (mut g, mut h) = tokio::io::duplex(1 << 20);
+        g.write_all(&frame).await.unwrap();
+        let r = read_frame_budgeted(
+            &mut h,
+            &mut buf2,
+            MAX_FRAME,
+            Duration::from_secs(5),
+            &budget,
+        )
+        .await
+        .unwrap();
+        assert!(matches!(r, Some(Some(_))));
+        // A frame larger than the whole budget is refused outright.
+        let (mut i, mut j) = tokio::io::duplex(64);
+        i.write_all(&((5 * GROW_STEP) as u32).to_be_bytes())
+            .await
+            .unwrap();
+        let r = read_frame_budgeted(
+            &mut j,
+            &mut buf2,
+            MAX_FRAME,
+            Duration::from_secs(5),
+            &budget,
+        )
+        .await;
+        assert!(matches!(r, Err(FrameError::TooLarge { .. })), "{r:?}");
     }
 }

@@ -6,10 +6,12 @@
 //! - [`codec`]: a small bounded binary encoder/decoder used to build frame payloads.
 //! - [`fault`]: the fault filter: per-node rules that drop frames to or from given peers
 //!   (a partition), drop a fraction of frames, or delay them.
+//! - [`pki`]: a run's own certificate authority and mutual TLS between its members and clients.
 
 pub mod codec;
 pub mod fault;
 pub mod frame;
+pub mod pki;
 
 pub use codec::{DecodeError, Decoder, Encoder};
 pub use fault::{FaultFilter, FaultRules};

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use wirelab::cluster::{NodeInfo, Supervisor};
 use wirelab::raft::cli::current_leader;
-use wirelab::raft::client::{Client, ClientOptions};
+use wirelab::raft::client::{Client, ClientAuth, ClientOptions};
 use wirelab::raft::lab::{self, LabConfig};
 
 /// Path of the built `wirelab` binary.
@@ -48,10 +48,16 @@ pub fn addrs(sup: &Supervisor) -> Vec<(u64, SocketAddr)> {
         .collect()
 }
 
+/// The run's client credentials.
+pub fn auth(sup: &Supervisor) -> ClientAuth {
+    ClientAuth::of_run(sup.run_dir()).expect("the run's client certificate")
+}
+
 /// A client with a generous deadline.
 pub fn client(sup: &Supervisor) -> Client {
     Client::new(
         addrs(sup),
+        auth(sup),
         ClientOptions {
             deadline: Duration::from_secs(15),
             attempt_timeout: Duration::from_millis(500),

@@ -8,11 +8,18 @@
 //! (§4.2: `REKEY(k) = ENCRYPT(k, 2^64-1, zerolen, zeros)[..32]`).
 //!
 //! A failed decryption leaves `n` unchanged, as §5.1 requires.
+//!
+//! The AEAD is RFC 8439 ChaCha20-Poly1305 as `ring` implements it. The RustCrypto
+//! `chacha20poly1305` crate computes the same function (a test checks that both agree), but its
+//! runtime-selected AVX2 backends took 1.9–2.9 µs per 180-byte message on the lab's machine
+//! against 0.25 µs for `ring`: with a 100-member room every message is sealed 100 times, and
+//! that difference was most of the protocol's cost over plain TCP. Transport messages are
+//! sealed and opened in place ([`CipherState::encrypt_into`], [`CipherState::decrypt_in_place`]):
+//! no allocation per message.
 
 use std::fmt;
 
-use chacha20poly1305::aead::AeadInPlace;
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
 use super::error::NoiseError;
@@ -47,37 +54,78 @@ impl Default for CipherState {
 fn chacha_nonce(n: u64) -> Nonce {
     let mut nonce = [0u8; 12];
     nonce[4..].copy_from_slice(&n.to_le_bytes());
-    Nonce::from(nonce)
+    Nonce::assume_unique_for_key(nonce)
+}
+
+fn aead_key(k: &[u8; KEY_LEN]) -> LessSafeKey {
+    // A 32-byte key is always the right length for ChaCha20-Poly1305.
+    LessSafeKey::new(
+        UnboundKey::new(&CHACHA20_POLY1305, k).unwrap_or_else(|_| unreachable!("32-byte key")),
+    )
+}
+
+fn too_long(len: usize) -> NoiseError {
+    NoiseError::MessageTooLong {
+        len: len + TAG_LEN,
+        max: MAX_MESSAGE_LEN,
+    }
+}
+
+/// `ENCRYPT(k, n, ad, plaintext)` appended to `out`: ciphertext followed by the 16-byte tag.
+fn encrypt_into(
+    k: &[u8; KEY_LEN],
+    n: u64,
+    ad: &[u8],
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), NoiseError> {
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    match aead_key(k).seal_in_place_separate_tag(chacha_nonce(n), Aad::from(ad), &mut out[start..])
+    {
+        Ok(tag) => {
+            out.extend_from_slice(tag.as_ref());
+            Ok(())
+        }
+        Err(_) => {
+            out.truncate(start);
+            Err(too_long(plaintext.len()))
+        }
+    }
 }
 
 /// `ENCRYPT(k, n, ad, plaintext)`: ciphertext followed by the 16-byte tag.
 fn encrypt(k: &[u8; KEY_LEN], n: u64, ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, NoiseError> {
-    let aead = ChaCha20Poly1305::new(k.into());
     let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
-    buf.extend_from_slice(plaintext);
-    let tag = aead
-        .encrypt_in_place_detached(&chacha_nonce(n), ad, &mut buf)
-        .map_err(|_| NoiseError::MessageTooLong {
-            len: plaintext.len() + TAG_LEN,
-            max: MAX_MESSAGE_LEN,
-        })?;
-    buf.extend_from_slice(&tag);
+    encrypt_into(k, n, ad, plaintext, &mut buf)?;
     Ok(buf)
+}
+
+/// `DECRYPT(k, n, ad, ciphertext)` in place: the plaintext's length (it is the start of
+/// `buf`); the input must hold at least the tag.
+fn decrypt_in_place(
+    k: &[u8; KEY_LEN],
+    n: u64,
+    ad: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, NoiseError> {
+    if buf.len() < TAG_LEN {
+        return Err(NoiseError::MessageTooShort {
+            len: buf.len(),
+            min: TAG_LEN,
+        });
+    }
+    aead_key(k)
+        .open_in_place(chacha_nonce(n), Aad::from(ad), buf)
+        .map(|p| p.len())
+        .map_err(|_| NoiseError::DecryptFailed)
 }
 
 /// `DECRYPT(k, n, ad, ciphertext)`; the input must hold at least the tag.
 fn decrypt(k: &[u8; KEY_LEN], n: u64, ad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, NoiseError> {
-    let Some(body_len) = ciphertext.len().checked_sub(TAG_LEN) else {
-        return Err(NoiseError::MessageTooShort {
-            len: ciphertext.len(),
-            min: TAG_LEN,
-        });
-    };
-    let (body, tag) = ciphertext.split_at(body_len);
-    let aead = ChaCha20Poly1305::new(k.into());
-    let mut buf = body.to_vec();
-    aead.decrypt_in_place_detached(&chacha_nonce(n), ad, &mut buf, Tag::from_slice(tag))
-        .map_err(|_| NoiseError::DecryptFailed)?;
+    let mut buf = ciphertext.to_vec();
+    let len = decrypt_in_place(k, n, ad, &mut buf)?;
+    buf.truncate(len);
     Ok(buf)
 }
 
@@ -143,6 +191,39 @@ impl CipherState {
         Ok(out)
     }
 
+    /// [`Self::encrypt_with_ad`] appending to `out` (no allocation when `out` has room).
+    pub fn encrypt_into(
+        &mut self,
+        ad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), NoiseError> {
+        let Some(k) = &self.k else {
+            out.extend_from_slice(plaintext);
+            return Ok(());
+        };
+        if self.n == MAX_NONCE {
+            return Err(NoiseError::NonceExhausted);
+        }
+        encrypt_into(k, self.n, ad, plaintext, out)?;
+        self.n += 1;
+        Ok(())
+    }
+
+    /// [`Self::decrypt_with_ad`] in place: returns the plaintext's length, at the start of
+    /// `buf` (without a key, all of `buf`). On failure `buf` is garbage and `n` unchanged.
+    pub fn decrypt_in_place(&mut self, ad: &[u8], buf: &mut [u8]) -> Result<usize, NoiseError> {
+        let Some(k) = &self.k else {
+            return Ok(buf.len());
+        };
+        if self.n == MAX_NONCE {
+            return Err(NoiseError::NonceExhausted);
+        }
+        let len = decrypt_in_place(k, self.n, ad, buf)?;
+        self.n += 1;
+        Ok(len)
+    }
+
     /// `Rekey()` (§4.2, §11.3): `k = ENCRYPT(k, 2^64-1, zerolen, zeros)[..32]`, i.e. the
     /// ChaCha20 keystream under the reserved nonce. The nonce `n` is *not* reset. Without a
     /// key this does nothing. (The error arm cannot trigger for a 32-byte input; it is kept
@@ -151,13 +232,11 @@ impl CipherState {
         let Some(k) = &mut self.k else {
             return Ok(());
         };
-        let aead = ChaCha20Poly1305::new((&**k).into());
         let mut next = Zeroizing::new([0u8; KEY_LEN]);
-        aead.encrypt_in_place_detached(&chacha_nonce(MAX_NONCE), &[], &mut next[..])
-            .map_err(|_| NoiseError::MessageTooLong {
-                len: KEY_LEN + TAG_LEN,
-                max: MAX_MESSAGE_LEN,
-            })?;
+        // The tag is not part of the new key.
+        let _tag = aead_key(k)
+            .seal_in_place_separate_tag(chacha_nonce(MAX_NONCE), Aad::empty(), &mut next[..])
+            .map_err(|_| too_long(KEY_LEN))?;
         **k = *next;
         Ok(())
     }
@@ -251,6 +330,48 @@ mod tests {
         assert_eq!(b.decrypt_with_ad(b"", &ct), Err(NoiseError::DecryptFailed));
         b.rekey().unwrap();
         assert_eq!(b.decrypt_with_ad(b"", &ct).unwrap(), b"m");
+    }
+
+    #[test]
+    fn ring_and_the_rustcrypto_crate_compute_the_same_aead() {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        for len in [0usize, 1, 63, 64, 65, 180, 1000] {
+            let key = [len as u8 ^ 0x5a; 32];
+            let pt: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let n = 7 + len as u64;
+            let ours = encrypt(&key, n, b"ad", &pt).unwrap();
+            let mut nonce = [0u8; 12];
+            nonce[4..].copy_from_slice(&n.to_le_bytes());
+            let theirs = chacha20poly1305::ChaCha20Poly1305::new((&key).into())
+                .encrypt(
+                    (&nonce).into(),
+                    Payload {
+                        msg: &pt,
+                        aad: b"ad",
+                    },
+                )
+                .unwrap();
+            assert_eq!(ours, theirs, "{len} bytes");
+            assert_eq!(decrypt(&key, n, b"ad", &ours).unwrap(), pt);
+        }
+    }
+
+    #[test]
+    fn in_place_sealing_appends_and_opening_leaves_the_plaintext_first() {
+        let mut a = CipherState::with_key([3; 32]);
+        let mut b = CipherState::with_key([3; 32]);
+        let mut out = b"head".to_vec();
+        a.encrypt_into(b"", b"payload", &mut out).unwrap();
+        assert_eq!(out.len(), 4 + 7 + TAG_LEN);
+        let mut ct = out[4..].to_vec();
+        let n = b.decrypt_in_place(b"", &mut ct).unwrap();
+        assert_eq!(&ct[..n], b"payload");
+        assert_eq!(b.nonce(), 1);
+        ct[0] ^= 1;
+        assert_eq!(
+            b.decrypt_in_place(b"", &mut ct),
+            Err(NoiseError::DecryptFailed)
+        );
     }
 
     #[test]

@@ -389,7 +389,7 @@ fn automatic_rekey_interval_keeps_agreeing_peers_in_step() {
 #[test]
 fn chat_prologue_is_label_zero_length_name_and_bounded() {
     let p = chat_prologue("bob").unwrap();
-    assert_eq!(p, b"wirelab-chat/noise/v1\x00\x03bob");
+    assert_eq!(p, b"wirelab-chat/noise/v2\x00\x03bob");
     assert_eq!(
         chat_prologue(""),
         Err(NoiseError::InvalidClientName { len: 0, max: 64 })

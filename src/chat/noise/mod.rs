@@ -133,7 +133,7 @@ pub const TAG_LEN: usize = 16;
 /// The pattern the chat lab uses.
 pub const CHAT_PATTERN: Pattern = Pattern::NnPsk0;
 /// Label that starts every chat prologue (versions the application protocol).
-pub const CHAT_PROLOGUE_LABEL: &[u8] = b"wirelab-chat/noise/v1";
+pub const CHAT_PROLOGUE_LABEL: &[u8] = b"wirelab-chat/noise/v2";
 /// Longest client name accepted in the preamble/prologue.
 pub const MAX_CLIENT_NAME_LEN: usize = 64;
 

@@ -84,6 +84,47 @@ impl TransportState {
         Ok(out)
     }
 
+    /// [`Self::write_message`] appending the message to `out` (no allocation when `out` has
+    /// room); on an error `out` is as it was.
+    pub fn write_message_into(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), NoiseError> {
+        if payload.len() > MAX_TRANSPORT_PAYLOAD {
+            return Err(NoiseError::MessageTooLong {
+                len: payload.len() + TAG_LEN,
+                max: MAX_MESSAGE_LEN,
+            });
+        }
+        self.send.encrypt_into(&[], payload, out)?;
+        if due(self.rekey_interval, self.send.nonce()) {
+            self.send.rekey()?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::read_message`] in place: the plaintext's length, at the start of `message`.
+    pub fn read_message_in_place(&mut self, message: &mut [u8]) -> Result<usize, NoiseError> {
+        if message.len() > MAX_MESSAGE_LEN {
+            return Err(NoiseError::MessageTooLong {
+                len: message.len(),
+                max: MAX_MESSAGE_LEN,
+            });
+        }
+        if message.len() < TAG_LEN {
+            return Err(NoiseError::MessageTooShort {
+                len: message.len(),
+                min: TAG_LEN,
+            });
+        }
+        let len = self.recv.decrypt_in_place(&[], message)?;
+        if due(self.rekey_interval, self.recv.nonce()) {
+            self.recv.rekey()?;
+        }
+        Ok(len)
+    }
+
     /// Authenticates and decrypts one transport message.
     pub fn read_message(&mut self, message: &[u8]) -> Result<Vec<u8>, NoiseError> {
         if message.len() > MAX_MESSAGE_LEN {

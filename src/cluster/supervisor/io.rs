@@ -85,6 +85,10 @@ pub(super) fn read_stdout(
                         for (k, v) in fields {
                             slot.state.insert(k.clone(), v.clone());
                         }
+                        // When this sample arrived: a view comparing nodes shows how far
+                        // apart their samples are ([`Supervisor::request_reports`]).
+                        slot.state
+                            .insert(SAMPLED_AT_MS.into(), serde_json::json!(super::now_ms()));
                         slot.state_seq += 1;
                     }
                     _ => {}

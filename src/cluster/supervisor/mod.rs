@@ -141,6 +141,10 @@ impl WeakSupervisor {
     }
 }
 
+/// The state field the supervisor adds to each node's `state` report: when it arrived (ms
+/// since the Unix epoch).
+pub const SAMPLED_AT_MS: &str = "sampled_at_ms";
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -322,6 +326,20 @@ impl Supervisor {
     /// Every node as it is now.
     pub fn nodes(&self) -> Vec<NodeInfo> {
         self.lock().values().map(info_of).collect()
+    }
+
+    /// Asks each running node for a fresh `state` report now, without waiting: a view that
+    /// calls this on every refresh shows rows sampled within milliseconds of each other rather
+    /// than up to a report period apart (each sample's arrival is in its state as
+    /// [`SAMPLED_AT_MS`]). Paused nodes are not asked (their stdin pipe would fill up).
+    pub fn request_reports(&self) {
+        let mut slots = self.lock();
+        for s in slots
+            .values_mut()
+            .filter(|s| s.status == NodeStatus::Running)
+        {
+            write_command(s, &ControlCommand::Report);
+        }
     }
 
     /// Every node, after asking each running node for a fresh `state` report and waiting up to

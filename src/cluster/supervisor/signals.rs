@@ -103,7 +103,10 @@ impl Supervisor {
         if sig == Signal::SIGKILL {
             slot.kill_requested = true;
         }
-        kill(Pid::from_raw(pid as i32), sig)
+        // The node's whole process group (each node leads its own): a node that runs a
+        // program of its own (the secret lab's redis-server) is paused and killed with it.
+        nix::sys::signal::killpg(Pid::from_raw(pid as i32), sig)
+            .or_else(|_| kill(Pid::from_raw(pid as i32), sig))
             .map_err(|source| SupervisorError::Signal { id, source })?;
         match sig {
             Signal::SIGSTOP => slot.status = NodeStatus::Paused,

@@ -16,13 +16,13 @@
 
 use std::collections::BTreeMap;
 
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 
 use super::error::FrostError;
-use super::keys::{
-    GroupPublicKey, Identifier, PublicKeyPackage, VerifyingShare, lagrange_coefficient,
-};
+use super::keys::{GroupPublicKey, Identifier, PublicKeyPackage, VerifyingShare};
 use super::round2::{SessionValues, SignatureShare, SigningPackage};
 use super::signature::Signature;
 
@@ -55,12 +55,24 @@ fn verify_share_in_session(
     let commitments = signing_package
         .commitment_for(identifier)
         .ok_or(FrostError::UnexpectedSignatureShare(identifier))?;
-    let rho = session.binding_factor(identifier)?;
-    let lambda = lagrange_coefficient(identifier, &signing_package.identifiers())?;
-    let commitment_share = commitments.hiding + commitments.binding * rho;
-    let lhs = EdwardsPoint::mul_base(&signature_share.0);
-    let rhs = commitment_share + verifying_share.0 * (session.challenge * lambda);
-    if lhs == rhs {
+    let (rho, lambda) = session.factors_of(identifier)?;
+    // z_i*G - D_i - rho_i*E_i - (c*lambda_i)*Y_i == 0, as one variable-time multiscalar
+    // multiplication (every input is public).
+    let check = EdwardsPoint::vartime_multiscalar_mul(
+        [
+            signature_share.0,
+            -Scalar::ONE,
+            -rho,
+            -(session.challenge * lambda),
+        ],
+        [
+            ED25519_BASEPOINT_POINT,
+            commitments.hiding,
+            commitments.binding,
+            verifying_share.0,
+        ],
+    );
+    if check.is_identity() {
         Ok(())
     } else {
         Err(FrostError::InvalidSignatureShare {
@@ -108,6 +120,8 @@ pub fn aggregate(
         r: session.group_commitment,
         z,
     };
-    group_public_key.verify(&signing_package.message, &signature)?;
+    // The final RFC 8032 check, with the challenge the session already hashed from the same
+    // R, PK and message.
+    group_public_key.verify_with_challenge(&session.challenge, &signature)?;
     Ok(signature)
 }

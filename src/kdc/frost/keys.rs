@@ -320,6 +320,37 @@ pub(super) fn lagrange_coefficient(
     Ok(numerator * denominator.invert())
 }
 
+/// Most signer sets [`lagrange_coefficients`] remembers per thread (then it starts over).
+const LAGRANGE_MEMO_MAX: usize = 64;
+
+thread_local! {
+    static LAGRANGE_MEMO: std::cell::RefCell<std::collections::HashMap<Vec<Identifier>, Vec<Scalar>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The Lagrange coefficient at 0 of every member of `participants` (in its order). The values
+/// depend only on the signer set, which repeats (three sets for 2-of-3), and are public: they
+/// are remembered per thread, so the field inversions are paid once per set.
+pub(super) fn lagrange_coefficients(
+    participants: &[Identifier],
+) -> Result<Vec<Scalar>, FrostError> {
+    if let Some(v) = LAGRANGE_MEMO.with(|m| m.borrow().get(participants).cloned()) {
+        return Ok(v);
+    }
+    let v = participants
+        .iter()
+        .map(|i| lagrange_coefficient(*i, participants))
+        .collect::<Result<Vec<_>, _>>()?;
+    LAGRANGE_MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= LAGRANGE_MEMO_MAX {
+            m.clear();
+        }
+        m.insert(participants.to_vec(), v.clone());
+    });
+    Ok(v)
+}
+
 /// Lower-case hex for `Debug` output of public values.
 pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -45,7 +45,7 @@ use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 
 use super::error::FrostError;
-use super::keys::{Identifier, KeyPackage, PublicKeyPackage, SigningShare, lagrange_coefficient};
+use super::keys::{Identifier, KeyPackage, PublicKeyPackage, SigningShare};
 use super::round1::{SigningCommitments, SigningNonces, commit};
 use super::round2::{SessionValues, SignatureShare, SigningPackage, sign_with_nonces};
 
@@ -136,8 +136,7 @@ pub fn recover_signing_share(
             return Err(FrostError::NotANonceReuse);
         }
         let session = SessionValues::derive(pkg, &public.group_public_key)?;
-        let rho = session.binding_factor(victim)?;
-        let lambda = lagrange_coefficient(victim, &pkg.identifiers())?;
+        let (rho, lambda) = session.factors_of(victim)?;
         rows[k] = [Scalar::ONE, rho, lambda * session.challenge];
         z[k] = obs.signature_share.0;
     }

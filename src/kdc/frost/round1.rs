@@ -29,11 +29,15 @@ use super::suite::{decode_element, decode_nonzero_scalar, fixed, h3};
 pub const COMMITMENTS_LEN: usize = 96;
 
 /// A signer's public commitments `(D_i, E_i) = (d_i * G, e_i * G)` for one signing session.
+///
+/// Keeps its 96-byte encoding beside the points: every party hashes the encoded commitment
+/// list, and the points are compressed (one field inversion each) only once, when made.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SigningCommitments {
     pub(super) identifier: Identifier,
     pub(super) hiding: EdwardsPoint,
     pub(super) binding: EdwardsPoint,
+    pub(super) encoded: [u8; COMMITMENTS_LEN],
 }
 
 impl SigningCommitments {
@@ -44,11 +48,25 @@ impl SigningCommitments {
 
     /// `identifier(32) || hiding(32) || binding(32)`.
     pub fn to_bytes(&self) -> [u8; COMMITMENTS_LEN] {
-        let mut out = [0u8; COMMITMENTS_LEN];
-        out[..32].copy_from_slice(&self.identifier.to_bytes());
-        out[32..64].copy_from_slice(self.hiding.compress().as_bytes());
-        out[64..].copy_from_slice(self.binding.compress().as_bytes());
-        out
+        self.encoded
+    }
+
+    /// Commitments from their points (compressed once, here).
+    pub(super) fn from_points(
+        identifier: Identifier,
+        hiding: EdwardsPoint,
+        binding: EdwardsPoint,
+    ) -> Self {
+        let mut encoded = [0u8; COMMITMENTS_LEN];
+        encoded[..32].copy_from_slice(&identifier.to_bytes());
+        encoded[32..64].copy_from_slice(hiding.compress().as_bytes());
+        encoded[64..].copy_from_slice(binding.compress().as_bytes());
+        Self {
+            identifier,
+            hiding,
+            binding,
+            encoded,
+        }
     }
 
     /// Decodes and validates (identifier range, both points per `DeserializeElement`).
@@ -61,7 +79,21 @@ impl SigningCommitments {
             identifier: Identifier::from_bytes(&id)?,
             hiding: decode_element(&hiding, "hiding commitment")?,
             binding: decode_element(&binding, "binding commitment")?,
+            encoded: bytes,
         })
+    }
+
+    /// Like [`Self::from_bytes`], but an entry equal byte for byte to one of `known` (say the
+    /// signer's own commitments, which it made itself) is taken as is: no decompression, no
+    /// subgroup check for points this party already holds validated.
+    pub fn from_bytes_known(
+        bytes: &[u8],
+        known: &[SigningCommitments],
+    ) -> Result<Self, FrostError> {
+        match known.iter().find(|k| k.encoded[..] == *bytes) {
+            Some(k) => Ok(*k),
+            None => Self::from_bytes(bytes),
+        }
     }
 }
 
@@ -118,11 +150,11 @@ impl SigningNonces {
     }
 
     pub(super) fn from_scalars(identifier: Identifier, hiding: Scalar, binding: Scalar) -> Self {
-        let commitments = SigningCommitments {
+        let commitments = SigningCommitments::from_points(
             identifier,
-            hiding: EdwardsPoint::mul_base(&hiding),
-            binding: EdwardsPoint::mul_base(&binding),
-        };
+            EdwardsPoint::mul_base(&hiding),
+            EdwardsPoint::mul_base(&binding),
+        );
         Self {
             hiding,
             binding,

@@ -29,10 +29,10 @@ use std::fmt;
 
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
-use curve25519_dalek::traits::Identity;
+use curve25519_dalek::traits::VartimeMultiscalarMul;
 
 use super::error::FrostError;
-use super::keys::{GroupPublicKey, Identifier, KeyPackage, hex, lagrange_coefficient};
+use super::keys::{GroupPublicKey, Identifier, KeyPackage, hex, lagrange_coefficients};
 use super::round1::{COMMITMENTS_LEN, SigningCommitments, SigningNonces};
 use super::suite::{decode_scalar, encode_element, h1, h2, h4, h5};
 
@@ -121,6 +121,16 @@ impl SigningPackage {
 
     /// Decodes and validates: every entry, strict ascending order, message bound, exact length.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FrostError> {
+        Self::from_bytes_known(bytes, &[])
+    }
+
+    /// [`Self::from_bytes`] for a party that already holds some entries validated (a signer's
+    /// own commitments): those are matched byte for byte and not decoded again
+    /// ([`SigningCommitments::from_bytes_known`]); every other entry is fully validated.
+    pub fn from_bytes_known(
+        bytes: &[u8],
+        known: &[SigningCommitments],
+    ) -> Result<Self, FrostError> {
         let short = |expected: usize| FrostError::InvalidLength {
             what: "signing package",
             expected,
@@ -135,7 +145,7 @@ impl SigningPackage {
         let list = bytes.get(2..list_end).ok_or(short(list_end + 4))?;
         let commitments = list
             .chunks_exact(COMMITMENTS_LEN)
-            .map(SigningCommitments::from_bytes)
+            .map(|c| SigningCommitments::from_bytes_known(c, known))
             .collect::<Result<Vec<_>, _>>()?;
         check_sorted_unique(&commitments)?;
         let len_bytes: [u8; 4] = bytes
@@ -203,16 +213,18 @@ impl fmt::Debug for SignatureShare {
 }
 
 /// The public per-session values every party derives from a signing package: binding factors,
-/// group commitment `R`, challenge `c`.
+/// Lagrange coefficients, group commitment `R`, challenge `c`.
 pub(super) struct SessionValues {
-    /// `(identifier, rho)` in commitment-list order.
-    pub(super) binding_factors: Vec<(Identifier, Scalar)>,
+    /// `(identifier, rho, lambda)` in commitment-list order.
+    pub(super) factors: Vec<(Identifier, Scalar, Scalar)>,
     pub(super) group_commitment: EdwardsPoint,
     pub(super) challenge: Scalar,
 }
 
 impl SessionValues {
-    /// RFC 9591 `compute_binding_factors`, `compute_group_commitment`, `compute_challenge`.
+    /// RFC 9591 `compute_binding_factors`, `compute_group_commitment`, `compute_challenge`,
+    /// and `derive_interpolating_value` for every signer. `R` is one variable-time multiscalar
+    /// multiplication: every input is public.
     pub(super) fn derive(
         package: &SigningPackage,
         group_public_key: &GroupPublicKey,
@@ -220,37 +232,48 @@ impl SessionValues {
         let pk = group_public_key.to_bytes();
         let msg_hash = h4(&package.message);
         let list_hash = h5(&package.encode_commitment_list());
-        let binding_factors: Vec<(Identifier, Scalar)> = package
+        let ids = package.identifiers();
+        let lambdas = lagrange_coefficients(&ids)?;
+        let factors: Vec<(Identifier, Scalar, Scalar)> = package
             .commitments
             .iter()
-            .map(|c| {
+            .zip(lambdas)
+            .map(|(c, lambda)| {
                 let rho = h1(&[&pk, &msg_hash, &list_hash, &c.identifier.to_bytes()]);
-                (c.identifier, rho)
+                (c.identifier, rho, lambda)
             })
             .collect();
-        let group_commitment = package
+        let scalars = factors.iter().flat_map(|(_, rho, _)| [Scalar::ONE, *rho]);
+        let points = package
             .commitments
             .iter()
-            .zip(&binding_factors)
-            .fold(EdwardsPoint::identity(), |acc, (c, (_, rho))| {
-                acc + c.hiding + c.binding * rho
-            });
+            .flat_map(|c| [c.hiding, c.binding]);
+        let group_commitment = EdwardsPoint::vartime_multiscalar_mul(scalars, points);
         let r = encode_element(&group_commitment, FrostError::IdentityGroupCommitment)?;
         let challenge = h2(&[&r, &pk, &package.message]);
         Ok(Self {
-            binding_factors,
+            factors,
             group_commitment,
             challenge,
         })
     }
 
-    /// `rho_i` for one signer.
-    pub(super) fn binding_factor(&self, identifier: Identifier) -> Result<Scalar, FrostError> {
-        self.binding_factors
+    /// `(rho_i, lambda_i)` for one signer.
+    pub(super) fn factors_of(
+        &self,
+        identifier: Identifier,
+    ) -> Result<(Scalar, Scalar), FrostError> {
+        self.factors
             .iter()
-            .find(|(id, _)| *id == identifier)
-            .map(|(_, rho)| *rho)
+            .find(|(id, _, _)| *id == identifier)
+            .map(|(_, rho, lambda)| (*rho, *lambda))
             .ok_or(FrostError::MissingOwnCommitment(identifier))
+    }
+
+    /// `rho_i` for one signer.
+    #[cfg(test)]
+    pub(super) fn binding_factor(&self, identifier: Identifier) -> Result<Scalar, FrostError> {
+        self.factors_of(identifier).map(|(rho, _)| rho)
     }
 }
 
@@ -293,8 +316,7 @@ pub(super) fn sign_with_nonces(
         return Err(FrostError::OwnCommitmentMismatch(id));
     }
     let session = SessionValues::derive(signing_package, &key_package.group_public_key)?;
-    let rho = session.binding_factor(id)?;
-    let lambda = lagrange_coefficient(id, &signing_package.identifiers())?;
+    let (rho, lambda) = session.factors_of(id)?;
     let z = hiding + binding * rho + lambda * key_package.signing_share.0 * session.challenge;
     Ok(SignatureShare(z))
 }

@@ -60,6 +60,16 @@ impl GroupPublicKey {
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), FrostError> {
         let r = signature.r.compress().to_bytes();
         let c = h2(&[&r, &self.to_bytes(), message]);
+        self.verify_with_challenge(&c, signature)
+    }
+
+    /// The verification equation for a challenge `c = H2(R || PK || msg)` the caller has
+    /// already computed from this signature's `R`.
+    pub(super) fn verify_with_challenge(
+        &self,
+        c: &Scalar,
+        signature: &Signature,
+    ) -> Result<(), FrostError> {
         let check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&(-c), &self.0, &signature.z)
             - signature.r;
         if check.mul_by_cofactor().is_identity() {

@@ -84,6 +84,11 @@ pub(super) fn decode_nonzero_scalar(
 }
 
 /// RFC 9591 `DeserializeElement` (see the module docs for the four checks).
+///
+/// Costs one decompression and one variable-time scalar multiplication (the inputs are public):
+/// the encoding is checked canonical on its bytes ([`canonical`]: no recompression), and the
+/// subgroup check is `[l - 1] P == -P`, which for `P = S + T` (`S` in the prime-order subgroup,
+/// `T` torsion) holds exactly when `[l] T = 0`, i.e. `T = 0` since `l` is odd.
 pub(super) fn decode_element(
     bytes: &[u8; 32],
     what: &'static str,
@@ -91,16 +96,35 @@ pub(super) fn decode_element(
     let point = CompressedEdwardsY(*bytes)
         .decompress()
         .ok_or(FrostError::MalformedElement(what))?;
-    if point.compress().as_bytes() != bytes {
+    if !canonical(bytes) {
         return Err(FrostError::NonCanonicalElement(what));
     }
     if point.is_identity() {
         return Err(FrostError::IdentityElement(what));
     }
-    if !point.is_torsion_free() {
+    if !torsion_free_vartime(&point) {
         return Err(FrostError::NotInPrimeOrderSubgroup(what));
     }
     Ok(point)
+}
+
+/// Whether a point encoding that decompresses is the canonical one: `y < p = 2^255 - 19`, and
+/// no sign bit on `x = 0` (which only `y = 1` and `y = p - 1` have).
+fn canonical(bytes: &[u8; 32]) -> bool {
+    let high = bytes[31] & 0x7f;
+    let middle_ff = bytes[1..31].iter().all(|b| *b == 0xff);
+    // y >= p: bytes ed ff .. ff 7f (low to high) or above.
+    let y_too_big = high == 0x7f && middle_ff && bytes[0] >= 0xed;
+    let sign = bytes[31] & 0x80 != 0;
+    let y_one = bytes[0] == 1 && high == 0 && bytes[1..31].iter().all(|b| *b == 0);
+    let y_minus_one = bytes[0] == 0xec && middle_ff && high == 0x7f;
+    !(y_too_big || (sign && (y_one || y_minus_one)))
+}
+
+/// `[l] P == 0`, in variable time (for public points only).
+pub(super) fn torsion_free_vartime(point: &EdwardsPoint) -> bool {
+    let minus_one = -Scalar::ONE;
+    EdwardsPoint::vartime_double_scalar_mul_basepoint(&minus_one, point, &Scalar::ZERO) == -point
 }
 
 /// RFC 9591 `SerializeElement`. The identity is refused (as the RFC requires) with the

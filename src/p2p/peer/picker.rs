@@ -8,6 +8,11 @@
 //!   accepted block is handed to a writer (the swarm writes it in place on disk) and only its
 //!   bookkeeping (received/requested per block, contributors) stays here, so memory is flat in
 //!   file size and in piece size.
+//! - A piece that fails its hash is picked again. When one peer sent all of it, that peer is
+//!   avoided for it (and blamed by the swarm). When several did, nobody can tell whose block was
+//!   bad, and avoiding them all could leave no source (a corrupted seeder and one honest
+//!   leecher): the piece is then fetched again from a single peer, so that the next failure has
+//!   exactly one culprit.
 //! - Endgame: when every missing block is requested, blocks already requested from another peer
 //!   may be requested again; the first copy to arrive wins and the others are cancelled.
 
@@ -36,6 +41,9 @@ pub struct ActivePiece {
     pub requested: Vec<u8>,
     /// Peers (by id) that sent blocks of it.
     pub contributors: BTreeSet<[u8; 20]>,
+    /// The one peer its blocks may come from (a retry after a failure with several
+    /// contributors).
+    pub owner: Option<[u8; 20]>,
 }
 
 /// Result of storing a block.
@@ -61,6 +69,8 @@ pub struct PiecePicker {
     active: BTreeMap<u32, ActivePiece>,
     verifying: BTreeSet<u32>,
     avoid: BTreeMap<u32, BTreeSet<[u8; 20]>>,
+    /// Pieces to fetch from a single peer (they failed with several contributors).
+    single_source: BTreeSet<u32>,
     max_active: usize,
 }
 
@@ -76,6 +86,7 @@ impl PiecePicker {
             active: BTreeMap::new(),
             verifying: BTreeSet::new(),
             avoid: BTreeMap::new(),
+            single_source: BTreeSet::new(),
             max_active: max_active.max(1),
         }
     }
@@ -133,7 +144,10 @@ impl PiecePicker {
     ) -> Option<Block> {
         // Finish what is started before starting something new.
         for (&i, p) in &self.active {
-            if !peer.get(i) || self.avoid.get(&i).is_some_and(|s| s.contains(who)) {
+            if !peer.get(i)
+                || self.avoid.get(&i).is_some_and(|s| s.contains(who))
+                || p.owner.is_some_and(|o| &o != who)
+            {
                 continue;
             }
             if let Some(b) = (0..p.received.len()).find(|&b| !p.received[b] && p.requested[b] == 0)
@@ -172,6 +186,7 @@ impl PiecePicker {
                     received: vec![false; blocks],
                     requested: vec![0; blocks],
                     contributors: BTreeSet::new(),
+                    owner: self.single_source.contains(&i).then_some(*who),
                 };
                 p.requested[0] = 1;
                 self.active.insert(i, p);
@@ -184,7 +199,7 @@ impl PiecePicker {
         });
         if all_started {
             for (&i, p) in &mut self.active {
-                if !peer.get(i) {
+                if !peer.get(i) || p.owner.is_some_and(|o| &o != who) {
                     continue;
                 }
                 for b in 0..p.received.len() {
@@ -208,6 +223,12 @@ impl PiecePicker {
                 *r = r.saturating_sub(1);
             }
         }
+    }
+
+    /// Peer `who` is gone: the single-source pieces it owned are dropped (their blocks on
+    /// disk will be overwritten) and go to the next peer that picks them, whole.
+    pub fn peer_gone(&mut self, who: &[u8; 20]) {
+        self.active.retain(|_, p| p.owner.as_ref() != Some(who));
     }
 
     /// Whether a block is still wanted (for cancelling endgame duplicates).
@@ -239,6 +260,7 @@ impl PiecePicker {
             0
         };
         if !begin.is_multiple_of(BLOCK_LEN)
+            || p.owner.is_some_and(|o| &o != who)
             || b >= p.received.len()
             || data.len() as u32 != expected
             || p.received[b]
@@ -272,10 +294,18 @@ impl PiecePicker {
         self.have.set(index);
     }
 
-    /// The piece failed its hash: pick it again, avoiding these contributors.
-    pub fn failed(&mut self, index: u32, contributors: &BTreeSet<[u8; 20]>) {
+    /// The piece failed its hash: pick it again. A sole contributor is avoided for it; after a
+    /// failure with several, the piece comes from a single peer next time. True when the
+    /// failure has one culprit (the sole contributor).
+    pub fn failed(&mut self, index: u32, contributors: &BTreeSet<[u8; 20]>) -> bool {
         self.verifying.remove(&index);
-        self.avoid.entry(index).or_default().extend(contributors);
+        if contributors.len() == 1 {
+            self.avoid.entry(index).or_default().extend(contributors);
+            true
+        } else {
+            self.single_source.insert(index);
+            false
+        }
     }
 }
 
@@ -307,6 +337,63 @@ mod tests {
         let mut b = Bitfield::new(n);
         (0..n).for_each(|i| b.set(i));
         b
+    }
+
+    #[test]
+    fn a_piece_failed_by_several_peers_is_fetched_again_from_one_and_nobody_is_avoided() {
+        let t = torrent(2);
+        let mut p = PiecePicker::new(&t, Bitfield::new(2), 4);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let (a, b) = ([1u8; 20], [2u8; 20]);
+        let everything = full(2);
+        // Piece 0 gets one block from each peer, then fails its hash.
+        let first = p.pick(&a, &everything, &[], &mut rng).expect("a block");
+        let piece = first.0;
+        let second = p
+            .pick(&b, &everything, &[first], &mut rng)
+            .expect("a block");
+        assert_eq!(second.0, piece, "finish what is started");
+        assert_eq!(put_at(&mut p, &a, piece, first.1), BlockOutcome::Stored);
+        assert_eq!(put_at(&mut p, &b, piece, second.1), BlockOutcome::Complete);
+        let done = p.take_complete(piece).expect("complete");
+        assert!(
+            !p.failed(piece, &done.contributors),
+            "two contributors: no culprit"
+        );
+        // Nobody is avoided: b claims the retry, and a may not send blocks of it.
+        let retry = loop {
+            let blk = p.pick(&b, &everything, &[], &mut rng).expect("a block");
+            if blk.0 == piece {
+                break blk;
+            }
+        };
+        assert_eq!(retry.1, 0);
+        let mut out = vec![];
+        while let Some(blk) = p.pick(&a, &everything, &out, &mut rng) {
+            assert_ne!(blk.0, piece, "only the owner fetches the retry");
+            out.push(blk);
+        }
+        assert_eq!(put_at(&mut p, &a, piece, BLOCK_LEN), BlockOutcome::Ignored);
+        // The owner leaves: the retry goes to the next peer, whole.
+        p.peer_gone(&b);
+        let again = p.pick(&a, &everything, &[], &mut rng).expect("a block");
+        assert_eq!((again.0, again.1), (piece, 0));
+        // A failure with one contributor has a culprit, avoided for that piece.
+        assert_eq!(put_at(&mut p, &a, piece, 0), BlockOutcome::Stored);
+        let blk = p.pick(&a, &everything, &[], &mut rng).expect("a block");
+        assert_eq!(put_at(&mut p, &a, piece, blk.1), BlockOutcome::Complete);
+        let done = p.take_complete(piece).expect("complete");
+        assert!(p.failed(piece, &done.contributors));
+        if let Some(blk) = p.pick(&a, &everything, &[], &mut rng) {
+            assert_ne!(blk.0, piece, "the culprit is avoided");
+        }
+    }
+
+    fn put_at(p: &mut PiecePicker, who: &[u8; 20], piece: u32, begin: u32) -> BlockOutcome {
+        p.on_block(who, piece, begin, &[1; BLOCK_LEN as usize], |_, _, _| {
+            Ok::<(), ()>(())
+        })
+        .unwrap()
     }
 
     #[test]

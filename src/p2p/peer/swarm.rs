@@ -327,6 +327,7 @@ impl Swarm {
         for b in conn.outstanding.drain(..) {
             p.release(b);
         }
+        p.peer_gone(&conn.id);
         if conn.counted {
             p.add_availability(&conn.peer_has, -1);
         }
@@ -552,6 +553,9 @@ impl Swarm {
                 c.peer_choking = true;
                 let mut p = lock(&self.picker);
                 c.outstanding.drain(..).for_each(|b| p.release(b));
+                // A piece only this peer may send cannot wait for an unchoke that may never
+                // come: it starts over with whoever picks it next.
+                p.peer_gone(&c.id);
             }
             Message::Unchoke => c.peer_choking = false,
             Message::Interested => {
@@ -616,7 +620,7 @@ impl Swarm {
     }
 
     /// Verifies a complete piece by hashing its blocks as they are on disk: only a match makes it
-    /// held (and so served and announced); a mismatch blames its contributors.
+    /// held (and so served and announced); a mismatch blames a sole contributor.
     fn complete_piece(&self, index: u32, c: &mut Conn) -> Result<(), WireError> {
         let Some(piece) = lock(&self.picker).take_complete(index) else {
             return Ok(());
@@ -625,7 +629,7 @@ impl Swarm {
             Ok(h) => h,
             // Our disk, not the peers' fault: download the piece again, blaming no one.
             Err(_) => {
-                lock(&self.picker).failed(index, &Default::default());
+                let _ = lock(&self.picker).failed(index, &Default::default());
                 return Ok(());
             }
         };
@@ -642,7 +646,12 @@ impl Swarm {
             return Ok(());
         }
         self.bad_pieces.fetch_add(1, Ordering::Relaxed);
-        lock(&self.picker).failed(index, &piece.contributors);
+        // Blame only a sole contributor: with several, the piece is fetched again from one
+        // peer, and the next failure (if any) names the culprit. Blaming all of them would ban
+        // an honest peer that sent good blocks of a piece a bad one also contributed to.
+        if !lock(&self.picker).failed(index, &piece.contributors) {
+            return Ok(());
+        }
         let mut off = lock(&self.offences);
         let mut dropped = false;
         for who in &piece.contributors {

@@ -8,7 +8,10 @@ impl RaftCore {
     /// Follower, pre-candidate, candidate: count a tick; campaign when the timer fires.
     pub(super) fn tick_election(&mut self) {
         self.election_elapsed = self.election_elapsed.saturating_add(1);
-        if self.election_elapsed >= self.election_timeout && self.cfg.peers.contains(&self.id()) {
+        if self.election_elapsed >= self.election_timeout
+            && self.cfg.peers.contains(&self.id())
+            && !self.votes_held()
+        {
             self.campaign(self.cfg.pre_vote);
         }
     }
@@ -122,7 +125,8 @@ impl RaftCore {
         let can_vote = self.vote == Some(from)
             || (self.vote.is_none() && self.leader.is_none())
             || (pre && term > self.term);
-        let granted = can_vote && self.log.is_up_to_date(last_index, last_term);
+        let granted =
+            can_vote && self.log.is_up_to_date(last_index, last_term) && !self.votes_held();
         if pre {
             let term = if granted { term } else { self.term };
             self.send(from, Message::PreVoteResp { term, granted });

@@ -44,6 +44,9 @@ pub const MAX_TERM_LEAD: Term = 1 << 32;
 pub struct RaftCore {
     /// Messages dropped because their term was absurdly far ahead ([`MAX_TERM_LEAD`]).
     absurd_terms: u64,
+    /// A rebuilt node (`raft repair`) neither votes nor campaigns until its log reaches this
+    /// index (0: no such hold). See [`RaftCore::hold_votes_until`].
+    vote_hold: Index,
     cfg: Config,
     rng: StdRng,
     role: Role,
@@ -100,6 +103,7 @@ impl RaftCore {
         let rng = StdRng::seed_from_u64(cfg.seed);
         let mut core = RaftCore {
             absurd_terms: 0,
+            vote_hold: 0,
             rng,
             role: Role::Follower,
             term: hard_state.term,
@@ -126,6 +130,24 @@ impl RaftCore {
         };
         core.reset_timers();
         core
+    }
+
+    /// Holds this node's votes (and its campaigns) until its log reaches `index`: a node whose
+    /// data was rebuilt (`raft repair`) has forgotten the entries it helped commit, and while
+    /// it lacks them its vote could elect a leader missing them. `index` is the leader's last
+    /// index when the node was rebuilt: every committed entry is at or below it (leader
+    /// completeness), so once the node holds that prefix it votes as safely as before.
+    pub fn hold_votes_until(&mut self, index: Index) {
+        self.vote_hold = index;
+    }
+
+    /// Whether votes are held ([`RaftCore::hold_votes_until`]); releases the hold once the
+    /// log has reached its index.
+    pub fn votes_held(&mut self) -> bool {
+        if self.vote_hold > 0 && self.log.last_index() >= self.vote_hold {
+            self.vote_hold = 0;
+        }
+        self.vote_hold > 0
     }
 
     /// Messages dropped so far because their term was more than [`MAX_TERM_LEAD`] ahead.

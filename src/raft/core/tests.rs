@@ -514,3 +514,72 @@ fn a_message_with_an_absurd_term_is_ignored_and_elections_still_work() {
     );
     assert_eq!(core.status().term, 1_000_000);
 }
+
+#[test]
+fn a_rebuilt_node_neither_votes_nor_campaigns_until_its_log_reaches_the_hold() {
+    // `raft repair`: a node rebuilt from nothing has forgotten the entries it helped commit;
+    // its vote could elect a leader that lacks them, so it is held until it has them again.
+    let mut cfg = Config::new(3, vec![1, 2, 3]);
+    // (Without check-quorum, so that a vote right after an Append is answered at all.)
+    cfg.check_quorum = false;
+    let mut core = RaftCore::new(cfg, Restored::default());
+    core.hold_votes_until(2);
+    let grants = |core: &mut RaftCore| {
+        let r = core.ready();
+        r.messages
+            .iter()
+            .chain(r.persisted_messages.iter())
+            .filter(|e| {
+                matches!(
+                    e.msg,
+                    Message::VoteResp { granted: true, .. }
+                        | Message::PreVoteResp { granted: true, .. }
+                )
+            })
+            .count()
+    };
+    // A candidate with an empty log asks: refused while held.
+    core.step(
+        1,
+        Message::Vote {
+            term: 5,
+            last_index: 0,
+            last_term: 0,
+        },
+    );
+    assert_eq!(grants(&mut core), 0, "held: no vote");
+    // Its own election timer never makes it campaign.
+    for _ in 0..1000 {
+        core.tick();
+    }
+    assert_ne!(core.status().role, Role::Candidate);
+    assert_ne!(core.status().role, Role::PreCandidate);
+    let entry = |index| Entry {
+        term: 5,
+        index,
+        kind: EntryKind::Normal,
+        data: vec![],
+    };
+    // The leader of term 5 sends the first two entries: the hold is released.
+    core.step(
+        1,
+        Message::Append {
+            term: 5,
+            prev_index: 0,
+            prev_term: 0,
+            entries: vec![entry(1), entry(2)],
+            commit: 2,
+            ctx: 0,
+        },
+    );
+    let _ = core.ready();
+    core.step(
+        2,
+        Message::Vote {
+            term: 6,
+            last_index: 2,
+            last_term: 5,
+        },
+    );
+    assert_eq!(grants(&mut core), 1, "caught up: votes again");
+}

@@ -27,9 +27,33 @@ pub(super) struct NodeLoop {
     pub(super) writes_applied: u64,
     pub(super) reads_served: u64,
     pub(super) started: Instant,
+    /// Set by `raft repair`: votes are held until the log is durable through this index; the
+    /// marker file is removed then.
+    pub(super) vote_hold: Option<Index>,
 }
 
 impl NodeLoop {
+    /// The rebuilt node's log is durable through its hold: it may vote again, also after a
+    /// restart (the marker goes, and its folder is synced).
+    fn release_vote_hold(&mut self, index: Index) {
+        let path = self.args.data_dir.join(VOTE_HOLD_FILE);
+        let removed = std::fs::remove_file(&path)
+            .and_then(|()| std::fs::File::open(&self.args.data_dir).and_then(|d| d.sync_all()));
+        match removed {
+            Ok(()) => {
+                self.vote_hold = None;
+                self.emitter.log(
+                    "info",
+                    format!("rebuilt log durable through {index}: this node votes again"),
+                );
+            }
+            Err(e) => self.emitter.log(
+                "warn",
+                format!("cannot remove {}: {e} (votes stay held)", path.display()),
+            ),
+        }
+    }
+
     pub(super) fn leader_hint(&self) -> Reply {
         let leader = self.core.status().leader.filter(|l| *l != self.args.id);
         let addr = leader.and_then(|l| {
@@ -62,6 +86,9 @@ impl NodeLoop {
             Input::Persisted(p) => {
                 if let Some((index, term)) = p.last {
                     self.core.on_persisted(index, term);
+                    if self.vote_hold.is_some_and(|h| index >= h) {
+                        self.release_vote_hold(index);
+                    }
                 }
                 self.send(p.messages);
             }

@@ -43,7 +43,7 @@ use crate::cluster::event::{
     ControlCommand, Emitter, NodeEvent, NodeRuntime, run_node, watch_stdin,
 };
 use crate::wire::fault::Verdict;
-use crate::wire::frame::{encode_frame, read_frame, read_frame_within};
+use crate::wire::frame::{encode_frame, read_frame, read_frame_budgeted};
 use crate::wire::{FaultFilter, MAX_FRAME};
 
 mod event_loop;
@@ -68,6 +68,26 @@ pub const HELLO_DEADLINE: Duration = Duration::from_secs(5);
 /// takes milliseconds; a peer that starts a frame and stalls is cut off after this.
 pub const FRAME_DEADLINE: Duration = Duration::from_secs(10);
 
+/// The marker `raft repair` leaves in a rebuilt node's data dir: the index (decimal) its log
+/// must reach, durably, before the node votes or campaigns again
+/// ([`super::core::RaftCore::hold_votes_until`]).
+pub const VOTE_HOLD_FILE: &str = "vote-hold";
+
+/// Reads the vote hold of `data_dir`, if any.
+pub fn read_vote_hold(data_dir: &std::path::Path) -> Result<Option<Index>, String> {
+    let path = data_dir.join(VOTE_HOLD_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() <= 32 => std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|s| s.trim().parse::<Index>().ok())
+            .map(Some)
+            .ok_or_else(|| format!("{} does not hold an index", path.display())),
+        Ok(_) => Err(format!("{} is too long to be an index", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 /// How many trailing log entries a `state` event describes.
 const LOG_TAIL: usize = 24;
 
@@ -80,6 +100,9 @@ pub struct NodeArgs {
     pub data_dir: PathBuf,
     /// Address to listen on (peers and clients).
     pub listen: SocketAddr,
+    /// The run's PKI folder (`RUN_DIR/pki`): this node's certificate and key, the CA's
+    /// certificate, and every member's and the client's certificate.
+    pub pki: PathBuf,
     /// Every member's address, this node included.
     pub peers: Vec<(NodeId, SocketAddr)>,
     /// Address of this node's HTTP gateway, if it has one.
@@ -259,11 +282,24 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
         max_inflight: args.max_inflight,
         seed: rand::random(),
     };
-    let core = RaftCore::new(cfg, restored);
+    let mut core = RaftCore::new(cfg, restored);
+    let vote_hold = read_vote_hold(&args.data_dir)?;
+    if let Some(index) = vote_hold {
+        core.hold_votes_until(index);
+        emitter.log(
+            "info",
+            format!("rebuilt by repair: holding votes until the log reaches index {index}"),
+        );
+    }
 
     let listener = crate::cluster::listen_reserved(args.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
 
+    let members: Vec<NodeId> = args.peers.iter().map(|(id, _)| *id).collect();
+    let tls = Arc::new(
+        NodeTls::load(&args.pki, args.id, &members)
+            .map_err(|e| format!("cannot load TLS identity: {e}"))?,
+    );
     let filter = FaultFilter::new();
     let mut outbound = HashMap::new();
     for (peer, addr) in &args.peers {
@@ -278,6 +314,7 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
             rx,
             filter.clone(),
             emitter.clone(),
+            tls.clone(),
         ));
         outbound.insert(*peer, tx);
     }
@@ -286,6 +323,7 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
         inbox_tx.clone(),
         filter.clone(),
         emitter.clone(),
+        tls.clone(),
     ));
 
     let storage_tx = spawn_storage_thread(storage, inbox_tx.clone(), emitter.clone())
@@ -306,6 +344,7 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
             state: shared_state.clone(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(4096)),
             session: Default::default(),
+            bearer: Arc::from(format!("Bearer {}", tls.client_token)),
         };
         let (app, metrics) = super::gateway::app(gw);
         let server =
@@ -348,6 +387,7 @@ async fn run_async(args: NodeArgs, emitter: Arc<Emitter>) -> Result<(), String> 
         writes_applied: 0,
         reads_served: 0,
         started: Instant::now(),
+        vote_hold,
     };
     node.last_snapshot_index = node.core.status().snapshot_index;
     node.report(true);
@@ -392,6 +432,9 @@ pub struct RaftNodeArgs {
     /// Members: `1=ADDR,2=ADDR,…`.
     #[arg(long)]
     pub peers: String,
+    /// The run's PKI folder (made by `raft up`): every connection is mutual TLS with it.
+    #[arg(long)]
+    pub pki: PathBuf,
     /// HTTP gateway address (KV over HTTP, /status, /metrics, /healthz).
     #[arg(long)]
     pub http: Option<std::net::SocketAddr>,
@@ -444,6 +487,7 @@ pub fn run_cli(a: RaftNodeArgs) -> i32 {
         id: a.id,
         data_dir: a.data_dir,
         listen: a.listen,
+        pki: a.pki,
         peers,
         http: a.http,
         http_peers,

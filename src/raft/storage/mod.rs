@@ -27,7 +27,7 @@
 //! naming the file and offset.
 
 mod error;
-mod meta;
+pub(crate) mod meta;
 mod snapshot;
 #[cfg(test)]
 mod tests;

@@ -164,11 +164,8 @@ fn wait_job(sh: &mut Shell, id: usize, report: bool) -> Result<i32, i32> {
                 }
             }
             Err(nix::errno::Errno::EINTR) => {
-                if traps::any_pending() {
-                    let sig = (1..65)
-                        .find(|s| sh.traps.command(*s).is_some())
-                        .unwrap_or(2);
-                    return Err(128 + sig);
+                if let Some(sig) = interrupted() {
+                    return Err(sig);
                 }
             }
             Err(_) => {
@@ -178,7 +175,76 @@ fn wait_job(sh: &mut Shell, id: usize, report: bool) -> Result<i32, i32> {
     }
 }
 
+/// After an interrupted `waitpid`: `128 + n` for the caught signal that ends a `wait` (its trap
+/// runs once `wait` returns; an interactive shell's Ctrl-C aborts the line).
+fn interrupted() -> Option<i32> {
+    traps::first_pending().map(|sig| 128 + sig)
+}
+
+/// `wait -n [ID…]`: waits until one of the jobs (all jobs when none are named) ends, removes
+/// it and returns its status; 127 when there is none to wait for.
+fn wait_next(sh: &mut Shell, specs: &[String]) -> Status {
+    let mut ids = Vec::new();
+    for spec in specs {
+        match sh.jobs.resolve(spec) {
+            Ok(id) => ids.push(id),
+            Err(_) if spec.starts_with('%') => {
+                sh.error(&format!("wait: {spec}: no such job"));
+            }
+            Err(_) => {}
+        }
+    }
+    if !specs.is_empty() && ids.is_empty() {
+        return Ok(127);
+    }
+    loop {
+        let eligible: Vec<usize> = sh
+            .jobs
+            .jobs
+            .iter()
+            .filter(|j| ids.is_empty() || ids.contains(&j.id))
+            .map(|j| j.id)
+            .collect();
+        if let Some(&id) = eligible
+            .iter()
+            .find(|id| sh.jobs.get(**id).is_some_and(|j| j.state().finished()))
+        {
+            let st = sh
+                .jobs
+                .get(id)
+                .map(|j| j.status(sh.opts.pipefail))
+                .unwrap_or(127);
+            sh.jobs.remove(id);
+            return Ok(st);
+        }
+        let running = eligible.iter().any(|id| {
+            sh.jobs
+                .get(*id)
+                .is_some_and(|j| j.procs.iter().any(|p| p.state == ProcState::Running))
+        });
+        if !running {
+            return Ok(127);
+        }
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(ws) => {
+                if let Some((p, st)) = proc_state(ws) {
+                    sh.jobs.update(p, st);
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => {
+                if let Some(st) = interrupted() {
+                    return Ok(st);
+                }
+            }
+            Err(_) => return Ok(127),
+        }
+    }
+}
+
 fn wait(sh: &mut Shell, argv: &[String]) -> Status {
+    if argv.get(1).is_some_and(|a| a == "-n") {
+        return wait_next(sh, &argv[2..]);
+    }
     if argv.len() == 1 {
         let ids: Vec<usize> = sh.jobs.jobs.iter().map(|j| j.id).collect();
         for id in ids {

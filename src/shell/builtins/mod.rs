@@ -8,7 +8,8 @@
 //! runs in a forked child (as in dash).
 //!
 //! Files: `special.rs` (POSIX special builtins), `regular.rs` (cd, echo, type, command, …),
-//! `printf.rs`, `test.rs`, `read.rs` (read, getopts), `jobctl.rs` (jobs, fg, bg, wait, kill).
+//! `printf.rs`, `test.rs`, `read.rs` (read, getopts), `jobctl.rs` (jobs, fg, bg, wait, kill),
+//! `ulimit.rs`, `umask.rs`.
 
 mod jobctl;
 mod printf;
@@ -16,6 +17,8 @@ mod read;
 mod regular;
 mod special;
 mod test;
+mod ulimit;
+mod umask;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -70,6 +73,11 @@ pub struct BuiltinCtx<'a> {
 }
 
 impl<'a> BuiltinCtx<'a> {
+    /// Every builtin name of this shell (for `help`).
+    pub fn builtin_names(&self) -> Vec<String> {
+        self.shell.builtins.names()
+    }
+
     /// Standard input (fd 0), honouring `<` redirections and pipes.
     pub fn stdin(&self) -> FdReader {
         FdReader(0)
@@ -178,6 +186,8 @@ impl BuiltinRegistry {
             test::TABLE,
             read::TABLE,
             jobctl::TABLE,
+            ulimit::TABLE,
+            umask::TABLE,
         ];
         for t in tables {
             for (n, f) in t {

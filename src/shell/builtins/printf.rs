@@ -1,7 +1,6 @@
 //! `printf FORMAT [ARG…]`: conversions `d i o u x X c s b e E f F g G %`, flags `- + space # 0`,
 //! width and precision (also `*`), the format reused until the arguments run out.
 
-use crate::shell::arith::parse_number;
 use crate::shell::state::{Shell, Status};
 
 use super::regular::echo_escapes;
@@ -53,26 +52,56 @@ impl Args<'_> {
         r
     }
 
+    /// The next argument as a signed number, the way dash's `strtoimax` check reads it.
     fn number(&mut self, sh: &Shell) -> i64 {
         let Some(a) = self.next().map(str::to_string) else {
             return 0;
         };
-        let a = a.as_str();
-        if let Some(c) = a.strip_prefix('\'').or_else(|| a.strip_prefix('"')) {
-            return c.chars().next().map(|c| c as i64).unwrap_or(0);
+        if let Some(c) = char_constant(&a) {
+            return c;
         }
-        match parse_number(a) {
-            Some(n) => n,
-            None => {
-                sh.error(&format!("printf: {a}: expected numeric value"));
-                self.error = true;
-                // dash uses the numeric prefix of the argument.
-                let prefix: String = a
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit() || *c == '-')
-                    .collect();
-                prefix.parse().unwrap_or(0)
-            }
+        let (neg, mag, used) = c_strtonum(&a);
+        let (v, range) = match (neg, i64::try_from(mag)) {
+            (false, Ok(v)) => (v, false),
+            (false, Err(_)) => (i64::MAX, true),
+            (true, _) if mag <= 1u128 << 63 => ((mag as i128).wrapping_neg() as i64, false),
+            (true, _) => (i64::MIN, true),
+        };
+        self.check(sh, &a, used, range);
+        v
+    }
+
+    /// The next argument as an unsigned number (`%o %u %x %X`): dash's `strtoumax`.
+    fn unsigned(&mut self, sh: &Shell) -> u64 {
+        let Some(a) = self.next().map(str::to_string) else {
+            return 0;
+        };
+        if let Some(c) = char_constant(&a) {
+            return c as u64;
+        }
+        let (neg, mag, used) = c_strtonum(&a);
+        let (v, range) = match u64::try_from(mag) {
+            Ok(v) if neg => (v.wrapping_neg(), false),
+            Ok(v) => (v, false),
+            Err(_) => (u64::MAX, true),
+        };
+        self.check(sh, &a, used, range);
+        v
+    }
+
+    /// dash's check after a conversion: the whole argument must be a number.
+    fn check(&mut self, sh: &Shell, a: &str, used: usize, range: bool) {
+        if used < a.len() {
+            let why = if used == 0 {
+                "expected numeric value"
+            } else {
+                "not completely converted"
+            };
+            sh.error(&format!("printf: {a}: {why}"));
+            self.error = true;
+        } else if range {
+            sh.error(&format!("printf: {a}: Numerical result out of range"));
+            self.error = true;
         }
     }
 
@@ -80,19 +109,72 @@ impl Args<'_> {
         let Some(a) = self.next().map(str::to_string) else {
             return 0.0;
         };
-        let a = a.as_str();
-        match a.trim().parse::<f64>() {
-            Ok(f) => f,
-            Err(_) => match parse_number(a) {
-                Some(n) => n as f64,
-                None => {
-                    sh.error(&format!("printf: {a}: expected numeric value"));
-                    self.error = true;
-                    0.0
-                }
-            },
+        if let Some(c) = char_constant(&a) {
+            return c as f64;
         }
+        let t = a.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+        let lead = a.len() - t.len();
+        // The longest prefix that is a number, as strtod takes it.
+        let used = (0..=t.len())
+            .rev()
+            .filter(|&n| t.is_char_boundary(n))
+            .find(|&n| n > 0 && t[..n].parse::<f64>().is_ok() && !t[..n].ends_with(['e', 'E']))
+            .unwrap_or(0);
+        let v = t[..used].parse::<f64>().unwrap_or(0.0);
+        let used = if used == 0 && t.is_empty() {
+            a.len()
+        } else if used == 0 {
+            0
+        } else {
+            lead + used
+        };
+        self.check(sh, &a, used, false);
+        v
     }
+}
+
+/// `'c` or `"c`: the value of the character after the quote (0 when there is none).
+fn char_constant(a: &str) -> Option<i64> {
+    let rest = a.strip_prefix('\'').or_else(|| a.strip_prefix('"'))?;
+    Some(rest.bytes().next().map_or(0, i64::from))
+}
+
+/// C's `strto[iu]max(s, &end, 0)`: leading blanks, a sign, `0x` hex or `0` octal or decimal.
+/// Returns (negative, magnitude saturated past u64, bytes used); 0 bytes when no number, except
+/// that an empty or all-blank argument counts as a complete 0, as dash takes it.
+fn c_strtonum(s: &str) -> (bool, u128, usize) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        i += 1;
+    }
+    if i == b.len() {
+        return (false, 0, b.len());
+    }
+    let neg = b[i] == b'-';
+    if matches!(b[i], b'-' | b'+') {
+        i += 1;
+    }
+    let (radix, start) = if b.get(i) == Some(&b'0')
+        && matches!(b.get(i + 1), Some(b'x' | b'X'))
+        && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    {
+        (16, i + 2)
+    } else if b.get(i) == Some(&b'0') {
+        (8, i)
+    } else {
+        (10, i)
+    };
+    let mut mag: u128 = 0;
+    let mut j = start;
+    while let Some(d) = b.get(j).and_then(|c| (*c as char).to_digit(radix)) {
+        mag = (mag * u128::from(radix) + u128::from(d)).min(u128::from(u64::MAX) + 1);
+        j += 1;
+    }
+    if j == start {
+        return (false, 0, 0);
+    }
+    (neg, mag, j)
 }
 
 fn fmt_float(conv: char, v: f64, spec: &Spec) -> String {
@@ -214,11 +296,8 @@ fn printf(sh: &mut Shell, argv: &[String]) -> Status {
             let c = fmt[i];
             i += 1;
             if c == '\\' && i < fmt.len() {
-                if fmt[i] == 'c' {
-                    stop = true;
-                    args.pos = args.items.len();
-                    break;
-                }
+                // `\c` ends the output in a `%b` argument only; in the format it is text, as in
+                // dash and bash.
                 format_escape(&fmt, &mut i, &mut out);
                 continue;
             }
@@ -231,6 +310,7 @@ fn printf(sh: &mut Shell, argv: &[String]) -> Status {
                 i += 1;
                 continue;
             }
+            let directive = i - 1;
             let mut spec = Spec {
                 flags: String::new(),
                 width: None,
@@ -273,12 +353,10 @@ fn printf(sh: &mut Shell, argv: &[String]) -> Status {
                     spec.prec = Some(p.parse::<usize>().unwrap_or(0).min(1 << 16));
                 }
             }
-            while matches!(fmt.get(i), Some('l' | 'h' | 'j' | 'z' | 't' | 'L')) {
-                i += 1;
-            }
             let Some(&conv) = fmt.get(i) else {
-                sh.error(&format!("printf: %{}: invalid directive", spec.flags));
-                return Ok(1);
+                sh.out(&out);
+                sh.error("printf: missing format character");
+                return Ok(2);
             };
             i += 1;
             let s = match conv {
@@ -302,7 +380,7 @@ fn printf(sh: &mut Shell, argv: &[String]) -> Status {
                     pad(format!("{sign}{s}"), &spec, true)
                 }
                 'o' | 'u' | 'x' | 'X' => {
-                    let v = args.number(sh) as u64;
+                    let v = args.unsigned(sh);
                     let mut s = match conv {
                         'o' => format!("{v:o}"),
                         'u' => v.to_string(),
@@ -324,9 +402,10 @@ fn printf(sh: &mut Shell, argv: &[String]) -> Status {
                     }
                     pad(s, &spec, true)
                 }
+                // An empty argument gives a NUL byte, as in dash and bash.
                 'c' => pad(
                     args.next()
-                        .and_then(|a| a.chars().next())
+                        .map(|a| a.chars().next().unwrap_or('\0'))
                         .map(String::from)
                         .unwrap_or_default(),
                     &spec,
@@ -353,10 +432,11 @@ fn printf(sh: &mut Shell, argv: &[String]) -> Status {
                     let v = args.float(sh);
                     pad(fmt_float(conv, v, &spec), &spec, true)
                 }
-                other => {
-                    sh.error(&format!("printf: %{other}: invalid directive"));
+                _ => {
+                    let text: String = fmt[directive..i].iter().collect();
                     sh.out(&out);
-                    return Ok(1);
+                    sh.error(&format!("printf: {text}: invalid directive"));
+                    return Ok(2);
                 }
             };
             out.push_str(&s);

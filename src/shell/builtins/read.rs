@@ -95,6 +95,11 @@ fn read(sh: &mut Shell, argv: &[String]) -> Status {
     let mut escaped = false;
     let mut b = [0u8; 1];
     loop {
+        // A signal caught between two bytes interrupts `read` too.
+        if let Some(sig) = traps::first_pending() {
+            sh.check_signals()?;
+            return Ok(128 + sig);
+        }
         match sys::read_once(0, &mut b) {
             Ok(1) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {

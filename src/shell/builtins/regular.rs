@@ -4,9 +4,9 @@
 use crate::shell::parser::is_name;
 use crate::shell::process::is_executable;
 use crate::shell::state::{Shell, Status};
-use crate::shell::sys;
 
 use super::Lookup;
+use super::write_fd;
 
 /// Name → function for the regular builtins of this file.
 pub const TABLE: &[(&str, super::CoreBuiltin)] = &[
@@ -19,8 +19,8 @@ pub const TABLE: &[(&str, super::CoreBuiltin)] = &[
     ("unalias", unalias),
     ("type", type_),
     ("command", command),
+    ("builtin", builtin),
     ("hash", hash),
-    ("umask", umask),
     ("history", history),
     ("source", super::special::dot),
     ("local", local),
@@ -73,19 +73,38 @@ pub fn echo_escapes(s: &str, out: &mut String) -> bool {
     true
 }
 
+/// `echo`: dash's in scripts (only `-n`; backslash escapes always). An interactive shell also
+/// takes bash's `-e` (escapes, already the default) and `-E` (none), clustered (`-nE`).
 fn echo(sh: &mut Shell, argv: &[String]) -> Status {
     let mut args = &argv[1..];
     let mut newline = true;
-    if args.first().is_some_and(|a| a == "-n") {
-        newline = false;
+    let mut escapes = true;
+    let bash_flags = sh.interactive();
+    while let Some(flags) = args.first().and_then(|a| a.strip_prefix('-')) {
+        let known = if bash_flags { "neE" } else { "n" };
+        if flags.is_empty() || !flags.chars().all(|c| known.contains(c)) {
+            break;
+        }
+        for c in flags.chars() {
+            match c {
+                'n' => newline = false,
+                'e' => escapes = true,
+                _ => escapes = false,
+            }
+        }
         args = &args[1..];
+        if !bash_flags {
+            break;
+        }
     }
     let mut out = String::new();
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        if !echo_escapes(a, &mut out) {
+        if !escapes {
+            out.push_str(a);
+        } else if !echo_escapes(a, &mut out) {
             newline = false;
             break;
         }
@@ -108,29 +127,53 @@ fn normalize(path: &str) -> String {
             c => parts.push(c),
         }
     }
-    format!("/{}", parts.join("/"))
+    // POSIX lets a leading `//` (exactly two) mean something else; dash keeps it.
+    let root = if path.starts_with("//") && !path.starts_with("///") {
+        "//"
+    } else {
+        "/"
+    };
+    format!("{root}{}", parts.join("/"))
+}
+
+/// Options the way dash's `nextopt` reads them: clustered letters from `allowed`, `--` ends
+/// them, `-` alone is an operand. Returns the letters in order and the index of the first
+/// operand, or the status after an `Illegal option` message.
+pub fn options(sh: &Shell, argv: &[String], allowed: &str) -> Result<(Vec<char>, usize), i32> {
+    let mut flags = Vec::new();
+    let mut i = 1;
+    while let Some(letters) = argv
+        .get(i)
+        .and_then(|a| a.strip_prefix('-'))
+        .filter(|l| !l.is_empty())
+    {
+        i += 1;
+        if letters == "-" {
+            break;
+        }
+        for c in letters.chars() {
+            if !allowed.contains(c) {
+                return Err(sh.usage(&argv[0], &format!("Illegal option -{c}")));
+            }
+            flags.push(c);
+        }
+    }
+    Ok((flags, i))
 }
 
 fn cd(sh: &mut Shell, argv: &[String]) -> Status {
-    let mut args = &argv[1..];
-    let mut physical = false;
-    while let Some(a) = args.first() {
-        match a.as_str() {
-            "-P" => physical = true,
-            "-L" => physical = false,
-            "--" => {
-                args = &args[1..];
-                break;
-            }
-            _ => break,
-        }
-        args = &args[1..];
-    }
+    let (flags, first) = match options(sh, argv, "LP") {
+        Ok(o) => o,
+        Err(st) => return Ok(st),
+    };
+    let physical = flags.last() == Some(&'P');
+    let args = &argv[first..];
     let mut print = false;
     let target = match args.first().map(String::as_str) {
+        // No HOME: nothing to do, as in dash (POSIX leaves it to the shell).
         None => match sh.get("HOME") {
             Some(h) => h.to_string(),
-            None => return Ok(sh.usage("cd", "HOME not set")),
+            None => return Ok(0),
         },
         Some("-") => {
             print = true;
@@ -181,7 +224,10 @@ fn cd(sh: &mut Shell, argv: &[String]) -> Status {
 }
 
 fn pwd(sh: &mut Shell, argv: &[String]) -> Status {
-    let physical = argv.iter().any(|a| a == "-P");
+    let physical = match options(sh, argv, "LP") {
+        Ok((flags, _)) => flags.last() == Some(&'P'),
+        Err(st) => return Ok(st),
+    };
     let p = match (physical, sh.get("PWD")) {
         (false, Some(p)) => p.to_string(),
         _ => std::env::current_dir()
@@ -193,6 +239,9 @@ fn pwd(sh: &mut Shell, argv: &[String]) -> Status {
 }
 
 fn alias(sh: &mut Shell, argv: &[String]) -> Status {
+    // As in dash: an alias's value quoted with '"'"' for a quote, a miss reported on stderr
+    // without the script-name prefix. Listing every alias sorts them by name (as bash does;
+    // dash lists them in its hash order).
     if argv.len() == 1 {
         let mut names: Vec<_> = sh.aliases.iter().collect();
         names.sort();
@@ -205,9 +254,11 @@ fn alias(sh: &mut Shell, argv: &[String]) -> Status {
     }
     let mut status = 0;
     for a in &argv[1..] {
-        match a.split_once('=') {
-            Some((n, v)) => {
-                sh.aliases.insert(n.to_string(), v.to_string());
+        // The name may not be empty: `=x` is looked up, as in dash.
+        match a.char_indices().skip(1).find(|(_, c)| *c == '=') {
+            Some((i, _)) => {
+                sh.aliases
+                    .insert(a[..i].to_string(), a[i + 1..].to_string());
             }
             None => match sh.aliases.get(a) {
                 Some(v) => {
@@ -215,7 +266,7 @@ fn alias(sh: &mut Shell, argv: &[String]) -> Status {
                     sh.out(&line);
                 }
                 None => {
-                    sh.error(&format!("alias: {a} not found"));
+                    write_fd(2, format!("alias: {a} not found\n").as_bytes());
                     status = 1;
                 }
             },
@@ -225,16 +276,22 @@ fn alias(sh: &mut Shell, argv: &[String]) -> Status {
 }
 
 fn quote_sq(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
 fn unalias(sh: &mut Shell, argv: &[String]) -> Status {
+    let (flags, i) = match options(sh, argv, "a") {
+        Ok(o) => o,
+        Err(st) => return Ok(st),
+    };
+    if !flags.is_empty() {
+        sh.aliases.clear();
+        return Ok(0);
+    }
     let mut status = 0;
-    for a in &argv[1..] {
-        if a == "-a" {
-            sh.aliases.clear();
-        } else if sh.aliases.remove(a).is_none() {
-            sh.error(&format!("unalias: {a} not found"));
+    for a in &argv[i..] {
+        if sh.aliases.remove(a).is_none() {
+            write_fd(2, format!("unalias: {a} not found\n").as_bytes());
             status = 1;
         }
     }
@@ -277,22 +334,29 @@ fn type_(sh: &mut Shell, argv: &[String]) -> Status {
     Ok(status)
 }
 
-fn command(sh: &mut Shell, argv: &[String]) -> Status {
-    let mut i = 1;
-    let (mut v, mut big_v) = (false, false);
-    while let Some(a) = argv.get(i) {
-        match a.as_str() {
-            "-v" => v = true,
-            "-V" => big_v = true,
-            "-p" => {}
-            "--" => {
-                i += 1;
-                break;
-            }
-            _ => break,
-        }
-        i += 1;
+/// The search path of `command -p`, dash's default.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The first executable `name` in the directories of `path` (no hash table involved).
+fn search_path(path: &str, name: &str) -> Option<String> {
+    if name.contains('/') {
+        return Some(name.to_string());
     }
+    path.split(':')
+        .map(|d| format!("{}/{name}", if d.is_empty() { "." } else { d }))
+        .find(|c| is_executable(c))
+}
+
+/// `command [-pvV] NAME [ARG…]`. With `-v`/`-V`, every name is looked up (as in bash; dash
+/// looks at the first only).
+fn command(sh: &mut Shell, argv: &[String]) -> Status {
+    let (flags, i) = match options(sh, argv, "pvV") {
+        Ok(o) => o,
+        Err(st) => return Ok(st),
+    };
+    let default_path = flags.contains(&'p');
+    let big_v = flags.contains(&'V');
+    let v = flags.contains(&'v');
     let args = &argv[i..];
     if args.is_empty() {
         return Ok(0);
@@ -300,8 +364,21 @@ fn command(sh: &mut Shell, argv: &[String]) -> Status {
     if v || big_v {
         let mut status = 0;
         for n in args {
+            let external = |sh: &mut Shell| {
+                if default_path {
+                    search_path(DEFAULT_PATH, n)
+                } else {
+                    sh.find_in_path(n)
+                }
+                .filter(|p| is_executable(p))
+            };
             let line = if big_v {
-                describe(sh, n)
+                match describe(sh, n) {
+                    Some(d) if default_path && d.starts_with(&format!("{n} is /")) => {
+                        external(sh).map(|p| format!("{n} is {p}"))
+                    }
+                    d => d,
+                }
             } else if let Some(a) = sh.aliases.get(n) {
                 Some(format!("alias {n}={}", quote_sq(a)))
             } else if KEYWORDS.contains(&n.as_str())
@@ -313,7 +390,7 @@ fn command(sh: &mut Shell, argv: &[String]) -> Status {
             {
                 Some(n.clone())
             } else {
-                sh.find_in_path(n).filter(|p| is_executable(p))
+                external(sh)
             };
             match line {
                 Some(l) => sh.out(&format!("{l}\n")),
@@ -334,12 +411,35 @@ fn command(sh: &mut Shell, argv: &[String]) -> Status {
     {
         return f(sh, args);
     }
-    let args = args.to_vec();
+    let mut args = args.to_vec();
+    let mut arg0 = None;
+    if default_path {
+        let Some(path) = search_path(DEFAULT_PATH, &args[0]) else {
+            sh.error(&format!("{}: not found", args[0]));
+            return Ok(127);
+        };
+        arg0 = Some(std::mem::replace(&mut args[0], path));
+    }
     let pid = sh.fork_child(crate::shell::process::ForkMode::Foreground, 0, move |sh| {
-        sh.exec_external(&args, &[])
+        sh.exec_external_as(&args, &[], "", arg0.as_deref())
     })?;
     let id = sh.jobs.add(pid, &[pid], &argv[i..].join(" "));
     Ok(sh.wait_foreground(id))
+}
+
+/// `builtin NAME [ARG…]` (bash): runs the builtin NAME even when a function has that name.
+fn builtin(sh: &mut Shell, argv: &[String]) -> Status {
+    let Some(name) = argv.get(1) else {
+        return Ok(0);
+    };
+    let reg = sh.builtins.clone();
+    match reg.special(name).or_else(|| reg.lookup_builtin(name)) {
+        Some(f) => f(sh, &argv[1..]),
+        None => {
+            sh.error(&format!("builtin: {name}: not a shell builtin"));
+            Ok(1)
+        }
+    }
 }
 
 fn hash(sh: &mut Shell, argv: &[String]) -> Status {
@@ -362,66 +462,6 @@ fn hash(sh: &mut Shell, argv: &[String]) -> Status {
         }
     }
     Ok(status)
-}
-
-fn umask(sh: &mut Shell, argv: &[String]) -> Status {
-    let symbolic = argv.get(1).is_some_and(|a| a == "-S");
-    let arg = argv.iter().skip(1).find(|a| a.as_str() != "-S");
-    let cur = sys::get_umask();
-    let Some(arg) = arg else {
-        if symbolic {
-            let perm = |shift: u32| {
-                let m = !cur >> shift & 7;
-                let mut s = String::new();
-                for (bit, c) in [(4, 'r'), (2, 'w'), (1, 'x')] {
-                    if m & bit != 0 {
-                        s.push(c);
-                    }
-                }
-                s
-            };
-            sh.out(&format!("u={},g={},o={}\n", perm(6), perm(3), perm(0)));
-        } else {
-            sh.out(&format!("{cur:04o}\n"));
-        }
-        return Ok(0);
-    };
-    if let Ok(m) = u32::from_str_radix(arg, 8) {
-        sys::set_umask(m & 0o777);
-        return Ok(0);
-    }
-    // Symbolic: who=perms[,…] with = only (u=rwx,g=rx,o=).
-    let mut mask = cur;
-    for clause in arg.split(',') {
-        let Some((who, perms)) = clause.split_once('=') else {
-            return Ok(sh.usage("umask", &format!("Illegal mode: {arg}")));
-        };
-        let mut bits = 0;
-        for c in perms.chars() {
-            bits |= match c {
-                'r' => 4,
-                'w' => 2,
-                'x' => 1,
-                _ => return Ok(sh.usage("umask", &format!("Illegal mode: {arg}"))),
-            };
-        }
-        let who = if who.is_empty() || who == "a" {
-            "ugo"
-        } else {
-            who
-        };
-        for w in who.chars() {
-            let shift = match w {
-                'u' => 6,
-                'g' => 3,
-                'o' => 0,
-                _ => return Ok(sh.usage("umask", &format!("Illegal mode: {arg}"))),
-            };
-            mask = (mask & !(7 << shift)) | ((!bits & 7) << shift);
-        }
-    }
-    sys::set_umask(mask);
-    Ok(0)
 }
 
 fn history(sh: &mut Shell, argv: &[String]) -> Status {

@@ -103,15 +103,36 @@ fn eval(sh: &mut Shell, argv: &[String]) -> Status {
     r
 }
 
+/// `exec [-a NAME] [--] [COMMAND [ARG…]]`: `-a` and `--` as in bash (dash takes them for the
+/// command's name); any other word is the command.
 fn exec(sh: &mut Shell, argv: &[String]) -> Status {
-    if argv.len() < 2 {
+    let mut i = 1;
+    let mut arg0 = None;
+    while let Some(a) = argv.get(i) {
+        match a.as_str() {
+            "--" => {
+                i += 1;
+                break;
+            }
+            "-a" => {
+                let Some(name) = argv.get(i + 1) else {
+                    sh.error("exec: -a: option requires an argument");
+                    return Err(sh.fatal(2));
+                };
+                arg0 = Some(name.as_str());
+                i += 2;
+            }
+            _ => break,
+        }
+    }
+    if i >= argv.len() {
         return Ok(0);
     }
-    if sh.find_in_path(&argv[1]).is_none() {
-        sh.error(&format!("exec: {}: not found", argv[1]));
+    if sh.find_in_path(&argv[i]).is_none() {
+        sh.error(&format!("exec: {}: not found", argv[i]));
         return Err(Flow::Exit(127));
     }
-    let st = sh.exec_external(&argv[1..], &[]);
+    let st = sh.exec_external_as(&argv[i..], &[], "exec: ", arg0);
     Err(Flow::Exit(st))
 }
 

@@ -231,6 +231,27 @@ impl Lexer<'_> {
                     name.push(c);
                     self.bump();
                 }
+                // bash's one array the shell has: `${PIPESTATUS[@]}`, `${PIPESTATUS[1]}`.
+                if name == "PIPESTATUS" && self.peek() == Some('[') {
+                    let mut n = 1;
+                    while let Some(c) = self
+                        .peek_at(n)
+                        .filter(|c| c.is_ascii_digit() || "@*".contains(*c))
+                    {
+                        let _ = c;
+                        n += 1;
+                        if n > 12 {
+                            break;
+                        }
+                    }
+                    if n > 1 && self.peek_at(n) == Some(']') {
+                        for _ in 0..=n {
+                            if let Some(c) = self.bump() {
+                                name.push(c);
+                            }
+                        }
+                    }
+                }
             }
             Some(c) if c.is_ascii_digit() => {
                 while let Some(c) = self.peek() {
@@ -360,6 +381,7 @@ impl Lexer<'_> {
         }
         self.enter()?;
         let mut sub = Lexer::from_text(&text);
+        sub.aliases = self.aliases.clone();
         sub.depth = self.depth;
         sub.line = start_line;
         let r = parser::parse_subst_string(&mut sub);

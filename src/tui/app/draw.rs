@@ -8,7 +8,10 @@ impl App {
     pub fn draw(&mut self, f: &mut Frame) {
         let area = f.area();
         self.hits.clear();
-        let caption_h = if self.tour.is_some() { 5 } else { 0 };
+        let caption_h = self
+            .tour
+            .as_ref()
+            .map_or(0, |t| t.height(area.width, area.height));
         let [main, caption, bar, hints] = Layout::vertical([
             Constraint::Min(0),
             Constraint::Length(caption_h),

@@ -75,9 +75,18 @@ impl App {
                 KeyCode::Down | KeyCode::Char('j') => p.scroll = p.scroll.saturating_add(1),
                 KeyCode::PageUp => p.scroll = p.scroll.saturating_sub(10),
                 KeyCode::PageDown => p.scroll = p.scroll.saturating_add(10),
+                KeyCode::Enter if !p.runs.is_empty() => {
+                    let name = p.selected_run().map(str::to_string);
+                    self.popup = None;
+                    return name.and_then(|n| self.run_scenario(&n));
+                }
                 _ => self.popup = None,
             }
             return None;
+        }
+        if ev.code == KeyCode::Esc && self.running_command().is_some() {
+            // Esc interrupts the running command first; the next Esc goes back.
+            return Some(Effect::Cancel);
         }
         let cmds = self.commands();
         let mut action = keys::dispatch(&cmds, ev)?;

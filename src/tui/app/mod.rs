@@ -47,7 +47,9 @@ pub enum Effect {
     Verify(usize),
     /// Leave the full screen for the interactive shell.
     Interactive,
-    /// Quit.
+    /// Interrupt the running command (Esc while one runs).
+    Cancel,
+    /// Quit (interrupting the running command).
     Quit,
 }
 
@@ -60,6 +62,20 @@ pub struct Popup {
     pub text: String,
     /// Lines scrolled.
     pub scroll: u16,
+    /// Scenario scripts it shows, with the line each starts on: Enter runs the one at the top.
+    pub runs: Vec<(u16, String)>,
+}
+
+impl Popup {
+    /// The scenario at the top of the view (the last one starting at or above it).
+    pub fn selected_run(&self) -> Option<&str> {
+        self.runs
+            .iter()
+            .rev()
+            .find(|(line, _)| *line <= self.scroll)
+            .or(self.runs.first())
+            .map(|(_, n)| n.as_str())
+    }
 }
 
 /// The whole app.
@@ -230,6 +246,24 @@ impl App {
         }
     }
 
+    /// Runs scenario `name` (`raft/failover`) from a project page: on its lab's dashboard when
+    /// there is one (its output lands in the command log there), in a process and cluster of
+    /// its own as `scenario run` always does.
+    pub fn run_scenario(&mut self, name: &str) -> Option<Effect> {
+        let lab = name.split('/').next().unwrap_or("");
+        if let Some(d) = self.board(lab) {
+            let shown = d.lab();
+            self.push(Screen::Dashboard(shown));
+        }
+        self.flash = Some(format!(
+            "running scenario {name} (a cluster of its own); its output goes to the command log"
+        ));
+        Some(Effect::Run(
+            format!("scenario run {name}"),
+            "scenario".into(),
+        ))
+    }
+
     /// Records a queued command in the command log of the dashboard it is for: the shown one,
     /// else the one whose lab the command names, else the first.
     pub fn record_command(&mut self, id: u64, cmd: &str, source: &str) {
@@ -322,23 +356,28 @@ impl App {
                     return self.open_dashboard(lab);
                 }
             }
+            Action::InteractiveShell => return Some(Effect::Interactive),
             Action::Scenarios
                 if crate::lab::scenario::all()
                     .iter()
                     .any(|s| Some(s.lab) == pj.lab.as_deref()) =>
             {
                 let mut text = String::new();
+                let mut runs = Vec::new();
                 for s in crate::lab::scenario::all() {
                     if Some(s.lab) != pj.lab.as_deref() {
                         continue;
                     }
                     let name = s.full_name();
+                    let line = u16::try_from(text.lines().count()).unwrap_or(u16::MAX);
+                    runs.push((line, name.clone()));
                     text.push_str(&format!("── {name}  (scenario run {name})\n{}\n", s.script));
                 }
                 self.popup = Some(Popup {
-                    title: "scenario scripts (↑↓ PgUp PgDn scroll, any other key closes)".into(),
+                    title: "scenario scripts (↑↓ PgUp PgDn scroll, Enter runs the one at the top, any other key closes)".into(),
                     text,
                     scroll: 0,
+                    runs,
                 });
             }
             Action::Verify if pj.claims.iter().any(|c| c.verify.is_some()) => {
@@ -415,8 +454,10 @@ impl App {
             if let Some(d) = self.board_mut(lab) {
                 d.set_tab(tab);
             }
-            if let Some(e) = self.open_dashboard(lab) {
-                self.queued.push(e);
+            // The lab start is part of the step: it queues behind a command still running
+            // (a tour step's commands are never refused as "busy").
+            if let Some(Effect::Run(start, _)) = self.open_dashboard(lab) {
+                self.queued.push(Effect::Run(start, "tour".into()));
             }
         }
         if let Some(cmd) = cmd {

@@ -224,6 +224,12 @@ impl<M: DashView> LabDashboard for Dashboard<M> {
         if shown || changed {
             self.refresh(now_ms);
         }
+        if shown && let Some(sup) = &self.sup {
+            // Every node reports at once for the next frame, so that the rows compare values
+            // of one moment (a leader's commit index never looks behind its followers' only
+            // because their samples were 100 ms apart).
+            sup.request_reports();
+        }
         shown
     }
 

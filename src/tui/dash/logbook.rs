@@ -125,6 +125,13 @@ impl LogBook {
                 self.backfill(id, &text, now_ms);
             }
         }
+        self.sort_by_time();
+    }
+
+    /// Orders the lines by time (stable: a node's lines keep their order): the files are read
+    /// one node after the other, and the merged pane must read as one history.
+    pub fn sort_by_time(&mut self) {
+        self.lines.make_contiguous().sort_by_key(|l| l.at_ms);
     }
 }
 
@@ -148,6 +155,17 @@ fn tail(path: &Path, max: u64) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn files_read_back_one_after_the_other_merge_in_time_order() {
+        let mut book = super::LogBook::default();
+        book.backfill(1, "100 info one\n300 info three\n", 10_000);
+        book.backfill(2, "200 info two\n400 info four\n", 10_000);
+        book.sort_by_time();
+        let msgs: Vec<&str> = book.iter().map(|l| l.msg.as_str()).collect();
+        assert_eq!(msgs, ["one", "two", "three", "four"]);
+    }
+
     use super::*;
 
     fn msgs(b: &LogBook) -> Vec<&str> {

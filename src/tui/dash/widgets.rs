@@ -161,6 +161,7 @@ pub fn draw_command_log(
     let block = Block::bordered().title(" command log (every action is a shell command) ");
     let inner = block.inner(area);
     f.render_widget(block, area);
+    let w = usize::from(inner.width).max(4);
     let mut lines = Vec::new();
     for c in commands {
         let (mark, style) = match c.status {
@@ -173,15 +174,49 @@ pub fn draw_command_log(
             (Some(d), false) => format!(" ({} ms)", d.as_millis()),
             _ => String::new(),
         };
-        lines.push(Line::from(vec![
-            Span::styled("$ ", theme.title()),
-            Span::styled(c.cmd.clone(), Style::default().add_modifier(Modifier::BOLD)),
-            Span::styled(format!("  {mark}{took}"), style),
-            Span::styled(format!("  [{}]", c.source), theme.muted()),
-        ]));
+        // Long lines wrap (nothing at their end is cut off): the command over as many rows
+        // as it needs, then its outcome; output lines indented under it.
+        let status = format!("  {mark}{took}");
+        let source = format!("  [{}]", c.source);
+        let bold = Style::default().add_modifier(Modifier::BOLD);
+        let head = 2 + c.cmd.chars().count() + status.chars().count() + source.chars().count();
+        if head <= w {
+            lines.push(Line::from(vec![
+                Span::styled("$ ", theme.title()),
+                Span::styled(c.cmd.clone(), bold),
+                Span::styled(status, style),
+                Span::styled(source, theme.muted()),
+            ]));
+        } else {
+            for (i, chunk) in wrap_text(&c.cmd, w.saturating_sub(2))
+                .into_iter()
+                .enumerate()
+            {
+                let lead = if i == 0 { "$ " } else { "  " };
+                lines.push(Line::from(vec![
+                    Span::styled(lead, theme.title()),
+                    Span::styled(chunk, bold),
+                ]));
+            }
+            lines.push(Line::from(vec![
+                Span::styled(status, style),
+                Span::styled(source, theme.muted()),
+            ]));
+        }
         for l in c.output.lines() {
             let l = if hide { redact(l) } else { l.to_string() };
-            lines.push(Line::styled(format!("  {l}"), theme.muted()));
+            // Wrapped rows keep the line's own indentation (`  > POST …` under its command).
+            // A table row (columns aligned with runs of spaces) is not wrapped: its columns
+            // would scatter over several rows; the Commands tab shows it at full width.
+            let rest = l.trim_start();
+            let indent = " ".repeat(l.len() - rest.len() + 2);
+            if rest.trim_end().contains("   ") {
+                lines.push(Line::styled(format!("{indent}{rest}"), theme.muted()));
+                continue;
+            }
+            for chunk in wrap_text(rest, w.saturating_sub(indent.len()).max(8)) {
+                lines.push(Line::styled(format!("{indent}{chunk}"), theme.muted()));
+            }
         }
     }
     let h = inner.height as usize;
@@ -269,8 +304,60 @@ pub fn wrap_text(text: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// The text of a chart's time axis `width` columns wide, for a series of `points` samples
+/// (the newest at the right edge) taken every `secs_per_point` seconds: `-90s ───── now`.
+pub fn time_axis(width: usize, points: usize, secs_per_point: u64) -> String {
+    let shown = points.min(width);
+    if width < 10 || shown == 0 {
+        return String::new();
+    }
+    let left = format!("-{}s", shown as u64 * secs_per_point);
+    let right = "now";
+    let pad = width.saturating_sub(shown);
+    let dashes = shown.saturating_sub(left.len() + right.len() + 2);
+    if dashes == 0 {
+        return format!("{}{right}", " ".repeat(width - right.len()));
+    }
+    format!("{}{left} {} {right}", " ".repeat(pad), "─".repeat(dashes))
+}
+
+/// Splits a chart's area into the chart and, when there is room (3 rows or more), a one-row
+/// time axis under it ([`time_axis`]), drawn muted. Returns the chart's area.
+pub fn with_time_axis(
+    f: &mut Frame,
+    area: Rect,
+    points: usize,
+    secs_per_point: u64,
+    theme: &Theme,
+) -> Rect {
+    if area.height < 3 || points == 0 {
+        return area;
+    }
+    let [chart, axis] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    f.render_widget(
+        Paragraph::new(Span::styled(
+            time_axis(usize::from(axis.width), points, secs_per_point),
+            theme.muted(),
+        )),
+        axis,
+    );
+    chart
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_time_axis_spans_the_plotted_points_and_ends_at_now() {
+        let a = super::time_axis(30, 20, 1);
+        assert_eq!(a.chars().count(), 30, "{a}");
+        assert!(a.starts_with("          -20s "), "{a:?}");
+        assert!(a.ends_with(" now"), "{a:?}");
+        // More points than columns: the axis covers what is shown.
+        assert!(super::time_axis(30, 500, 2).starts_with("-60s"));
+        assert_eq!(super::time_axis(5, 10, 1), "");
+    }
+
     use super::wrap_text;
 
     #[test]
@@ -280,5 +367,46 @@ mod tests {
             vec!["node 1", "elected", "leader after", "240 ms"]
         );
         assert_eq!(wrap_text("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+    }
+
+    #[test]
+    fn long_command_log_lines_wrap_instead_of_being_cut() {
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+        let rec = crate::tui::dash::CommandRecord {
+            id: 1,
+            cmd: "kdc kill 2; kdc ticket alice files".into(),
+            source: "tour".into(),
+            started: std::time::Instant::now(),
+            status: Some(1),
+            output:
+                "kdc: ticket alice files: cannot issue: only 1 of 3 authorities answered (need 2)"
+                    .into(),
+            elapsed: Some(std::time::Duration::from_millis(10)),
+        };
+        let theme = crate::tui::theme::Theme::dark();
+        let mut term = Terminal::new(TestBackend::new(34, 14)).expect("terminal");
+        term.draw(|f| super::draw_command_log(f, f.area(), &[rec], 0, &theme, false))
+            .expect("draw");
+        let buf = term.backend().buffer();
+        let text: String = (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        for word in [
+            "alice",
+            "authorities",
+            "answered",
+            "(need",
+            "2)",
+            "✗1",
+            "[tour]",
+        ] {
+            assert!(text.contains(word), "{word} cut off:\n{text}");
+        }
     }
 }

@@ -532,8 +532,10 @@ impl ForgeModel {
             let load = nodes.iter().find(|n| n.id == LOAD);
             if let (Some(s), Some(l)) = (server, load) {
                 let pid = |p: Option<u32>| p.map_or("-".into(), |p| p.to_string());
+                // When the server came up, not when this first snapshot arrived: a workload
+                // started right away must read after it.
                 self.timeline.push(
-                    now_ms,
+                    now_ms.saturating_sub(s.uptime_ms),
                     EventKind::Info,
                     format!(
                         "lab up: server pid {} on http://{}, load generator pid {} (idle)",

@@ -46,15 +46,25 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Appends an entry (dropping the oldest beyond [`TIMELINE_CAPACITY`]).
+    /// Adds an entry in time order (an entry learnt late, like "lab up" from the first node
+    /// snapshot, goes before later ones already shown), dropping the oldest beyond
+    /// [`TIMELINE_CAPACITY`].
     pub fn push(&mut self, at_ms: u64, kind: EventKind, text: String) {
-        self.entries.push_back(ForgeEvent {
-            at_ms,
-            kind,
-            text,
-            tag: None,
-            count: 0,
-        });
+        let at = self
+            .entries
+            .iter()
+            .rposition(|e| e.at_ms <= at_ms)
+            .map_or(0, |i| i + 1);
+        self.entries.insert(
+            at,
+            ForgeEvent {
+                at_ms,
+                kind,
+                text,
+                tag: None,
+                count: 0,
+            },
+        );
         while self.entries.len() > TIMELINE_CAPACITY {
             self.entries.pop_front();
         }
@@ -226,6 +236,17 @@ pub fn attack_result(cmd: &str, status: i32, output: &str) -> Option<(EventKind,
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_entry_learnt_late_goes_in_time_order() {
+        let mut t = super::Timeline::default();
+        t.push(2_000, super::EventKind::Info, "load started".into());
+        t.push(1_000, super::EventKind::Info, "lab up".into());
+        t.push(3_000, super::EventKind::Info, "load stopped".into());
+        let texts: Vec<&str> = t.entries.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["lab up", "load started", "load stopped"]);
+    }
+
     use super::*;
 
     #[test]

@@ -292,6 +292,12 @@ fn draw_rate(f: &mut Frame, area: Rect, m: &ForgeModel, theme: &Theme) {
     f.render_widget(block, area);
     let [labels, charts] =
         Layout::horizontal([Constraint::Length(6), Constraint::Min(0)]).areas(inner);
+    // One bar per second, the newest at the right: the axis under the charts says so.
+    let charts = crate::tui::dash::widgets::with_time_axis(f, charts, m.seconds.len(), 1, theme);
+    let labels = Rect {
+        height: charts.height,
+        ..labels
+    };
     let w = charts.width as usize;
     let tail = m.seconds.len().saturating_sub(w);
     let rps: Vec<u64> = m

@@ -97,8 +97,14 @@ impl Dashboard<P2pModel> {
             Cmd::new(
                 &[Key::Char('x')],
                 "corrupt",
-                "p2p corrupt 3 --piece P: garbage in a seeder piece",
+                "p2p corrupt 3 --piece P: garbage in a seeder piece (then a new round if all are done)",
                 Action::Shell("p2p corrupt 3 --piece {piece}"),
+            ),
+            Cmd::new(
+                &[Key::Char('a')],
+                "again",
+                "p2p round: every leecher starts over from nothing",
+                Action::Shell("p2p round"),
             ),
         ];
         c.extend(shared::shared_commands(
@@ -115,10 +121,22 @@ impl Dashboard<P2pModel> {
     /// Handles a dashboard action; returns the shell command to run, if any.
     pub fn act(&mut self, action: &Action) -> Option<String> {
         match action {
-            Action::Shell(t) => Some(
-                self.expand(t)
-                    .replace("{piece}", &self.model.piece_to_corrupt().to_string()),
-            ),
+            Action::Shell(t) if t.contains("{piece}") => {
+                Some(match self.model.leechers_complete() {
+                    // Nobody downloads from a finished swarm, so a corrupted piece would go
+                    // unseen: a new round, keeping one complete leecher as a good second
+                    // source of the 16 bad pieces (the round can finish), and enough of them
+                    // that the restarted leechers surely fetch some from the seeder.
+                    Some(keep) => format!(
+                        "{} && p2p round --keep {keep}",
+                        self.expand(t).replace("{piece}", "0-15")
+                    ),
+                    None => self
+                        .expand(t)
+                        .replace("{piece}", &self.model.piece_to_corrupt().to_string()),
+                })
+            }
+            Action::Shell(t) => Some(self.expand(t)),
             a => self.navigate(a),
         }
     }
@@ -147,6 +165,7 @@ mod tests {
         assert_eq!(run('n').as_deref(), Some("p2p partition 1"));
         assert_eq!(run('h').as_deref(), Some("p2p heal"));
         assert_eq!(run('x').as_deref(), Some("p2p corrupt 3 --piece 0"));
+        assert_eq!(run('a').as_deref(), Some("p2p round"));
         assert_eq!(run('2'), None);
     }
 }

@@ -63,10 +63,15 @@ pub struct P2pModel {
     pub down_series: VecDeque<u64>,
     /// Aggregate upload rate (bytes/s) per refresh.
     pub up_series: VecDeque<u64>,
+    /// When the series last got a point: one a second, whatever the refresh rate.
+    series_at: Option<std::time::Instant>,
     /// Whether the trackers hold the same state (`None` until two report).
     pub converged: Option<bool>,
     /// Whether a running tracker is cut off from the other.
     pub cut_apart: bool,
+    /// Trackers that are not running (killed, paused, exited): while one is, "converged"
+    /// cannot be measured and is not claimed.
+    pub trackers_down: Vec<u64>,
     /// Bumped on every change.
     pub version: u64,
     status: BTreeMap<u64, NodeStatus>,
@@ -112,6 +117,7 @@ impl P2pModel {
         self.round_started = None;
         self.converged = None;
         self.cut_apart = false;
+        self.trackers_down.clear();
         self.diverged = false;
         self.version += 1;
     }
@@ -247,6 +253,10 @@ impl P2pModel {
                 NodeEvent::Ready { .. } | NodeEvent::Metrics { .. } => {}
             },
         }
+        // A tracker's life changed: what the panel may claim about agreement changes with it.
+        if self.is_tracker(n) && !matches!(ev.kind, SupEventKind::Node { .. }) {
+            self.update_convergence(at);
+        }
     }
 
     fn transfer_running(&self) -> bool {
@@ -350,6 +360,16 @@ impl P2pModel {
     /// takes milliseconds, so two samples taken at different instants differ all the time in
     /// a busy swarm); convergence once the digests agree again.
     fn update_convergence(&mut self, at: u64) {
+        self.trackers_down = self
+            .trackers
+            .keys()
+            .filter(|id| {
+                self.status
+                    .get(id)
+                    .is_some_and(|s| *s != NodeStatus::Running)
+            })
+            .copied()
+            .collect();
         let running: Vec<&TrackerState> = self
             .trackers
             .iter()
@@ -361,6 +381,8 @@ impl P2pModel {
             .map(|(_, t)| t)
             .collect();
         if running.len() < 2 {
+            // Nothing to compare: no claim either way until two run again.
+            self.converged = None;
             return;
         }
         let same = running.iter().all(|t| t.digest == running[0].digest);
@@ -409,14 +431,36 @@ impl P2pModel {
                 up += p.up_rate;
             }
         }
-        for (series, v) in [(&mut self.down_series, down), (&mut self.up_series, up)] {
-            series.push_back(v);
-            while series.len() > SERIES_CAPACITY {
-                series.pop_front();
+        let due = self
+            .series_at
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1));
+        if due {
+            self.series_at = Some(std::time::Instant::now());
+            for (series, v) in [(&mut self.down_series, down), (&mut self.up_series, up)] {
+                series.push_back(v);
+                while series.len() > SERIES_CAPACITY {
+                    series.pop_front();
+                }
             }
         }
         self.nodes = nodes;
         self.version += 1;
+    }
+
+    /// When every leecher holds every piece (the swarm is done: nobody fetches any more), the
+    /// first leecher's id.
+    pub fn leechers_complete(&self) -> Option<u64> {
+        let leechers: Vec<(&u64, &PeerState)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.role == "leecher")
+            .collect();
+        let done = !leechers.is_empty()
+            && leechers
+                .iter()
+                .all(|(_, p)| !p.bits.is_empty() && p.bits.iter().all(|&b| b));
+        done.then(|| leechers.iter().map(|(id, _)| **id).min())
+            .flatten()
     }
 
     /// A piece that one live leecher holds and another lacks (corrupting it on the seeder is
@@ -450,16 +494,26 @@ impl P2pModel {
         }
     }
 
-    /// How the trackers stand: `converged` (same digest), `diverged` (different digests while
-    /// cut apart), `replicating` (different digests a moment apart in a busy swarm), or
-    /// `waiting for both`.
-    pub fn agreement(&self) -> &'static str {
+    /// How the trackers stand: `tracker N down` (one is not running: nothing to compare),
+    /// `converged` (same digest, measured), `diverged` (different digests while cut apart),
+    /// `replicating` (different digests a moment apart in a busy swarm), or `waiting for both`.
+    pub fn agreement(&self) -> String {
+        if !self.trackers_down.is_empty() {
+            let ids: Vec<String> = self.trackers_down.iter().map(u64::to_string).collect();
+            let noun = if ids.len() == 1 {
+                "tracker"
+            } else {
+                "trackers"
+            };
+            return format!("{noun} {} down", ids.join(", "));
+        }
         match (self.converged, self.cut_apart) {
             (None, _) => "waiting for both",
             (Some(true), _) => "converged",
             (Some(false), true) => "diverged",
             (Some(false), false) => "replicating",
         }
+        .to_string()
     }
 }
 
@@ -576,5 +630,44 @@ mod tests {
         let ops = &m.op_logs[&2];
         assert_eq!(ops.len(), OP_LOG_CAPACITY);
         assert!(ops.back().is_some_and(|l| l.starts_with("2:59 ")));
+    }
+
+    #[test]
+    fn a_tracker_down_is_said_and_never_called_converged() {
+        let mut m = P2pModel::default();
+        for (id, digest) in [(1u64, "aa"), (2, "aa")] {
+            m.on_event(&SupEvent {
+                node: id,
+                at_ms: 1,
+                kind: SupEventKind::Spawned {
+                    pid: 10 + id as u32,
+                },
+            });
+            m.on_event(&SupEvent {
+                node: id,
+                at_ms: 2,
+                kind: SupEventKind::Node {
+                    event: NodeEvent::State {
+                        fields: serde_json::from_value(json!({
+                            "role": "tracker", "digest": digest, "torrents": 1, "peers": 2
+                        }))
+                        .unwrap(),
+                    },
+                },
+            });
+        }
+        assert_eq!(m.agreement(), "converged");
+        m.on_event(&SupEvent {
+            node: 1,
+            at_ms: 3,
+            kind: SupEventKind::Killed,
+        });
+        assert_eq!(m.agreement(), "tracker 1 down");
+        m.on_event(&SupEvent {
+            node: 1,
+            at_ms: 4,
+            kind: SupEventKind::Spawned { pid: 99 },
+        });
+        assert_ne!(m.agreement(), "tracker 1 down");
     }
 }

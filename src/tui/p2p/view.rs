@@ -75,7 +75,8 @@ fn draw_tabs(f: &mut Frame, area: Rect, lab: &P2pLabView, theme: &Theme, hits: &
         Some((head, _)) => format!("{head} "),
         None => full.clone(),
     };
-    let style = if lab.model.agreement() == "diverged" {
+    let agreement = lab.model.agreement();
+    let style = if agreement == "diverged" || agreement.ends_with("down") {
         theme.fg(theme.warn)
     } else {
         theme.fg(theme.good)
@@ -354,14 +355,13 @@ fn draw_piece_maps(f: &mut Frame, area: Rect, lab: &P2pLabView, theme: &Theme) {
 
 fn draw_trackers(f: &mut Frame, area: Rect, m: &P2pModel, theme: &Theme, hide: bool) {
     let word = m.agreement();
-    let state = Span::styled(
-        word,
-        match word {
-            "converged" => theme.fg(theme.good),
-            "diverged" => theme.fg(theme.warn),
-            _ => theme.muted(),
-        },
-    );
+    let style = match word.as_str() {
+        "converged" => theme.fg(theme.good),
+        "diverged" => theme.fg(theme.warn),
+        w if w.ends_with("down") => theme.fg(theme.warn),
+        _ => theme.muted(),
+    };
+    let state = Span::styled(word, style);
     let block = Block::bordered().title(Line::from(vec![
         Span::raw(" trackers: "),
         state,
@@ -436,6 +436,8 @@ fn draw_throughput(f: &mut Frame, area: Rect, m: &P2pModel, theme: &Theme, hide:
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
     f.render_widget(block, area);
+    // One point a second, the newest at the right.
+    let inner = crate::tui::dash::widgets::with_time_axis(f, inner, m.down_series.len(), 1, theme);
     let w = inner.width as usize;
     let data: Vec<u64> = m
         .down_series

@@ -126,6 +126,12 @@ pub fn draw_charts(f: &mut Frame, area: Rect, model: &RaftModel, theme: &Theme) 
     // A label column, then the sparkline (so the two series cannot be confused).
     let [labels, charts] =
         Layout::horizontal([Constraint::Length(9), Constraint::Min(0)]).areas(inner);
+    // One bar per second, the newest at the right: the axis under the charts says so.
+    let charts = crate::tui::dash::widgets::with_time_axis(f, charts, writes.len(), 1, theme);
+    let labels = Rect {
+        height: charts.height,
+        ..labels
+    };
     let w = charts.width as usize;
     let writes = writes[writes.len().saturating_sub(w)..].to_vec();
     let p99 = p99[p99.len().saturating_sub(w)..].to_vec();

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::model::{RaftModel, TimelineKind};
 use super::scope;
 use super::{RaftView, TABS};
-use crate::cluster::NodeInfo;
+use crate::cluster::{NodeInfo, NodeStatus};
 use crate::tui::dash::widgets::{
     draw_command_log, draw_event_list, draw_log_panes, draw_tab_bar, process_cells, row_hits,
 };
@@ -41,7 +41,7 @@ pub fn draw(
     match TABS[lab.tab] {
         "Scope" => scope::draw_scope(f, body, &lab.model, theme, true),
         "Logs" => draw_logs(f, body, lab, theme, hide, hits),
-        "Timeline" => draw_timeline(f, body, &lab.model, lab.scroll, theme, hide),
+        "Timeline" => draw_timeline(f, body, &lab.model, lab.scroll, false, theme, hide),
         "Commands" => draw_commands(f, body, lab, theme, hide),
         _ => draw_overview(f, body, lab, theme, hide, hits),
     }
@@ -133,10 +133,25 @@ fn draw_overview(
     let [cl, tl] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
         .areas(parts[i]);
     draw_commands(f, cl, lab, theme, hide);
-    draw_timeline(f, tl, &lab.model, 0, theme, hide);
+    draw_timeline(f, tl, &lab.model, 0, true, theme, hide);
     if big {
         draw_logs(f, parts[i + 1], lab, theme, hide, hits);
     }
+}
+
+/// How far apart in time the running nodes' state samples are (ms), when two or more are.
+fn sample_spread_ms(nodes: &[NodeInfo]) -> Option<u64> {
+    let at: Vec<u64> = nodes
+        .iter()
+        .filter(|n| n.status == NodeStatus::Running)
+        .filter_map(|n| {
+            n.state
+                .get(crate::cluster::supervisor::SAMPLED_AT_MS)
+                .and_then(Value::as_u64)
+        })
+        .collect();
+    let (lo, hi) = (at.iter().min()?, at.iter().max()?);
+    (at.len() >= 2).then_some(hi - lo)
 }
 
 fn draw_table(
@@ -205,10 +220,17 @@ fn draw_table(
         Constraint::Length(11),
         Constraint::Min(4),
     ];
-    let title = format!(
-        " raft · {} nodes · ↑↓/1-9 select, click a row ",
-        lab.model.nodes.len()
-    );
+    let spread = sample_spread_ms(&lab.model.nodes);
+    let title = match spread {
+        Some(ms) if !hide => format!(
+            " raft · {} nodes · rows sampled within {ms} ms · ↑↓/1-9 select ",
+            lab.model.nodes.len()
+        ),
+        _ => format!(
+            " raft · {} nodes · ↑↓/1-9 select, click a row ",
+            lab.model.nodes.len()
+        ),
+    };
     f.render_widget(
         Table::new(rows, widths)
             .header(header)
@@ -224,21 +246,38 @@ fn draw_timeline(
     area: Rect,
     model: &RaftModel,
     scroll: usize,
+    compact: bool,
     theme: &Theme,
     hide: bool,
 ) {
+    // The overview's small pane leaves snapshots to the Timeline tab: under a workload they
+    // come every few seconds and would push the elections and faults out of view.
+    let snapshots = model
+        .timeline
+        .iter()
+        .filter(|e| e.kind == TimelineKind::Snapshot)
+        .count();
+    let title = if compact && snapshots > 0 {
+        format!(" timeline · {snapshots} snapshots on the Timeline tab ")
+    } else {
+        " timeline ".to_string()
+    };
     let end = model.timeline.len().saturating_sub(scroll);
-    let entries = model.timeline.range(..end).map(|e| {
-        let style = match e.kind {
-            TimelineKind::Election => theme.fg(theme.good),
-            TimelineKind::NoLeader | TimelineKind::Fault => theme.fg(theme.bad),
-            TimelineKind::Repair => theme.fg(theme.accent),
-            TimelineKind::Snapshot => theme.muted(),
-            TimelineKind::Info => Style::default(),
-        };
-        (e.at_ms, style, e.text.as_str())
-    });
-    draw_event_list(f, area, " timeline ", entries, theme, hide);
+    let entries = model
+        .timeline
+        .range(..end)
+        .filter(|e| !(compact && e.kind == TimelineKind::Snapshot))
+        .map(|e| {
+            let style = match e.kind {
+                TimelineKind::Election => theme.fg(theme.good),
+                TimelineKind::NoLeader | TimelineKind::Fault => theme.fg(theme.bad),
+                TimelineKind::Repair => theme.fg(theme.accent),
+                TimelineKind::Snapshot => theme.muted(),
+                TimelineKind::Info => Style::default(),
+            };
+            (e.at_ms, style, e.text.as_str())
+        });
+    draw_event_list(f, area, &title, entries, theme, hide);
 }
 
 fn draw_commands(f: &mut Frame, area: Rect, lab: &RaftView, theme: &Theme, hide: bool) {
@@ -266,4 +305,48 @@ fn draw_logs(
         hide,
         hits,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::supervisor::SAMPLED_AT_MS;
+
+    fn node(id: u64, status: NodeStatus, at: Option<u64>) -> NodeInfo {
+        let mut state = serde_json::Map::new();
+        if let Some(at) = at {
+            state.insert(SAMPLED_AT_MS.into(), serde_json::json!(at));
+        }
+        NodeInfo {
+            id,
+            role: "raft".into(),
+            pid: None,
+            status,
+            addr: String::new(),
+            http: None,
+            data_dir: Default::default(),
+            uptime_ms: 0,
+            rss_bytes: 0,
+            cpu_percent: 0.0,
+            incarnation: 0,
+            faults: Default::default(),
+            ready: true,
+            state,
+        }
+    }
+
+    #[test]
+    fn the_spread_is_over_running_nodes_with_samples() {
+        let run = NodeStatus::Running;
+        assert_eq!(sample_spread_ms(&[node(1, run, Some(1000))]), None);
+        assert_eq!(
+            sample_spread_ms(&[
+                node(1, run, Some(1000)),
+                node(2, run, Some(1003)),
+                node(3, NodeStatus::Paused, Some(10)),
+                node(4, run, None),
+            ]),
+            Some(3)
+        );
+    }
 }
