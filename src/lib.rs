@@ -19,14 +19,16 @@
 //! - [`registry`]: the one list of the labs; everything that enumerates labs reads it.
 //! - [`pingpong`]: a two-node lab used only by the tests, to prove a lab is one folder and
 //!   one registry line.
-//! - [`kdc`], [`chat`], [`uav`]: the protocol cores of three labs to come: FROST(Ed25519)
-//!   threshold signing with DKG and refresh; a Noise PSK handshake with its transport; the drone
-//!   link's ElGamal/Schnorr handshake over RFC 3526 group 14, AES-GCM records and MAVLink 2
-//!   signing.
+//! - [`kdc`]: the KDC triad: Kerberos-shaped exchanges under FROST(Ed25519) 2-of-3 threshold
+//!   signing, with a distributed key generation, share refresh and the attacks.
+//! - [`chat`]: the secure multi-client lab: a Noise NNpsk0 server with durable rooms, client
+//!   bots and a man-in-the-middle proxy.
+//! - [`uav`]: the drone-fleet lab: mission control and drones over an ElGamal/Schnorr handshake
+//!   in RFC 3526 group 14, AES-GCM records, a rotating fleet key, and signed MAVLink 2.
 //! - [`secret`]: the one-time secret courier: client-side AES-256-GCM with the key in the
 //!   link's fragment, an fsynced embedded store or Redis, a link-scanner bot and an attacker.
 //! - [`portfolio`]: the portfolio content (`assets/portfolio.toml`) and claims vs measured.
-//! - [`tui`]: the explorer, the lab dashboards (Raft, forge, P2P) and the tour (ratatui).
+//! - [`tui`]: the explorer, one dashboard per lab and the tour (ratatui).
 //! - [`shell`]: the wirelab shell, a POSIX `sh` with job control and a line editor; the one
 //!   command language of the product, extended with lab builtins.
 
