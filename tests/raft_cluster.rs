@@ -266,6 +266,81 @@ fn wiped_follower_catches_up_by_snapshot() {
 }
 
 #[test]
+fn a_wiped_follower_catches_up_by_a_snapshot_larger_than_a_peer_frame() {
+    // 10 values of 2,000,000 bytes: a 20 MB state, over the 16 MiB peer frame limit. Before
+    // snapshots went in pieces, the follower dropped every InstallSnapshot frame and never
+    // caught up.
+    let dir = tempfile::tempdir().unwrap();
+    let sup = raft_cluster(dir.path(), |cfg| cfg.log.snapshot_entries = 20);
+    let rt = rt();
+    let mut c = client(&sup);
+    let big = |i: usize| vec![b'a' + i as u8; 2_000_000];
+    rt.block_on(async {
+        for i in 0..10 {
+            let op = Op::Put {
+                key: format!("big{i}"),
+                value: big(i),
+            };
+            assert_eq!(c.execute(op).await.unwrap(), Reply::Done);
+        }
+        for i in 0..30 {
+            c.execute(put(&format!("small{i}"), "x")).await.unwrap();
+        }
+    });
+    let leader = wait_leader(&sup);
+    wait_nodes(&sup, "the leader to take a snapshot", |n| {
+        n.iter().any(|x| {
+            x.id == leader
+                && x.state
+                    .get("snapshot_index")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0)
+                    >= 20
+        })
+    });
+    let follower = sup.ids().into_iter().find(|id| *id != leader).unwrap();
+    sup.kill(follower).unwrap();
+    let data_dir = sup.node(follower).unwrap().data_dir;
+    std::fs::remove_dir_all(&data_dir).unwrap();
+    std::fs::create_dir_all(&data_dir).unwrap();
+    sup.restart(follower).unwrap();
+    wait_nodes(
+        &sup,
+        "the wiped follower to install the 20 MB snapshot",
+        |n| {
+            let applied = |x: &wirelab::cluster::NodeInfo| x.state.get("applied")?.as_u64();
+            let max = n.iter().filter_map(applied).max().unwrap_or(0);
+            n.iter().any(|f| {
+                f.id == follower
+                    && f.state
+                        .get("snapshot_index")
+                        .and_then(|v| v.as_u64())
+                        .unwrap_or(0)
+                        >= 20
+                    && applied(f) == Some(max)
+            })
+        },
+    );
+    // It holds the big values: with the old leader gone, it serves them.
+    sup.kill(leader).unwrap();
+    rt.block_on(async {
+        for i in [0, 9] {
+            let got = c
+                .execute(Op::Get {
+                    key: format!("big{i}"),
+                })
+                .await
+                .unwrap();
+            assert!(
+                got == Reply::Value(Some(big(i))),
+                "big{i} after the snapshot"
+            );
+        }
+    });
+    sup.shutdown(Duration::from_secs(1));
+}
+
+#[test]
 fn garbage_and_oversized_frames_do_not_hurt_a_node() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();

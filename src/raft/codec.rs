@@ -6,6 +6,10 @@
 //!
 //! Integers are big-endian; byte strings are u32-length-prefixed (see [`crate::wire::codec`]).
 //! Decoding rejects unknown tags, short payloads and trailing bytes with an error.
+//!
+//! A peer message too large for one frame (an InstallSnapshot of a state over
+//! [`FRAGMENT_BYTES`]) travels as several frames `[FRAGMENT_TAG][more: 0|1][piece]`, which the
+//! receiver puts back together with a [`Reassembly`], up to [`MAX_PEER_MESSAGE`] bytes.
 
 use std::sync::Arc;
 
@@ -147,6 +151,117 @@ pub fn encode_message(msg: &Message, out: Vec<u8>) -> Vec<u8> {
         }
     }
     e.finish()
+}
+
+/// First byte of a frame that carries a piece of a peer message too large for one frame. No
+/// message tag is this high.
+pub const FRAGMENT_TAG: u8 = 0xF0;
+
+/// Peer messages over this many bytes travel in pieces of this size: half the peer frame
+/// limit, like an AppendEntries batch, so a piece always fits a frame with room to spare.
+pub const FRAGMENT_BYTES: usize = crate::wire::frame::MAX_FRAME / 2;
+
+/// The largest peer message put back together from pieces: a snapshot of up to 1 GiB of
+/// state. Pieces come only from authenticated members (mutual TLS), and a state that large
+/// is past what this in-memory store is for; a follower that would need more says so in its
+/// log instead of growing without bound.
+pub const MAX_PEER_MESSAGE: usize = 1 << 30;
+
+/// Appends the frames for an encoded peer message to `out`: one frame, or pieces of
+/// [`FRAGMENT_BYTES`] when it is larger.
+pub fn encode_peer_frames(message: &[u8], out: &mut Vec<u8>) {
+    if message.len() <= FRAGMENT_BYTES {
+        crate::wire::frame::encode_frame(message, out);
+        return;
+    }
+    let mut pieces = message.chunks(FRAGMENT_BYTES).peekable();
+    while let Some(piece) = pieces.next() {
+        let more = u8::from(pieces.peek().is_some());
+        out.extend_from_slice(&((piece.len() + 2) as u32).to_be_bytes());
+        out.extend_from_slice(&[FRAGMENT_TAG, more]);
+        out.extend_from_slice(piece);
+    }
+}
+
+/// Puts a peer message sent in pieces back together (one per connection).
+#[derive(Debug, Default)]
+pub struct Reassembly {
+    buf: Vec<u8>,
+    /// A piece of the current message was dropped (a fault rule): drop the rest of it too.
+    skipping: bool,
+}
+
+/// What a frame added to a [`Reassembly`] gave.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Assembled {
+    /// The frame is a whole message: decode the frame itself.
+    Whole,
+    /// A piece; more are to come.
+    Partial,
+    /// The last piece: the message is complete (decode [`Reassembly::message`]).
+    Complete,
+    /// A piece of a message whose earlier piece was dropped: nothing to decode.
+    Skipped,
+}
+
+impl Reassembly {
+    /// Adds one received frame.
+    pub fn push(&mut self, frame: &[u8]) -> Result<Assembled, DecodeError> {
+        let [FRAGMENT_TAG, more, piece @ ..] = frame else {
+            if !self.buf.is_empty() {
+                // A whole message in the middle of a fragmented one: the sender never does that.
+                return Err(DecodeError::Invalid {
+                    what: "frame between the pieces of a message",
+                    value: u64::from(frame.first().copied().unwrap_or(0)),
+                });
+            }
+            return Ok(Assembled::Whole);
+        };
+        if *more > 1 {
+            return Err(DecodeError::Invalid {
+                what: "piece flag",
+                value: u64::from(*more),
+            });
+        }
+        let last = *more == 0;
+        if self.skipping {
+            self.skipping = !last;
+            return Ok(Assembled::Skipped);
+        }
+        if self.buf.len() + piece.len() > MAX_PEER_MESSAGE {
+            let had = self.buf.len() + piece.len();
+            self.clear();
+            return Err(DecodeError::Invalid {
+                what: "peer message size (the limit is 1 GiB)",
+                value: had as u64,
+            });
+        }
+        self.buf.extend_from_slice(piece);
+        Ok(if last {
+            Assembled::Complete
+        } else {
+            Assembled::Partial
+        })
+    }
+
+    /// A received frame that a fault rule drops: if it is a piece, the rest of its message is
+    /// dropped as well.
+    pub fn drop_frame(&mut self, frame: &[u8]) {
+        if let [FRAGMENT_TAG, more, ..] = frame {
+            self.clear();
+            self.skipping = *more == 1;
+        }
+    }
+
+    /// The message the last piece completed.
+    pub fn message(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Forgets the message put together so far and gives its memory back.
+    pub fn clear(&mut self) {
+        self.buf = Vec::new();
+    }
 }
 
 /// Decodes a peer message.
@@ -542,6 +657,91 @@ mod tests {
                 assert!(decode_message(&bytes[..cut]).is_err());
             }
         }
+    }
+
+    /// Splits a run of encoded frames into their payloads.
+    fn frames(mut out: &[u8]) -> Vec<&[u8]> {
+        let mut v = Vec::new();
+        while !out.is_empty() {
+            let len = u32::from_be_bytes(out[..4].try_into().unwrap()) as usize;
+            v.push(&out[4..4 + len]);
+            out = &out[4 + len..];
+        }
+        v
+    }
+
+    fn big_snapshot(bytes: usize) -> Message {
+        Message::InstallSnapshot {
+            term: 7,
+            snapshot: Snapshot {
+                meta: SnapshotMeta {
+                    last_index: 900,
+                    last_term: 6,
+                },
+                data: Arc::new((0..bytes).map(|i| (i % 251) as u8).collect()),
+            },
+        }
+    }
+
+    #[test]
+    fn a_snapshot_larger_than_a_frame_travels_in_pieces_and_comes_back_whole() {
+        let m = big_snapshot(2 * FRAGMENT_BYTES + 5);
+        let bytes = encode_message(&m, Vec::new());
+        let mut out = Vec::new();
+        encode_peer_frames(&bytes, &mut out);
+        let pieces = frames(&out);
+        assert_eq!(pieces.len(), 3);
+        assert!(
+            pieces
+                .iter()
+                .all(|p| p.len() <= crate::wire::frame::MAX_FRAME)
+        );
+        let mut r = Reassembly::default();
+        assert_eq!(r.push(pieces[0]).unwrap(), Assembled::Partial);
+        assert_eq!(r.push(pieces[1]).unwrap(), Assembled::Partial);
+        assert_eq!(r.push(pieces[2]).unwrap(), Assembled::Complete);
+        assert_eq!(decode_message(r.message()).unwrap(), m);
+        r.clear();
+        // A small message is one frame, decoded as it is.
+        let small = encode_message(&sample_messages()[0], Vec::new());
+        let mut out = Vec::new();
+        encode_peer_frames(&small, &mut out);
+        assert_eq!(frames(&out), vec![&small[..]]);
+        assert_eq!(r.push(&small).unwrap(), Assembled::Whole);
+    }
+
+    #[test]
+    fn a_dropped_piece_drops_its_whole_message_and_bad_pieces_are_errors() {
+        let bytes = encode_message(&big_snapshot(2 * FRAGMENT_BYTES + 5), Vec::new());
+        let mut out = Vec::new();
+        encode_peer_frames(&bytes, &mut out);
+        let pieces = frames(&out);
+        let small = encode_message(&sample_messages()[0], Vec::new());
+        // The first piece dropped by a fault rule: the rest of that message is skipped, and
+        // the next message decodes.
+        let mut r = Reassembly::default();
+        r.drop_frame(pieces[0]);
+        assert_eq!(r.push(pieces[1]).unwrap(), Assembled::Skipped);
+        assert_eq!(r.push(pieces[2]).unwrap(), Assembled::Skipped);
+        assert_eq!(r.push(&small).unwrap(), Assembled::Whole);
+        // The middle one dropped: what came before it is forgotten too.
+        let mut r = Reassembly::default();
+        assert_eq!(r.push(pieces[0]).unwrap(), Assembled::Partial);
+        r.drop_frame(pieces[1]);
+        assert!(r.message().is_empty());
+        assert_eq!(r.push(pieces[2]).unwrap(), Assembled::Skipped);
+        // A whole message between pieces, or a flag other than 0 and 1: errors, no panic.
+        let mut r = Reassembly::default();
+        assert_eq!(r.push(pieces[0]).unwrap(), Assembled::Partial);
+        assert!(r.push(&small).is_err());
+        let mut r = Reassembly::default();
+        assert!(r.push(&[FRAGMENT_TAG, 2, 1, 2]).is_err());
+        assert_eq!(
+            r.push(&[FRAGMENT_TAG]).unwrap(),
+            Assembled::Whole,
+            "too short to be a piece: decoded as a message, which fails on its tag"
+        );
+        assert!(decode_message(&[FRAGMENT_TAG]).is_err());
     }
 
     #[test]

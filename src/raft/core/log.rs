@@ -295,12 +295,13 @@ impl RaftLog {
             self.entries.drain(..drop.min(self.entries.len()));
         } else {
             self.entries.clear();
-            let from = meta.last_index + 1;
+            // `meta` is from the wire: checked, so an absurd index cannot wrap.
+            let from = meta.last_index.saturating_add(1);
             self.truncate_from = Some(self.truncate_from.map_or(from, |t| t.min(from)));
             self.persisted = self.persisted.min(meta.last_index);
         }
         self.snapshot = meta;
-        self.unstable_from = self.unstable_from.max(meta.last_index + 1);
+        self.unstable_from = self.unstable_from.max(meta.last_index.saturating_add(1));
         self.committed = self.committed.max(meta.last_index);
         self.applied = self.applied.max(meta.last_index);
     }

@@ -39,10 +39,17 @@ use super::message::{Entry, Envelope, HardState, Index, Message, NodeId, Snapsho
 /// reach and far below `u64::MAX`, so no term this node adopts can make `term + 1` overflow.
 pub const MAX_TERM_LEAD: Term = 1 << 32;
 
+/// The largest log index a peer's message may name. At a million entries a second a log
+/// reaches it after 146,000 years; far below `u64::MAX`, so no index this node takes from the
+/// wire can make `index + 1` overflow. Messages past it are dropped and counted like an
+/// absurd term.
+pub const MAX_INDEX: Index = 1 << 62;
+
 /// The Raft state machine of one node. See the module docs and `core_api.md`.
 #[derive(Debug)]
 pub struct RaftCore {
-    /// Messages dropped because their term was absurdly far ahead ([`MAX_TERM_LEAD`]).
+    /// Messages dropped because their term was absurdly far ahead ([`MAX_TERM_LEAD`]) or an
+    /// index past [`MAX_INDEX`].
     absurd_terms: u64,
     /// A rebuilt node (`raft repair`) neither votes nor campaigns until its log reaches this
     /// index (0: no such hold). See [`RaftCore::hold_votes_until`].
@@ -172,7 +179,16 @@ impl RaftCore {
             return;
         }
         let msg_term = msg.term();
-        if msg_term > self.term.saturating_add(MAX_TERM_LEAD) {
+        let absurd_index = match &msg {
+            Message::Append { prev_index, .. } => *prev_index > MAX_INDEX,
+            Message::AppendResp {
+                index, reject_hint, ..
+            } => *index > MAX_INDEX || *reject_hint > MAX_INDEX,
+            Message::InstallSnapshot { snapshot, .. } => snapshot.meta.last_index > MAX_INDEX,
+            Message::InstallSnapshotResp { last_index, .. } => *last_index > MAX_INDEX,
+            _ => false,
+        };
+        if msg_term > self.term.saturating_add(MAX_TERM_LEAD) || absurd_index {
             // Forged or corrupt: adopting it would strand the cluster at a term no election
             // can pass. Dropped and counted; the runtime logs it.
             self.absurd_terms += 1;

@@ -130,7 +130,7 @@ impl Progress {
         match self.state {
             FlowState::Probe => self.become_replicate(),
             FlowState::Replicate => {
-                self.next = self.next.max(index + 1);
+                self.next = self.next.max(index.saturating_add(1));
                 while self.inflight.front().is_some_and(|&last| last <= index) {
                     self.inflight.pop_front();
                 }
@@ -161,13 +161,14 @@ impl Progress {
             }
             match self.state {
                 // Probes go out one at a time with prev = next - 1; anything else is old.
-                FlowState::Probe if rejected + 1 != self.next => return false,
+                FlowState::Probe if rejected.saturating_add(1) != self.next => return false,
                 // Answers to Appends sent before the snapshot.
                 FlowState::Snapshot { .. } => return false,
                 _ => {}
             }
         }
-        self.become_probe(rejected.min(hint + 1));
+        // Both from the wire: checked, so an absurd value cannot wrap.
+        self.become_probe(rejected.min(hint.saturating_add(1)));
         true
     }
 }

@@ -3,7 +3,7 @@
 //! every step; a few drive a single core by hand to pin down one rule.
 
 use super::{Config, RaftCore, Restored, Role};
-use crate::raft::message::{Entry, EntryKind, HardState, Message};
+use crate::raft::message::{Entry, EntryKind, HardState, Message, Snapshot, SnapshotMeta};
 use crate::raft::sim::{Sim, SimOptions};
 
 /// Steps per election timeout in the default simulation.
@@ -582,4 +582,57 @@ fn a_rebuilt_node_neither_votes_nor_campaigns_until_its_log_reaches_the_hold() {
         },
     );
     assert_eq!(grants(&mut core), 1, "caught up: votes again");
+}
+
+#[test]
+fn indexes_from_the_wire_at_their_maximum_do_not_wrap() {
+    // Issue 11: no arithmetic on a value from the network without a checked operation. Each
+    // of these overflowed `+ 1` (a panic in a debug build, a wrap in release).
+    let mut leader = leader_of_term_3(vec![1, 2, 3], vec![entry(1, 1), entry(2, 2)]);
+    let term = leader.term();
+    for (success, index, hint) in [(false, u64::MAX, u64::MAX), (true, u64::MAX, 0)] {
+        leader.step(
+            2,
+            Message::AppendResp {
+                term,
+                success,
+                index,
+                reject_hint: hint,
+                ctx: 0,
+            },
+        );
+        let _ = leader.ready();
+    }
+    assert_eq!(leader.role(), Role::Leader);
+    assert_eq!(leader.absurd_terms(), 2, "both dropped and counted");
+    // Just under the bound the checked arithmetic holds on its own.
+    leader.step(
+        2,
+        Message::AppendResp {
+            term,
+            success: false,
+            index: super::MAX_INDEX,
+            reject_hint: super::MAX_INDEX,
+            ctx: 0,
+        },
+    );
+    let _ = leader.ready();
+    assert_eq!(leader.role(), Role::Leader);
+    let mut follower = RaftCore::new(Config::new(2, vec![1, 2, 3]), Restored::default());
+    follower.step(
+        1,
+        Message::InstallSnapshot {
+            term: 1,
+            snapshot: Snapshot {
+                meta: SnapshotMeta {
+                    last_index: u64::MAX,
+                    last_term: 1,
+                },
+                data: std::sync::Arc::new(Vec::new()),
+            },
+        },
+    );
+    let _ = follower.ready();
+    assert_eq!(follower.absurd_terms(), 1);
+    assert_eq!(follower.status().snapshot_index, 0, "not installed");
 }

@@ -77,7 +77,7 @@ impl NodeLoop {
                     self.emitter.log(
                         "warn",
                         format!(
-                            "ignored a message from node {from} with term {term}, absurdly far ahead of this node's (forged or corrupt)"
+                            "ignored a message from node {from} (term {term}) with a term or log index absurdly far ahead of this node's (forged or corrupt)"
                         ),
                     );
                 }

@@ -223,10 +223,17 @@ pub(super) async fn serve_conn(
     };
     let (mut rd, wr) = tokio::io::split(stream);
     match hello {
-        Hello::Peer(from) => loop {
-            let frame =
-                match read_frame_budgeted(&mut rd, &mut buf, MAX_FRAME, FRAME_DEADLINE, &budget)
-                    .await
+        Hello::Peer(from) => {
+            let mut pieces = codec::Reassembly::default();
+            loop {
+                let frame = match read_frame_budgeted(
+                    &mut rd,
+                    &mut buf,
+                    MAX_FRAME,
+                    FRAME_DEADLINE,
+                    &budget,
+                )
+                .await
                 {
                     Ok(Some(permit)) => permit,
                     Ok(None) => return,
@@ -235,30 +242,44 @@ pub(super) async fn serve_conn(
                         return;
                     }
                 };
-            if filter.verdict(from) == Verdict::Drop {
-                shrink(&mut buf);
-                continue;
-            }
-            let decoded = codec::decode_message(&buf);
-            if frame.is_some() {
-                drop(frame);
-                shrink(&mut buf);
-            }
-            match decoded {
-                Ok(msg) => {
-                    if inbox.send(Input::Peer(from, msg)).is_err() {
+                if filter.verdict(from) == Verdict::Drop {
+                    pieces.drop_frame(&buf);
+                    shrink(&mut buf);
+                    continue;
+                }
+                let decoded = match pieces.push(&buf) {
+                    Ok(codec::Assembled::Whole) => codec::decode_message(&buf),
+                    Ok(codec::Assembled::Complete) => {
+                        let m = codec::decode_message(pieces.message());
+                        pieces.clear();
+                        m
+                    }
+                    Ok(codec::Assembled::Partial | codec::Assembled::Skipped) => {
+                        shrink(&mut buf);
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                };
+                if frame.is_some() {
+                    drop(frame);
+                    shrink(&mut buf);
+                }
+                match decoded {
+                    Ok(msg) => {
+                        if inbox.send(Input::Peer(from, msg)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        emitter.log(
+                            "warn",
+                            format!("garbage frame from peer {from}: {e}; dropping connection"),
+                        );
                         return;
                     }
                 }
-                Err(e) => {
-                    emitter.log(
-                        "warn",
-                        format!("garbage frame from peer {from}: {e}; dropping connection"),
-                    );
-                    return;
-                }
             }
-        },
+        }
         Hello::Client => {
             let (tx, rx) = mpsc::unbounded_channel::<Answer>();
             tokio::spawn(client_writer(wr, rx));
@@ -367,7 +388,11 @@ pub(super) async fn peer_sender(
                 Verdict::Pass => {}
             }
             scratch = codec::encode_message(&msg, std::mem::take(&mut scratch));
-            encode_frame(&scratch, &mut out);
+            // A snapshot larger than a frame goes in pieces.
+            codec::encode_peer_frames(&scratch, &mut out);
+            if scratch.capacity() > codec::FRAGMENT_BYTES {
+                scratch = Vec::new();
+            }
         }
         if out.is_empty() {
             continue;
