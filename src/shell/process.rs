@@ -217,6 +217,10 @@ impl Shell {
         // SAFETY: the child continues as a single-threaded shell process.
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
+                // The thread's random generator was copied with the process: without a fresh
+                // seed, a builtin in this child (`url=$(secret send)`, `$(kdc ticket …)`)
+                // would draw the very numbers the parent, or its next child, draws too.
+                let _ = rand::rng().reseed();
                 self.in_subshell = true;
                 self.jobs = Default::default();
                 self.traps.reset_for_subshell();
@@ -583,5 +587,35 @@ pub fn is_executable(path: &str) -> bool {
                     .unwrap_or(false)
         }
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn a_forked_child_draws_other_random_numbers_than_its_parent() {
+        // Before the reseed, `said=$(chat say …)` and the next `chat say` drew the same
+        // "random" tag: the child's generator was the parent's, copied.
+        let mut sh = Shell::new("test");
+        let (r, w) = sys::pipe().expect("pipe");
+        let _ = rand::rng().random::<u64>();
+        let pid = sh
+            .fork_child(ForkMode::Plain, 0, move |_| {
+                let drawn: u64 = rand::rng().random();
+                let _ = sys::write_all(w, &drawn.to_be_bytes());
+                0
+            })
+            .unwrap_or_else(|_| panic!("fork"));
+        sys::close(w);
+        let mut got = [0u8; 8];
+        // SAFETY: `r` is the read end of the pipe made above, owned by nothing else.
+        let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(r) };
+        std::io::Read::read_exact(&mut file, &mut got).expect("the child's number");
+        let _ = waitpid(Pid::from_raw(pid), None);
+        let mine: u64 = rand::rng().random();
+        assert_ne!(u64::from_be_bytes(got), mine);
     }
 }
