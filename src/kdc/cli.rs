@@ -342,7 +342,8 @@ const TOUR: &[TourStep] = &[
         "Kill authority 2 as well: one share is below the threshold, and issuing stops with a clear error instead of a bad ticket.",
         Some("kdc kill 2; kdc ticket alice files"),
         6,
-    ),
+    )
+    .refused(),
     TourStep::new(
         "Both restart from their own disks, with their shares: tickets flow again.",
         Some("kdc restart 1 && kdc restart 2 && kdc access bob files"),
@@ -352,12 +353,14 @@ const TOUR: &[TourStep] = &[
         "The attacker takes authority 1: its share and its database. One share forges nothing; the garbage shares it now sends fail their check, are named, and 2 and 3 sign instead.",
         Some("kdc compromise 1 && kdc access alice files; kdc forge alice files"),
         8,
-    ),
+    )
+    .refused(),
     TourStep::new(
         "Refresh: every share re-randomized, the group key unchanged. The leaked share is now dead: with authority 2 leaked too, still no forgery.",
         Some("kdc refresh && kdc compromise 2 && kdc forge alice files"),
         8,
-    ),
+    )
+    .refused(),
     TourStep::new(
         "A third leak gives two shares of the same epoch: the threshold's boundary, stated as such. The forgery works, as the arithmetic says.",
         Some("kdc compromise 3 && kdc forge alice files"),

@@ -119,6 +119,10 @@ pub struct TourStep {
     pub hold_secs: u64,
     /// The dashboard tab to show (index into the dashboard's tabs).
     pub tab: usize,
+    /// The command's last part is meant to be refused (exit status other than 0): a second
+    /// open of a one-time secret, a ticket with two authorities down. The tour checks the
+    /// outcome either way and shows a step whose command did not do what its narration says.
+    pub refused: bool,
 }
 
 impl TourStep {
@@ -129,12 +133,21 @@ impl TourStep {
             command,
             hold_secs,
             tab: 0,
+            refused: false,
         }
     }
 
     /// The same step on tab `tab`.
     pub const fn on_tab(self, tab: usize) -> Self {
         TourStep { tab, ..self }
+    }
+
+    /// The same step, whose command is meant to exit with a status other than 0.
+    pub const fn refused(self) -> Self {
+        TourStep {
+            refused: true,
+            ..self
+        }
     }
 }
 

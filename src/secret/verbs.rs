@@ -107,7 +107,8 @@ pub const TOUR: &[TourStep] = &[
         "Opened once, gone: the second reader hears 'already opened', from a server that never knew what it carried.",
         Some("secret open \"$url\""),
         5,
-    ),
+    )
+    .refused(),
     TourStep::new(
         "Chat apps fetch every link to build a preview. The scanner bot (node 2) does just that: the page shows only a reveal button, so the secret survives the preview.",
         Some(
@@ -131,7 +132,8 @@ pub const TOUR: &[TourStep] = &[
             "url=$(echo 'do not alter' | secret send) && secret tamper \"$url\"; secret open \"$url\"",
         ),
         7,
-    ),
+    )
+    .refused(),
     TourStep::new(
         "SIGKILL the courier between create and claim, and restart it from disk: the secret is there, exactly once (fsync before every acknowledgement).",
         Some(

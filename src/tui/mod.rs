@@ -322,11 +322,8 @@ async fn event_loop(mode: Mode, portfolio: Portfolio) -> anyhow::Result<()> {
             }
             Some(done) = done_rx.recv() => {
                 app.finish_command(&done);
-                if let Some(t) = app.tour.as_mut()
-                    && t.pending == Some(done.id)
-                {
-                    t.pending = None;
-                    t.ready_since = Some(Instant::now());
+                if let Some(t) = app.tour.as_mut() {
+                    t.finished(done.id, done.status);
                 }
                 for d in &mut app.dashboards {
                     d.tick(false, clock::now_ms());

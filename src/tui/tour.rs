@@ -41,6 +41,8 @@ pub struct Step {
     pub hold: Duration,
     /// The dashboard tab to show (index into the lab's tabs).
     pub tab: usize,
+    /// The command is meant to be refused (exit status other than 0).
+    pub refused: bool,
 }
 
 fn step(place: Place, caption: &str, command: Option<&str>, secs: u64) -> Step {
@@ -50,6 +52,7 @@ fn step(place: Place, caption: &str, command: Option<&str>, secs: u64) -> Step {
         command: command.map(str::to_string),
         hold: Duration::from_secs(secs),
         tab: 0,
+        refused: false,
     }
 }
 
@@ -76,6 +79,7 @@ fn shell_steps() -> Vec<Step> {
         command: Some(command.to_string()),
         hold: Duration::from_secs(secs),
         tab: RAFT_COMMANDS_TAB,
+        refused: false,
     };
     vec![
         on_raft(
@@ -137,6 +141,7 @@ pub fn steps(p: &Portfolio) -> Vec<Step> {
                 command: t.command.map(str::to_string),
                 hold: Duration::from_secs(t.hold_secs),
                 tab: t.tab,
+                refused: t.refused,
             }));
         }
     }
@@ -165,6 +170,8 @@ pub struct Tour {
     pub ready_since: Option<Instant>,
     /// The id of the current step's command while it runs.
     pub pending: Option<u64>,
+    /// The exit status of the current step's command, once it finished on this visit.
+    status: Option<i32>,
     /// The steps whose command was run: going back and forward again shows a step without
     /// running it twice (`raft load start` would find its workload running, `kdc kill 1` a
     /// dead authority).
@@ -180,6 +187,7 @@ impl Tour {
             auto,
             ready_since: Some(Instant::now()),
             pending: None,
+            status: None,
             ran: Default::default(),
         }
     }
@@ -220,12 +228,31 @@ impl Tour {
     pub fn back(&mut self) -> Option<String> {
         self.index = self.index.saturating_sub(1);
         self.ready_since = Some(Instant::now());
+        self.status = None;
         None
+    }
+
+    /// The current step's command (`id`) finished with exit status `status`.
+    pub fn finished(&mut self, id: u64, status: i32) {
+        if self.pending == Some(id) {
+            self.pending = None;
+            self.status = Some(status);
+            self.ready_since = Some(Instant::now());
+        }
+    }
+
+    /// Whether the current step's command ended as its narration says: `Some(false)` when it
+    /// exited 0 where a refusal was meant, or was refused where success was (None: not known,
+    /// the command still runs or ran on an earlier visit).
+    pub fn as_narrated(&self) -> Option<bool> {
+        let status = self.status?;
+        Some((status != 0) == self.current()?.refused)
     }
 
     /// Arrives at the current step: its command, if any.
     pub fn arrive(&mut self) -> Option<String> {
         let first_visit = self.ran.insert(self.index);
+        self.status = None;
         let cmd = self
             .current()
             .and_then(|s| s.command.clone())
@@ -290,10 +317,20 @@ impl Tour {
         let Some(s) = self.current() else { return };
         // Whether the step's command has finished: the narration is about its outcome, so the
         // state is in the title, which a long caption cannot push out of sight.
-        let state = match self.done() {
-            Some(true) => Span::styled("✓ done", theme.fg(theme.good)),
-            Some(false) => Span::styled("… running", theme.fg(theme.warn)),
-            None => Span::raw(""),
+        let state = match (self.done(), self.as_narrated(), self.status) {
+            (Some(true), Some(false), Some(0)) => {
+                Span::styled("✗ exit 0: it was meant to be refused", theme.fg(theme.bad))
+            }
+            (Some(true), Some(false), Some(code)) => {
+                Span::styled(format!("✗ failed (exit {code})"), theme.fg(theme.bad))
+            }
+            (Some(true), Some(true), Some(code)) if code != 0 => Span::styled(
+                format!("✓ done (exit {code}, as narrated)"),
+                theme.fg(theme.good),
+            ),
+            (Some(true), ..) => Span::styled("✓ done", theme.fg(theme.good)),
+            (Some(false), ..) => Span::styled("… running", theme.fg(theme.warn)),
+            (None, ..) => Span::raw(""),
         };
         let mut title = vec![Span::raw(format!(
             " tour · step {}/{} ",
@@ -369,6 +406,63 @@ mod tests {
     }
 
     #[test]
+    fn a_steps_outcome_is_checked_against_its_narration() {
+        let p = Portfolio::builtin().expect("portfolio");
+        let mut t = Tour::new(&p, false);
+        let plain = t
+            .steps
+            .iter()
+            .position(|s| s.command.is_some() && !s.refused)
+            .expect("a step meant to succeed");
+        let refused = t
+            .steps
+            .iter()
+            .position(|s| s.refused)
+            .expect("a step meant to be refused");
+        let run = |t: &mut Tour, at: usize, status: i32| {
+            t.index = at;
+            t.ran.remove(&at);
+            assert!(t.arrive().is_some());
+            t.pending = Some(7);
+            assert_eq!(t.as_narrated(), None, "unknown while it runs");
+            t.finished(8, 0);
+            assert_eq!(
+                t.pending,
+                Some(7),
+                "another command's end is not the step's"
+            );
+            t.finished(7, status);
+            assert_eq!(t.done(), Some(true));
+            t.as_narrated()
+        };
+        assert_eq!(run(&mut t, plain, 0), Some(true));
+        assert_eq!(run(&mut t, plain, 1), Some(false));
+        assert_eq!(run(&mut t, refused, 1), Some(true));
+        assert_eq!(run(&mut t, refused, 0), Some(false));
+        // What the caption says, where the demo's `Wait` looks for "✓ done".
+        let caption = |t: &Tour| {
+            let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 8))
+                .expect("terminal");
+            term.draw(|f| t.draw(f, f.area(), &Theme::from_env()))
+                .expect("draw");
+            let buf = term.backend().buffer().clone();
+            buf.content().iter().map(|c| c.symbol()).collect::<String>()
+        };
+        run(&mut t, plain, 2);
+        assert!(caption(&t).contains("✗ failed (exit 2)"), "{}", caption(&t));
+        assert!(!caption(&t).contains("✓ done"));
+        run(&mut t, refused, 0);
+        assert!(caption(&t).contains("✗ exit 0: it was meant to be refused"));
+        run(&mut t, refused, 1);
+        assert!(caption(&t).contains("✓ done (exit 1, as narrated)"));
+        // Back then forward again: the step is shown, not re-run, and its old outcome is not
+        // claimed for it.
+        t.back();
+        assert_eq!(t.advance(), None);
+        assert_eq!(t.as_narrated(), None);
+    }
+
+    #[test]
     fn wrapped_rows_counts_word_wrapped_lines() {
         assert_eq!(wrapped_rows("", 10), 1);
         assert_eq!(wrapped_rows("one two", 7), 1);
@@ -407,7 +501,7 @@ mod tests {
                 .as_deref()
                 .is_some_and(|c| c.contains("raft kill"))
         }));
-        for lab in ["raft", "forge", "p2p", "secret"] {
+        for lab in ["raft", "forge", "p2p", "secret", "kdc", "uav", "chat"] {
             let on: Vec<&Step> = s
                 .iter()
                 .filter(|x| x.place == Place::Dashboard(lab))
