@@ -457,6 +457,7 @@ async fn pump(
         let m = *g(&p.mode);
         if m.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(m.delay_ms)).await;
+            p.count("delay");
         }
         let (mut out, mut frame) = (Vec::new(), buf.clone());
         let hit = |on: bool| on && rand::rng().random_range(0..100) < m.rate_pct;

@@ -185,6 +185,7 @@ fn run_verb(verb: ChatVerb, cx: &mut VerbCtx<'_>) -> anyhow::Result<i32> {
                 .ok_or_else(|| anyhow::anyhow!("no client {client} in this lab"))?
                 .clone();
             let tag = rand::random::<u64>() >> 12 | 1;
+            let started = std::time::Instant::now();
             send(
                 &cx.target,
                 &run,
@@ -208,8 +209,9 @@ fn run_verb(verb: ChatVerb, cx: &mut VerbCtx<'_>) -> anyhow::Result<i32> {
             if ok {
                 writeln!(
                     cx.out,
-                    "{client} → {}: message {id} acknowledged (durable)",
-                    c.room
+                    "{client} → {}: message {id} acknowledged (durable) in {} ms",
+                    c.room,
+                    started.elapsed().as_millis()
                 )?;
                 Ok(0)
             } else {
@@ -340,11 +342,15 @@ fn run_verb(verb: ChatVerb, cx: &mut VerbCtx<'_>) -> anyhow::Result<i32> {
                 )?;
                 return Ok(1);
             }
-            Ok(if report["forward_secrecy_held"] == true {
-                0
-            } else {
-                1
-            })
+            // Both halves of the claim: the leaked key does let the attacker in, and it still
+            // opens none of the recorded sessions.
+            Ok(
+                if report["forward_secrecy_held"] == true && imp["accepted"] == true {
+                    0
+                } else {
+                    1
+                },
+            )
         }
         ChatVerb::Wait { cond, timeout, run } => {
             let c: Vec<&str> = cond.iter().map(String::as_str).collect();
