@@ -190,11 +190,11 @@ fn run_inner(args: &ChaosArgs) -> anyhow::Result<bool> {
         .build()?;
     if !args.json {
         eprintln!(
-            "chaos: {} clients on {} keys for {:?}, faults {:?}, seed {seed}, run dir {}",
+            "chaos: {} clients on {} keys for {:?}, faults: {}, seed {seed}, run dir {}",
             args.clients,
             args.keys,
             args.duration,
-            faults,
+            args.faults.replace(',', ", "),
             dir.display()
         );
     }

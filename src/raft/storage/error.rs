@@ -72,7 +72,7 @@ pub enum StorageError {
     /// with term 0 and no vote would forget the vote this node cast, the door to voting twice
     /// in one term, so the node refuses.
     #[error(
-        "{path}: missing, but the data dir holds a log or a snapshot: starting without it would forget this node's vote (and could vote twice in a term). Restore the file from a backup, or move the whole data dir aside so that the node rejoins empty"
+        "{path}: missing, but the data dir holds a log or a snapshot: starting without it would forget this node's vote (and could vote twice in a term). Restore the file from a backup, or rebuild this node from its peers with `raft repair N` (it moves the damaged files aside and keeps the node from voting until it has caught up; emptying the data dir by hand would not)"
     )]
     MissingMeta {
         /// The `meta` file that should be there.
