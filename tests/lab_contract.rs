@@ -63,6 +63,14 @@ fn alive(pid: u64) -> bool {
 }
 
 /// `up --detach`, `status --json`, `kill 1`, `restart 1`, `stop` on one lab; no process left.
+/// The process state letter of `pid` in /proc (`T` when stopped by a signal).
+fn proc_state(pid: u64) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    after.chars().next().expect("state")
+}
+
 fn walk(lab: &'static dyn wirelab::lab::Lab) {
     let name = lab.name();
     let state = tempfile::tempdir().expect("tempdir");
@@ -101,6 +109,25 @@ fn walk(lab: &'static dyn wirelab::lab::Lab) {
         .iter()
         .filter_map(|n| n["pid"].as_u64())
         .collect();
+
+    // SIGSTOP and SIGCONT, where the lab offers them: the kernel says the process stopped,
+    // and status says paused.
+    if ok(state.path(), &[name, "--help"]).contains("pause") {
+        let pid = restarted[0];
+        let out = ok(state.path(), &[name, "pause", "1", "--run-dir", run]);
+        assert!(out.contains("paused"), "{name} pause: {out}");
+        // (SIGSTOP takes effect when the kernel next schedules the process.)
+        wait_for(&format!("{name}: node 1 stopped"), || {
+            proc_state(pid) == 'T'
+        });
+        assert_eq!(node_state(&status(state.path(), name, run), 1), "paused");
+        let out = ok(state.path(), &[name, "resume", "1", "--run-dir", run]);
+        assert!(out.contains("resumed"), "{name} resume: {out}");
+        wait_for(&format!("{name}: node 1 running again"), || {
+            proc_state(pid) != 'T'
+        });
+        assert_eq!(node_state(&status(state.path(), name, run), 1), "running");
+    }
 
     let out = ok(state.path(), &[name, "stop", "--run-dir", run]);
     assert!(out.contains("stopped"), "{name} stop: {out}");
