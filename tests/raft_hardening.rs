@@ -213,6 +213,18 @@ fn a_damaged_node_stays_down_while_the_healthy_majority_starts_and_serves() {
         })
         .collect();
     assert_eq!(states[0], (1, "exited".to_string()), "{v}");
+    assert!(
+        v["nodes"][0]["failed"]
+            .as_str()
+            .is_some_and(|why| why.contains("corrupt log record")),
+        "status says why node 1 is down: {v}"
+    );
+    let table = wirelab(state.path(), &["raft", "status", "--run-dir", &run_s]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("node 1 exited and stays down:") && table.contains("corrupt log record"),
+        "{table}"
+    );
     assert!(v["leader"].as_u64().is_some_and(|l| l != 1), "{v}");
     let get = wirelab(state.path(), &["raft", "get", "k19", "--run-dir", &run_s]);
     assert_eq!(String::from_utf8_lossy(&get.stdout), "v\n", "{get:?}");

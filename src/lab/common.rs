@@ -288,6 +288,11 @@ pub fn run(
                 writeln!(cx.out, "{}", serde_json::to_string_pretty(&v)?)?;
             } else {
                 write!(cx.out, "{}", lab.status_table(&resp.nodes))?;
+                if let Ok(dir) = target.run_dir(name, &run) {
+                    for (id, why) in exit_reasons(&resp.nodes, &dir) {
+                        writeln!(cx.out, "node {id} exited and stays down: {why}")?;
+                    }
+                }
             }
             Ok(0)
         }
@@ -372,13 +377,41 @@ pub fn run(
 
 /// `status --json`: the lab, its run dir, its leader (where it elects one) and a row per node.
 pub fn status_json(lab: &dyn Lab, nodes: &[NodeInfo], run_dir: Option<&Path>) -> Value {
-    let rows: Vec<Value> = nodes.iter().map(|n| lab.status_row(n)).collect();
+    let reasons = run_dir.map(|d| exit_reasons(nodes, d)).unwrap_or_default();
+    let rows: Vec<Value> = nodes
+        .iter()
+        .map(|n| {
+            let mut row = lab.status_row(n);
+            if let (Some((_, why)), Some(obj)) = (
+                reasons.iter().find(|(id, _)| *id == n.id),
+                row.as_object_mut(),
+            ) {
+                obj.insert("failed".into(), json!(why));
+            }
+            row
+        })
+        .collect();
     json!({
         "lab": lab.name(),
         "run_dir": run_dir,
         "leader": lab.leader(nodes),
         "nodes": rows,
     })
+}
+
+/// Why each node that exited by itself (not killed on request) is down: the last line of its
+/// log, where a node that cannot start (a damaged data dir) says what is wrong and how to
+/// repair it.
+pub fn exit_reasons(nodes: &[NodeInfo], run_dir: &Path) -> Vec<(u64, String)> {
+    nodes
+        .iter()
+        .filter(|n| n.status == crate::cluster::NodeStatus::Exited)
+        .map(|n| {
+            let why = crate::cluster::supervisor::last_log_line(run_dir, n.id)
+                .unwrap_or_else(|| "no log line".to_string());
+            (n.id, why)
+        })
+        .collect()
 }
 
 /// Whether a (non-zombie) process `pid` exists.

@@ -19,8 +19,19 @@ pub(super) fn log_line(file: &mut Option<File>, level: &str, msg: &str) {
 
 /// The last line a node wrote to its log file (for error messages).
 pub fn last_log_line(run_dir: &Path, id: u64) -> Option<String> {
-    let text = fs::read_to_string(run_dir.join(format!("node-{id}.log"))).ok()?;
-    text.lines().last().map(|l| l.to_string())
+    use std::io::{Seek, SeekFrom};
+    // Only the log's tail is read: a node's log can be large.
+    const TAIL: u64 = 64 * 1024;
+    let mut f = fs::File::open(run_dir.join(format!("node-{id}.log"))).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
+    let mut tail = Vec::new();
+    f.take(TAIL).read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.to_string())
 }
 
 const MAX_EVENT_LINE: u64 = 1 << 20;
